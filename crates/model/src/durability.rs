@@ -82,7 +82,11 @@ mod tests {
         assert_eq!("no".parse(), Ok(Durability::Never));
         assert!("0ms".parse::<Durability>().is_err());
         assert!("sometimes".parse::<Durability>().is_err());
-        for d in [Durability::Always, Durability::Interval { ms: 5 }, Durability::Never] {
+        for d in [
+            Durability::Always,
+            Durability::Interval { ms: 5 },
+            Durability::Never,
+        ] {
             assert_eq!(d.to_string().parse(), Ok(d));
         }
     }

@@ -162,8 +162,14 @@ mod tests {
     fn auto_seq_and_explicit_ids() {
         assert_eq!(IdSpec::AutoSeq(0).assign(None, 0), Ok(StreamId::new(0, 1)));
         let last = StreamId::new(10, 3);
-        assert_eq!(IdSpec::AutoSeq(10).assign(Some(last), 0), Ok(StreamId::new(10, 4)));
-        assert_eq!(IdSpec::AutoSeq(11).assign(Some(last), 0), Ok(StreamId::new(11, 0)));
+        assert_eq!(
+            IdSpec::AutoSeq(10).assign(Some(last), 0),
+            Ok(StreamId::new(10, 4))
+        );
+        assert_eq!(
+            IdSpec::AutoSeq(11).assign(Some(last), 0),
+            Ok(StreamId::new(11, 0))
+        );
         assert_eq!(
             IdSpec::AutoSeq(9).assign(Some(last), 0),
             Err(StreamIdError::NotGreaterThanLast)

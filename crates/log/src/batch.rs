@@ -1,0 +1,472 @@
+//! The on-disk entry: a Kafka RecordBatch v2 followed by Brook's stream-ID trailer.
+//!
+//! ```text
+//! entry := kafka_batch | sid_len: u32 BE | sid_block (sid_len bytes) | frame_crc: u32 BE
+//! ```
+//! `kafka_batch` is byte-for-byte a Kafka RecordBatch (magic 2), so a Kafka Fetch can
+//! send it without re-encoding. Kafka's own CRC32C covers `attributes..end`; the
+//! `frame_crc` (CRC32C) covers what Kafka's does not — the first 21 bytes of the batch
+//! (base offset, length, leader epoch, magic, crc) — plus `sid_len` and the stream-ID
+//! block. Together every byte of an entry is checksummed. Layout in docs/format.md.
+
+use bytes::Bytes;
+
+use brook_model::{
+    Header, Record, StoredRecord, StreamId, BATCH_BYTES_MAX, BATCH_RECORDS_MAX, RECORD_HEADERS_MAX,
+};
+
+/// Bytes of a Kafka RecordBatch v2 header, up to and including the record count.
+pub const KAFKA_HEADER_LEN: usize = 61;
+/// Bytes of the batch header not covered by Kafka's CRC.
+const UNCOVERED_PREFIX_LEN: usize = 21;
+/// Offset of `attributes`, where Kafka's CRC coverage starts.
+const CRC_START: usize = 21;
+/// Smallest possible entry: header, sid_len, one 16-byte ID, frame_crc.
+pub const ENTRY_LEN_MIN: usize = KAFKA_HEADER_LEN + 4 + 16 + 4;
+/// Largest entry the log writes or accepts when reading.
+pub const ENTRY_LEN_MAX: usize = BATCH_BYTES_MAX + 4 + BATCH_RECORDS_MAX * 20 + 16 + 4;
+
+const COMPRESSION_MASK: i16 = 0x07;
+
+/// Why bytes on disk are not a valid entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CorruptEntry {
+    #[error("batch magic is {0}, expected 2")]
+    Magic(i8),
+    #[error("batch length {0} is out of range")]
+    Length(i64),
+    #[error("record count {0} is out of range")]
+    Count(i64),
+    #[error("Kafka CRC32C mismatch (stored {stored:#010x}, computed {computed:#010x})")]
+    KafkaCrc { stored: u32, computed: u32 },
+    #[error("frame CRC32C mismatch (stored {stored:#010x}, computed {computed:#010x})")]
+    FrameCrc { stored: u32, computed: u32 },
+    #[error("stream-ID block is malformed")]
+    StreamIds,
+    #[error("record {index} is malformed: {what}")]
+    Record { index: usize, what: &'static str },
+    #[error("batch is compressed (codec {0}); decompression is not supported by the log")]
+    Compressed(i16),
+}
+
+/// What the log needs to know about an entry without decoding its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryMeta {
+    pub base_offset: u64,
+    pub record_count: u32,
+    pub first_id: StreamId,
+    pub last_id: StreamId,
+    pub max_timestamp_ms: i64,
+    /// Length of the Kafka batch part.
+    pub kafka_len: usize,
+    /// Length of the whole entry.
+    pub entry_len: usize,
+}
+
+impl EntryMeta {
+    /// One past the last offset in the entry.
+    pub fn next_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count)
+    }
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    let mut a = [0u8; 2];
+    a.copy_from_slice(&b[at..at + 2]);
+    i16::from_be_bytes(a)
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(a)
+}
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    be_i32(b, at) as u32
+}
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+// ---- varints -------------------------------------------------------------------------
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn get_uvarint(buf: &mut &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for i in 0..10 {
+        let (&b, rest) = buf.split_first()?;
+        *buf = rest;
+        if i == 9 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn get_varlong(buf: &mut &[u8]) -> Option<i64> {
+    let u = get_uvarint(buf)?;
+    Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+fn get_varint(buf: &mut &[u8]) -> Option<i32> {
+    i32::try_from(get_varlong(buf)?).ok()
+}
+
+fn put_nullable(out: &mut Vec<u8>, v: Option<&Bytes>) {
+    match v {
+        None => put_varlong(out, -1),
+        Some(b) => {
+            put_varlong(out, b.len() as i64);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+// ---- encoding ------------------------------------------------------------------------
+
+/// Why records cannot be encoded as one batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("an append must carry at least one record")]
+    Empty,
+    #[error("batch has {count} records; at most {max} are allowed")]
+    TooManyRecords { count: usize, max: usize },
+    #[error("record {index} has {count} headers; at most {max} are allowed")]
+    TooManyHeaders {
+        index: usize,
+        count: usize,
+        max: usize,
+    },
+    #[error("batch is {bytes} bytes; at most {max} are allowed")]
+    TooLarge { bytes: usize, max: usize },
+}
+
+/// Encodes records as an uncompressed Kafka RecordBatch v2 with base offset 0 (patched
+/// when the offset is assigned). The timestamp of the batch is that of the first
+/// record; `maxTimestamp` is the largest.
+pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
+    let first = records.first().ok_or(EncodeError::Empty)?;
+    if records.len() > BATCH_RECORDS_MAX {
+        return Err(EncodeError::TooManyRecords {
+            count: records.len(),
+            max: BATCH_RECORDS_MAX,
+        });
+    }
+    let size: usize = records.iter().map(|r| r.size_hint() + 16).sum();
+    if size > BATCH_BYTES_MAX {
+        return Err(EncodeError::TooLarge {
+            bytes: size,
+            max: BATCH_BYTES_MAX,
+        });
+    }
+    let base_ts = first.timestamp_ms;
+    let max_ts = records
+        .iter()
+        .map(|r| r.timestamp_ms)
+        .max()
+        .unwrap_or(base_ts);
+    // Room for the trailer so appending it later does not reallocate.
+    let mut out = Vec::with_capacity(KAFKA_HEADER_LEN + size + 32 + records.len() * 4);
+    out.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
+    out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, patched below
+    out.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch
+    out.push(2); // magic
+    out.extend_from_slice(&0u32.to_be_bytes()); // crc, patched below
+    out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, CreateTime
+    out.extend_from_slice(&((records.len() - 1) as i32).to_be_bytes()); // lastOffsetDelta
+    out.extend_from_slice(&base_ts.to_be_bytes());
+    out.extend_from_slice(&max_ts.to_be_bytes());
+    out.extend_from_slice(&(-1i64).to_be_bytes()); // producerId
+    out.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
+    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    let mut body = Vec::new();
+    for (index, r) in records.iter().enumerate() {
+        if r.headers.len() > RECORD_HEADERS_MAX {
+            return Err(EncodeError::TooManyHeaders {
+                index,
+                count: r.headers.len(),
+                max: RECORD_HEADERS_MAX,
+            });
+        }
+        body.clear();
+        body.push(0); // record attributes
+        put_varlong(&mut body, r.timestamp_ms.wrapping_sub(base_ts));
+        put_varlong(&mut body, index as i64);
+        put_nullable(&mut body, r.key.as_ref());
+        put_nullable(&mut body, r.value.as_ref());
+        put_varlong(&mut body, r.headers.len() as i64);
+        for h in &r.headers {
+            put_varlong(&mut body, h.name.len() as i64);
+            body.extend_from_slice(&h.name);
+            put_nullable(&mut body, h.value.as_ref());
+        }
+        put_varlong(&mut out, body.len() as i64);
+        out.extend_from_slice(&body);
+    }
+    if out.len() > BATCH_BYTES_MAX {
+        return Err(EncodeError::TooLarge {
+            bytes: out.len(),
+            max: BATCH_BYTES_MAX,
+        });
+    }
+    let batch_len = (out.len() - 12) as i32;
+    out[8..12].copy_from_slice(&batch_len.to_be_bytes());
+    let crc = crc32c::crc32c(&out[CRC_START..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// Completes an encoded batch into an entry: sets the base offset and appends the
+/// stream-ID trailer and the frame CRC. `ids` has one ID per record, strictly
+/// increasing.
+pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId]) {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    let kafka_len = batch.len();
+    batch.extend_from_slice(&0u32.to_be_bytes()); // sid_len, patched below
+    let sid_start = batch.len();
+    if let Some(first) = ids.first() {
+        batch.extend_from_slice(&first.to_be_bytes());
+    }
+    for w in ids.windows(2) {
+        let (prev, id) = (w[0], w[1]);
+        let ms_delta = id.ms - prev.ms;
+        put_uvarint(batch, ms_delta);
+        if ms_delta > 0 {
+            put_uvarint(batch, id.seq);
+        } else {
+            put_uvarint(batch, id.seq - prev.seq - 1);
+        }
+    }
+    let sid_len = (batch.len() - sid_start) as u32;
+    batch[kafka_len..kafka_len + 4].copy_from_slice(&sid_len.to_be_bytes());
+    let mut crc = crc32c::crc32c(&batch[..UNCOVERED_PREFIX_LEN]);
+    crc = crc32c::crc32c_append(crc, &batch[kafka_len..]);
+    batch.extend_from_slice(&crc.to_be_bytes());
+}
+
+// ---- decoding ------------------------------------------------------------------------
+
+/// Checks the fixed header of an entry (the first [`KAFKA_HEADER_LEN`] bytes) and
+/// returns the Kafka batch length.
+pub fn kafka_len_from_header(header: &[u8]) -> Result<usize, CorruptEntry> {
+    debug_assert!(header.len() >= KAFKA_HEADER_LEN);
+    let magic = header[16] as i8;
+    if magic != 2 {
+        return Err(CorruptEntry::Magic(magic));
+    }
+    let batch_length = i64::from(be_i32(header, 8));
+    let kafka_len = batch_length + 12;
+    if kafka_len < KAFKA_HEADER_LEN as i64 || kafka_len > (BATCH_BYTES_MAX as i64) + 1024 {
+        return Err(CorruptEntry::Length(batch_length));
+    }
+    let last_delta = i64::from(be_i32(header, 23));
+    if !(0..BATCH_RECORDS_MAX as i64).contains(&last_delta) {
+        return Err(CorruptEntry::Count(last_delta + 1));
+    }
+    Ok(kafka_len as usize)
+}
+
+/// Given at least the Kafka batch plus the 4-byte `sid_len`, the total entry length.
+pub fn entry_len(buf: &[u8], kafka_len: usize) -> Result<usize, CorruptEntry> {
+    let sid_len = be_u32(buf, kafka_len) as usize;
+    if !(16..=BATCH_RECORDS_MAX * 20 + 16).contains(&sid_len) {
+        return Err(CorruptEntry::StreamIds);
+    }
+    Ok(kafka_len + 4 + sid_len + 4)
+}
+
+/// Parses and checks a complete entry at the start of `buf`. Returns `Ok(None)` if
+/// `buf` holds only part of it.
+pub fn check_entry(buf: &[u8]) -> Result<Option<EntryMeta>, CorruptEntry> {
+    if buf.len() < KAFKA_HEADER_LEN {
+        return Ok(None);
+    }
+    let kafka_len = kafka_len_from_header(buf)?;
+    if buf.len() < kafka_len + 4 {
+        return Ok(None);
+    }
+    let entry_len = entry_len(buf, kafka_len)?;
+    if buf.len() < entry_len {
+        return Ok(None);
+    }
+    let stored = be_u32(buf, 17);
+    let computed = crc32c::crc32c(&buf[CRC_START..kafka_len]);
+    if stored != computed {
+        return Err(CorruptEntry::KafkaCrc { stored, computed });
+    }
+    let stored = be_u32(buf, entry_len - 4);
+    let mut computed = crc32c::crc32c(&buf[..UNCOVERED_PREFIX_LEN]);
+    computed = crc32c::crc32c_append(computed, &buf[kafka_len..entry_len - 4]);
+    if stored != computed {
+        return Err(CorruptEntry::FrameCrc { stored, computed });
+    }
+    let record_count = (be_i32(buf, 23) as u32) + 1;
+    let ids = decode_ids(&buf[kafka_len + 4..entry_len - 4], record_count)?;
+    let (first_id, last_id) = match (ids.first(), ids.last()) {
+        (Some(f), Some(l)) => (*f, *l),
+        _ => return Err(CorruptEntry::StreamIds),
+    };
+    Ok(Some(EntryMeta {
+        base_offset: be_i64(buf, 0) as u64,
+        record_count,
+        first_id,
+        last_id,
+        max_timestamp_ms: be_i64(buf, 35),
+        kafka_len,
+        entry_len,
+    }))
+}
+
+/// Decodes the stream-ID block of an entry holding `count` records.
+pub fn decode_ids(mut block: &[u8], count: u32) -> Result<Vec<StreamId>, CorruptEntry> {
+    if block.len() < 16 {
+        return Err(CorruptEntry::StreamIds);
+    }
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&block[..16]);
+    block = &block[16..];
+    let mut prev = StreamId::from_be_bytes(first);
+    let mut ids = Vec::with_capacity(count as usize);
+    ids.push(prev);
+    for _ in 1..count {
+        let ms_delta = get_uvarint(&mut block).ok_or(CorruptEntry::StreamIds)?;
+        let n = get_uvarint(&mut block).ok_or(CorruptEntry::StreamIds)?;
+        let id = if ms_delta > 0 {
+            StreamId::new(
+                prev.ms
+                    .checked_add(ms_delta)
+                    .ok_or(CorruptEntry::StreamIds)?,
+                n,
+            )
+        } else {
+            let seq = prev
+                .seq
+                .checked_add(n)
+                .and_then(|s| s.checked_add(1))
+                .ok_or(CorruptEntry::StreamIds)?;
+            StreamId::new(prev.ms, seq)
+        };
+        ids.push(id);
+        prev = id;
+    }
+    if !block.is_empty() {
+        return Err(CorruptEntry::StreamIds);
+    }
+    Ok(ids)
+}
+
+/// A checked entry held in memory, as returned by reads.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub meta: EntryMeta,
+    /// The whole entry (Kafka batch and trailer).
+    pub bytes: Bytes,
+}
+
+impl Entry {
+    /// The Kafka RecordBatch bytes, ready to be sent in a Fetch response.
+    pub fn kafka_batch(&self) -> Bytes {
+        self.bytes.slice(..self.meta.kafka_len)
+    }
+
+    /// Decodes every record of the entry.
+    pub fn records(&self) -> Result<Vec<StoredRecord>, CorruptEntry> {
+        let b = &self.bytes;
+        let attributes = be_i16(b, 21);
+        if attributes & COMPRESSION_MASK != 0 {
+            return Err(CorruptEntry::Compressed(attributes & COMPRESSION_MASK));
+        }
+        let meta = self.meta;
+        let ids = decode_ids(
+            &b[meta.kafka_len + 4..meta.entry_len - 4],
+            meta.record_count,
+        )?;
+        let base_ts = be_i64(b, 27);
+        let count = be_i32(b, 57);
+        if count < 0 || count as u32 != meta.record_count {
+            return Err(CorruptEntry::Count(i64::from(count)));
+        }
+        let records_bytes = b.slice(KAFKA_HEADER_LEN..meta.kafka_len);
+        let mut out = Vec::with_capacity(ids.len());
+        let mut cursor: &[u8] = &records_bytes;
+        for (index, id) in ids.into_iter().enumerate() {
+            let bad = |what| CorruptEntry::Record { index, what };
+            let len = get_varint(&mut cursor).ok_or(bad("length"))?;
+            let len = usize::try_from(len).map_err(|_| bad("length"))?;
+            if len > cursor.len() {
+                return Err(bad("length"));
+            }
+            let start = records_bytes.len() - cursor.len();
+            let mut rec: &[u8] = &cursor[..len];
+            cursor = &cursor[len..];
+            let field = |rec: &&[u8]| start + len - rec.len();
+            rec = rec.split_first().ok_or(bad("attributes"))?.1;
+            let ts_delta = get_varlong(&mut rec).ok_or(bad("timestamp"))?;
+            let offset_delta = get_varint(&mut rec).ok_or(bad("offset delta"))?;
+            if offset_delta as usize != index {
+                return Err(bad("offset delta"));
+            }
+            let nullable = |rec: &mut &[u8]| -> Result<Option<Bytes>, CorruptEntry> {
+                let n = get_varint(rec).ok_or(bad("length"))?;
+                if n < 0 {
+                    return Ok(None);
+                }
+                let n = n as usize;
+                if n > rec.len() {
+                    return Err(bad("length"));
+                }
+                let at = field(rec);
+                *rec = &rec[n..];
+                Ok(Some(records_bytes.slice(at..at + n)))
+            };
+            let key = nullable(&mut rec)?;
+            let value = nullable(&mut rec)?;
+            let header_count = get_varint(&mut rec).ok_or(bad("header count"))?;
+            if header_count < 0 || header_count as usize > RECORD_HEADERS_MAX {
+                return Err(bad("header count"));
+            }
+            let mut headers = Vec::with_capacity(header_count as usize);
+            for _ in 0..header_count {
+                let name = nullable(&mut rec)?.ok_or(bad("header name"))?;
+                let value = nullable(&mut rec)?;
+                headers.push(Header { name, value });
+            }
+            if !rec.is_empty() {
+                return Err(bad("trailing bytes"));
+            }
+            out.push(StoredRecord {
+                offset: meta.base_offset + index as u64,
+                stream_id: id,
+                timestamp_ms: base_ts.wrapping_add(ts_delta),
+                key,
+                value,
+                headers,
+            });
+        }
+        if !cursor.is_empty() {
+            return Err(CorruptEntry::Record {
+                index: out.len(),
+                what: "trailing bytes after last record",
+            });
+        }
+        Ok(out)
+    }
+}

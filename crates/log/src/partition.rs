@@ -1,0 +1,1147 @@
+//! One partition: an ordered list of segments, the writer, group commit, reads,
+//! trimming and retention.
+//!
+//! # Commit points and crash reasoning
+//! - An entry is written with one positional write at the end of the active segment,
+//!   then the in-memory state advances. A crash may leave a torn or partly written
+//!   entry at the tail; recovery ([`Partition::open`]) checks the active segment entry
+//!   by entry (lengths, both CRCs, offset continuity) and truncates at the first bad
+//!   one. Nothing past that point was ever acknowledged under `always`, because
+//!   acknowledgement waits for the fsync that covers the entry.
+//! - Under `always` the high watermark (what readers see) is the durable end, so no
+//!   reader acts on an entry a crash could take back.
+//! - A segment is sealed by fsyncing it, then writing its index file atomically
+//!   (temp + fsync + rename + directory fsync), then creating the next segment and
+//!   fsyncing the directory. An index file is trusted only if it covers exactly the
+//!   segment's length; otherwise it is rebuilt by scanning.
+//! - The log-start offset and the last stream ID live in `partition.meta`, replaced
+//!   atomically. It is written *before* trimmed segments are deleted, so a crash in
+//!   between leaves segments that recovery deletes again.
+//! - An fsync failure leaves the page cache in an unknown state (it may have dropped
+//!   the dirty pages), so the partition stops accepting appends until restart, when
+//!   recovery re-reads what actually reached the disk.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use brook_model::{Durability, IdSpec, Record, StoredRecord, StreamId, StreamIdError};
+
+use crate::batch::{self, CorruptEntry, EncodeError, Entry, ENTRY_LEN_MAX, KAFKA_HEADER_LEN};
+use crate::segment::{parse_log_file_name, ScanStop, Segment};
+use crate::storage::Storage;
+use crate::sync::Syncer;
+
+const CHECKPOINT_FILE: &str = "partition.meta";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"BRKPART1";
+const CHECKPOINT_LEN: usize = 8 + 8 + 16 + 4;
+
+/// Retention limits; `None` means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub ms: Option<u64>,
+    pub bytes: Option<u64>,
+    pub records: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionConfig {
+    pub durability: Durability,
+    pub segment_bytes: u64,
+    pub retention: Retention,
+}
+
+impl Default for PartitionConfig {
+    fn default() -> Self {
+        PartitionConfig {
+            durability: Durability::Always,
+            segment_bytes: brook_model::SEGMENT_BYTES_DEFAULT,
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// The positions of a partition. Invariant:
+/// `log_start <= high_watermark <= log_end` and `durable_end <= log_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Marks {
+    /// First offset that may be read (Kafka's log-start offset).
+    pub log_start: u64,
+    /// One past the last offset readers may see.
+    pub high_watermark: u64,
+    /// One past the last offset written.
+    pub log_end: u64,
+    /// One past the last offset known to be on stable storage.
+    pub durable_end: u64,
+    /// The partition refuses appends (fsync failure or closed).
+    pub failed: bool,
+    pub closed: bool,
+}
+
+/// Result of a successful append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: u64,
+    /// One stream ID per record, in order.
+    pub ids: Vec<StreamId>,
+    /// One past the last offset of the append (wait for durability up to here).
+    pub next_offset: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("{0}")]
+    StreamId(#[from] StreamIdError),
+    #[error(
+        "disk full: cannot write to {path}; the append was not stored, retry once space is freed"
+    )]
+    DiskFull { path: PathBuf },
+    #[error("I/O error writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("partition {dir} refuses writes after an fsync failure ({reason}); restart brook to recover")]
+    Failed { dir: PathBuf, reason: String },
+    #[error("partition is closed")]
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {requested} is out of range [{log_start}, {high_watermark}]")]
+    OffsetOutOfRange {
+        requested: u64,
+        log_start: u64,
+        high_watermark: u64,
+    },
+    #[error("corrupt data in {path} at byte {position}: {error}")]
+    Corrupt {
+        path: PathBuf,
+        position: u64,
+        error: CorruptEntry,
+    },
+    #[error("I/O error reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("I/O error opening partition {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("partition checkpoint {path} is invalid: {what}")]
+    Checkpoint { path: PathBuf, what: &'static str },
+    #[error("partition {path}: segment {base} does not continue the previous one (which ends at offset {expected})")]
+    Gap {
+        path: PathBuf,
+        base: u64,
+        expected: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("partition refuses writes after an fsync failure; restart brook to recover")]
+    Failed,
+    #[error("partition is closed")]
+    Closed,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default)]
+pub struct PartitionStats {
+    pub appends: AtomicU64,
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub fsyncs: AtomicU64,
+    /// Sum over fsyncs of how many appends each covered (group-commit batch size).
+    pub appends_per_fsync_sum: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Writer {
+    active: Arc<Segment>,
+    next_offset: u64,
+    last_id: Option<StreamId>,
+    log_start: u64,
+    failed: Option<String>,
+    closed: bool,
+}
+
+#[derive(Debug, Default)]
+struct SyncFlags {
+    in_flight: bool,
+    requested: bool,
+    timer_armed: bool,
+    last_sync: Option<Instant>,
+    appends_since_sync: u64,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Partition {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    syncer: Syncer,
+    config: RwLock<PartitionConfig>,
+    writer: Mutex<Writer>,
+    segments: RwLock<Arc<Vec<Arc<Segment>>>>,
+    marks: watch::Sender<Marks>,
+    sync: Mutex<SyncFlags>,
+    trim_lock: Mutex<()>,
+    me: Weak<Partition>,
+    pub stats: PartitionStats,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+struct Checkpoint {
+    log_start: u64,
+    last_id: Option<StreamId>,
+}
+
+fn encode_checkpoint(cp: &Checkpoint) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CHECKPOINT_LEN);
+    out.extend_from_slice(CHECKPOINT_MAGIC);
+    out.extend_from_slice(&cp.log_start.to_be_bytes());
+    out.extend_from_slice(&cp.last_id.unwrap_or_default().to_be_bytes());
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+fn decode_checkpoint(b: &[u8]) -> Result<Checkpoint, &'static str> {
+    if b.len() != CHECKPOINT_LEN {
+        return Err("length");
+    }
+    if &b[..8] != CHECKPOINT_MAGIC {
+        return Err("magic");
+    }
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&b[32..36]);
+    if crc32c::crc32c(&b[..32]) != u32::from_be_bytes(crc) {
+        return Err("crc");
+    }
+    let mut u = [0u8; 8];
+    u.copy_from_slice(&b[8..16]);
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&b[16..32]);
+    let last_id = StreamId::from_be_bytes(id);
+    Ok(Checkpoint {
+        log_start: u64::from_be_bytes(u),
+        last_id: (last_id != StreamId::ZERO).then_some(last_id),
+    })
+}
+
+impl Partition {
+    /// Opens (or creates) the partition in `dir` and recovers it. See the module docs.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        syncer: Syncer,
+        dir: PathBuf,
+        config: PartitionConfig,
+    ) -> Result<Arc<Partition>, OpenError> {
+        storage.create_dir_all(&dir).map_err(io_err(&dir))?;
+        let cp_path = dir.join(CHECKPOINT_FILE);
+        let mut checkpoint = Checkpoint {
+            log_start: 0,
+            last_id: None,
+        };
+        if storage.exists(&cp_path) {
+            let f = storage.open(&cp_path, false).map_err(io_err(&cp_path))?;
+            let len = f.len().map_err(io_err(&cp_path))?;
+            let mut b = vec![0u8; len.min(CHECKPOINT_LEN as u64 + 1) as usize];
+            f.read_exact_at(&mut b, 0).map_err(io_err(&cp_path))?;
+            checkpoint = decode_checkpoint(&b).map_err(|what| OpenError::Checkpoint {
+                path: cp_path.clone(),
+                what,
+            })?;
+        }
+        let mut bases: Vec<u64> = storage
+            .list_dir(&dir)
+            .map_err(io_err(&dir))?
+            .iter()
+            .filter_map(|n| parse_log_file_name(n))
+            .collect();
+        bases.sort_unstable();
+
+        // Segments wholly below the log start were trimmed; a crash may have left them.
+        let mut removed = false;
+        while bases.len() > 1 && bases[1] <= checkpoint.log_start {
+            let base = bases.remove(0);
+            remove_segment_files(storage.as_ref(), &dir, base);
+            removed = true;
+        }
+        if removed {
+            storage.sync_dir(&dir).map_err(io_err(&dir))?;
+        }
+
+        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len().max(1));
+        let last = bases.len().saturating_sub(1);
+        for (i, &base) in bases.iter().enumerate() {
+            let (seg, stop) = Segment::open(storage.as_ref(), &dir, base).map_err(io_err(&dir))?;
+            if let Some(prev) = segments.last() {
+                let expected = prev.state.read().next_offset;
+                if prev.state.read().corrupt.is_some() {
+                    // Its unreadable tail ends where this segment begins.
+                    prev.state.write().next_offset = base;
+                } else if expected != base {
+                    return Err(OpenError::Gap {
+                        path: dir.clone(),
+                        base,
+                        expected,
+                    });
+                }
+            }
+            match stop {
+                None => {}
+                Some(stop) if i == last => {
+                    // The active segment: drop the torn or bad tail.
+                    let (position, why) = match &stop {
+                        ScanStop::Torn { position } => (*position, "torn write".to_string()),
+                        ScanStop::Corrupt { position, error } => (*position, error.to_string()),
+                    };
+                    let file_len = seg.file.len().map_err(io_err(&seg.log_path))?;
+                    tracing::warn!(
+                        segment = %seg.log_path.display(), position, dropped_bytes = file_len - position, reason = %why,
+                        "truncating the tail of the active segment"
+                    );
+                    seg.file.set_len(position).map_err(io_err(&seg.log_path))?;
+                    seg.file.sync_data().map_err(io_err(&seg.log_path))?;
+                }
+                Some(ScanStop::Torn { position }) | Some(ScanStop::Corrupt { position, .. }) => {
+                    let error = match stop {
+                        Some(ScanStop::Corrupt { error, .. }) => error,
+                        _ => CorruptEntry::Length(0),
+                    };
+                    tracing::error!(
+                        segment = %seg.log_path.display(), position, %error,
+                        "sealed segment is corrupt; records from this position on are not served"
+                    );
+                    seg.state.write().corrupt = Some((position, error));
+                }
+            }
+            segments.push(Arc::new(seg));
+        }
+        let active = match segments.last() {
+            Some(seg) => {
+                seg.reactivate(storage.as_ref(), &dir)
+                    .map_err(io_err(&dir))?;
+                seg.clone()
+            }
+            None => {
+                let seg = Segment::create(storage.as_ref(), &dir, checkpoint.log_start)
+                    .map_err(io_err(&dir))?;
+                storage.sync_dir(&dir).map_err(io_err(&dir))?;
+                let seg = Arc::new(seg);
+                segments.push(seg.clone());
+                seg
+            }
+        };
+        let (next_offset, seg_last_id) = {
+            let st = active.state.read();
+            (st.next_offset, st.last_id)
+        };
+        let last_id = segments
+            .iter()
+            .rev()
+            .find_map(|s| s.state.read().last_id)
+            .max(checkpoint.last_id)
+            .max(seg_last_id);
+        let first_base = segments.first().map_or(0, |s| s.base_offset);
+        let log_start = checkpoint.log_start.max(first_base).min(next_offset);
+        // Everything that survived recovery is on disk: it is durable.
+        let marks = Marks {
+            log_start,
+            high_watermark: next_offset,
+            log_end: next_offset,
+            durable_end: next_offset,
+            failed: false,
+            closed: false,
+        };
+        let (marks_tx, _) = watch::channel(marks);
+        Ok(Arc::new_cyclic(|me| Partition {
+            dir,
+            storage,
+            syncer,
+            config: RwLock::new(config),
+            writer: Mutex::new(Writer {
+                active,
+                next_offset,
+                last_id,
+                log_start,
+                failed: None,
+                closed: false,
+            }),
+            segments: RwLock::new(Arc::new(segments)),
+            marks: marks_tx,
+            sync: Mutex::new(SyncFlags::default()),
+            trim_lock: Mutex::new(()),
+            me: me.clone(),
+            stats: PartitionStats::default(),
+        }))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> PartitionConfig {
+        *self.config.read()
+    }
+
+    pub fn set_config(&self, config: PartitionConfig) {
+        *self.config.write() = config;
+        // A switch away from `always` makes everything written visible.
+        self.update_marks(|_| {});
+    }
+
+    pub fn marks(&self) -> Marks {
+        *self.marks.borrow()
+    }
+
+    /// A receiver that changes whenever the marks change; use it to await new data.
+    pub fn subscribe(&self) -> watch::Receiver<Marks> {
+        self.marks.subscribe()
+    }
+
+    /// The largest stream ID ever assigned (or set), if any.
+    pub fn last_id(&self) -> Option<StreamId> {
+        self.writer.lock().last_id
+    }
+
+    /// Total bytes of segment data.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments
+            .read()
+            .iter()
+            .map(|s| s.state.read().len)
+            .sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.read().len()
+    }
+
+    fn update_marks(&self, f: impl FnOnce(&mut Marks)) {
+        let visible_when_durable = self.config.read().durability.visible_when_durable();
+        self.marks.send_modify(|m| {
+            f(m);
+            let visible = if visible_when_durable {
+                m.durable_end
+            } else {
+                m.log_end
+            };
+            m.high_watermark = m.high_watermark.max(visible).min(m.log_end);
+            debug_assert!(m.log_start <= m.log_end);
+            debug_assert!(m.durable_end <= m.log_end);
+        });
+    }
+
+    /// Appends records as one batch. The write reaches the OS before this returns;
+    /// under `always`, the caller must await [`Partition::wait_durable`] with
+    /// `next_offset` before acknowledging (readers will not see the records before
+    /// that either). Either all records are appended or none.
+    pub fn append(
+        &self,
+        records: Vec<(IdSpec, Record)>,
+        now_ms: u64,
+    ) -> Result<Appended, AppendError> {
+        let (specs, records): (Vec<IdSpec>, Vec<Record>) = records.into_iter().unzip();
+        let mut entry = batch::encode_batch(&records)?;
+        let count = records.len() as u64;
+        let mut w = self.writer.lock();
+        if let Some(reason) = &w.failed {
+            return Err(AppendError::Failed {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if w.closed {
+            return Err(AppendError::Closed);
+        }
+        let mut ids = Vec::with_capacity(specs.len());
+        let mut last = w.last_id;
+        for spec in specs {
+            let id = spec.assign(last, now_ms)?;
+            ids.push(id);
+            last = Some(id);
+        }
+        let base_offset = w.next_offset;
+        batch::seal_entry(&mut entry, base_offset, &ids);
+        let segment_bytes = self.config.read().segment_bytes;
+        let active_len = w.active.state.read().len;
+        if active_len > 0 && active_len + entry.len() as u64 > segment_bytes {
+            self.roll(&mut w)?;
+        }
+        let active = w.active.clone();
+        let pos = active.state.read().len;
+        if let Err(e) = active.file.write_all_at(&entry, pos) {
+            // Nothing advanced; drop whatever part of the entry reached the file.
+            let _ = active.file.set_len(pos);
+            return Err(write_error(&active.log_path, e));
+        }
+        let meta = match batch::check_entry(&entry) {
+            Ok(Some(meta)) => meta,
+            // Unreachable: we just encoded it. Refuse rather than index garbage.
+            _ => {
+                let _ = active.file.set_len(pos);
+                return Err(AppendError::Io {
+                    path: active.log_path.clone(),
+                    source: io::Error::other("encoded entry failed its own check"),
+                });
+            }
+        };
+        active
+            .state
+            .write()
+            .note_entry(active.base_offset, pos, &meta);
+        w.next_offset = base_offset + count;
+        w.last_id = last;
+        let next_offset = w.next_offset;
+        self.update_marks(|m| m.log_end = next_offset);
+        drop(w);
+        self.stats.appends.fetch_add(1, Ordering::Relaxed);
+        self.stats.records.fetch_add(count, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(entry.len() as u64, Ordering::Relaxed);
+        self.sync.lock().appends_since_sync += 1;
+        match self.config.read().durability {
+            Durability::Always => self.request_sync(),
+            Durability::Interval { ms } => self.arm_timer(Duration::from_millis(ms)),
+            Durability::Never => {}
+        }
+        Ok(Appended {
+            base_offset,
+            ids,
+            next_offset,
+        })
+    }
+
+    /// Seals the active segment and starts a new one. Called with the writer locked.
+    fn roll(&self, w: &mut Writer) -> Result<(), AppendError> {
+        let old = w.active.clone();
+        if let Err(e) = old.file.sync_data() {
+            return Err(self.fail(w, &old.log_path, e));
+        }
+        let durable = old.state.read().next_offset;
+        self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
+        old.write_index(self.storage.as_ref())
+            .and_then(|()| old.switch_to_file_index(self.storage.as_ref()))
+            .map_err(|e| write_error(&old.index_path, e))?;
+        let new = Segment::create(self.storage.as_ref(), &self.dir, w.next_offset)
+            .and_then(|seg| self.storage.sync_dir(&self.dir).map(|()| seg))
+            .map_err(|e| write_error(&self.dir, e))?;
+        let new = Arc::new(new);
+        {
+            let mut segs = self.segments.write();
+            let mut v: Vec<Arc<Segment>> = segs.as_ref().clone();
+            v.push(new.clone());
+            *segs = Arc::new(v);
+        }
+        w.active = new;
+        Ok(())
+    }
+
+    fn fail(&self, w: &mut Writer, path: &Path, e: io::Error) -> AppendError {
+        let reason = format!("fsync of {} failed: {e}", path.display());
+        tracing::error!(partition = %self.dir.display(), %reason, "partition stops accepting appends");
+        w.failed = Some(reason.clone());
+        self.update_marks(|m| m.failed = true);
+        AppendError::Failed {
+            dir: self.dir.clone(),
+            reason,
+        }
+    }
+
+    fn request_sync(&self) {
+        let mut f = self.sync.lock();
+        if f.in_flight {
+            f.requested = true;
+            return;
+        }
+        f.in_flight = true;
+        drop(f);
+        if let Some(me) = self.me.upgrade() {
+            self.syncer.submit(me);
+        }
+    }
+
+    fn arm_timer(&self, interval: Duration) {
+        let mut f = self.sync.lock();
+        if f.timer_armed || f.in_flight {
+            // An fsync is coming anyway; `run_sync` re-arms if appends keep arriving.
+            if f.in_flight {
+                f.requested = f.requested || f.last_sync.is_none_or(|t| t.elapsed() >= interval);
+            }
+            return;
+        }
+        f.timer_armed = true;
+        let at = f.last_sync.map_or_else(Instant::now, |t| t + interval);
+        drop(f);
+        self.syncer
+            .schedule(at.max(Instant::now()), self.me.clone());
+    }
+
+    pub(crate) fn timer_fired(&self) {
+        self.sync.lock().timer_armed = false;
+        self.request_sync();
+    }
+
+    /// Run by an fsync worker: fsync until no append is left waiting.
+    pub(crate) fn run_sync(&self) {
+        loop {
+            let (file, path, target) = {
+                let w = self.writer.lock();
+                (
+                    w.active.file.clone(),
+                    w.active.log_path.clone(),
+                    w.next_offset,
+                )
+            };
+            let appends = std::mem::take(&mut self.sync.lock().appends_since_sync);
+            if target > self.marks().durable_end {
+                if let Err(e) = file.sync_data() {
+                    let mut w = self.writer.lock();
+                    let _ = self.fail(&mut w, &path, e);
+                    self.sync.lock().in_flight = false;
+                    return;
+                }
+                self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .appends_per_fsync_sum
+                    .fetch_add(appends, Ordering::Relaxed);
+                self.update_marks(|m| m.durable_end = m.durable_end.max(target));
+            }
+            let mut f = self.sync.lock();
+            f.last_sync = Some(Instant::now());
+            if f.requested {
+                f.requested = false;
+                continue;
+            }
+            f.in_flight = false;
+            return;
+        }
+    }
+
+    /// Waits until every offset below `next_offset` is durable, asking for an fsync if
+    /// none is coming (so this also works under the interval and `never` policies).
+    pub async fn wait_durable(&self, next_offset: u64) -> Result<(), WaitError> {
+        let mut rx = self.marks.subscribe();
+        let mut asked = false;
+        loop {
+            let m = *rx.borrow_and_update();
+            if m.durable_end >= next_offset.min(m.log_end) {
+                return Ok(());
+            }
+            if m.failed {
+                return Err(WaitError::Failed);
+            }
+            if !asked {
+                self.request_sync();
+                asked = true;
+            }
+            if rx.changed().await.is_err() {
+                return Err(WaitError::Closed);
+            }
+        }
+    }
+
+    /// Blocking form of [`Partition::wait_durable`] for callers outside async code.
+    pub fn wait_durable_blocking(&self, next_offset: u64) -> Result<(), WaitError> {
+        let mut rx = self.marks.subscribe();
+        self.request_sync();
+        loop {
+            let m = *rx.borrow_and_update();
+            if m.durable_end >= next_offset.min(m.log_end) {
+                return Ok(());
+            }
+            if m.failed {
+                return Err(WaitError::Failed);
+            }
+            // No runtime here: park on the watch channel via a tiny local executor.
+            if futures_block_on(rx.changed()).is_err() {
+                return Err(WaitError::Closed);
+            }
+        }
+    }
+
+    /// Waits until the high watermark passes `offset` (some record at or after
+    /// `offset` is readable) or the partition closes. Wrap in a timeout for blocking
+    /// reads and long-poll fetches.
+    pub async fn wait_for_data(&self, offset: u64) -> Marks {
+        let mut rx = self.marks.subscribe();
+        loop {
+            let m = *rx.borrow_and_update();
+            if m.high_watermark > offset || m.closed || m.failed {
+                return m;
+            }
+            if rx.changed().await.is_err() {
+                return m;
+            }
+        }
+    }
+
+    /// Reads entries starting with the one containing `from`, up to the high
+    /// watermark, stopping once more than `max_bytes` are collected (at least one
+    /// entry is returned if any is readable, as Kafka's Fetch does). Corrupt data is
+    /// never returned: a read that reaches it gets the entries before it, and the
+    /// next read (starting at it) gets [`ReadError::Corrupt`].
+    pub fn read(&self, from: u64, max_bytes: usize) -> Result<Vec<Entry>, ReadError> {
+        let marks = self.marks();
+        if from < marks.log_start || from > marks.high_watermark {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: from,
+                log_start: marks.log_start,
+                high_watermark: marks.high_watermark,
+            });
+        }
+        let segments = self.segments.read().clone();
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        let mut offset = from;
+        let first = segments
+            .partition_point(|s| s.base_offset <= from)
+            .saturating_sub(1);
+        for seg in segments.iter().skip(first) {
+            let io = |source| ReadError::Io {
+                path: seg.log_path.clone(),
+                source,
+            };
+            let corrupt_or = |out: Vec<Entry>, position, error| {
+                if out.is_empty() {
+                    Err(ReadError::Corrupt {
+                        path: seg.log_path.clone(),
+                        position,
+                        error,
+                    })
+                } else {
+                    Ok(out)
+                }
+            };
+            let (len, corrupt, mut pos) = {
+                let st = seg.state.read();
+                let rel = offset.saturating_sub(seg.base_offset);
+                let start = st
+                    .index
+                    .seek(|e| u64::from(e.rel_offset) <= rel)
+                    .map_err(io)?;
+                (st.len, st.corrupt.clone(), start)
+            };
+            let end = corrupt.as_ref().map_or(len, |(p, _)| (*p).min(len));
+            while offset < marks.high_watermark {
+                if pos >= end {
+                    if let Some((position, error)) = corrupt {
+                        return corrupt_or(out, position, error);
+                    }
+                    break;
+                }
+                let want = max_bytes
+                    .saturating_sub(total)
+                    .clamp(64 * 1024, 4 * 1024 * 1024);
+                let n = ((end - pos) as usize).min(want);
+                let chunk = seg.read_bytes(pos, n).map_err(io)?;
+                let (mut entries, mut used, mut error) = crate::segment::split_entries(&chunk);
+                if entries.is_empty() {
+                    if let Some(error) = error {
+                        return corrupt_or(out, pos, error);
+                    }
+                    // The next entry is larger than the chunk: read it whole.
+                    let entry_len = entry_len_at(seg, pos, end)?;
+                    let chunk = seg.read_bytes(pos, entry_len).map_err(io)?;
+                    (entries, used, error) = crate::segment::split_entries(&chunk);
+                    if entries.is_empty() {
+                        let error = error.unwrap_or(CorruptEntry::Length(entry_len as i64));
+                        return corrupt_or(out, pos, error);
+                    }
+                }
+                collect(entries, &mut out, &mut total, &mut offset, &marks);
+                pos += used as u64;
+                if total >= max_bytes && !out.is_empty() {
+                    return Ok(out);
+                }
+            }
+            if offset >= marks.high_watermark {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads decoded records with offsets in `[from, high watermark)`, at most
+    /// `max_records` of them and about `max_bytes`. Offsets below the log start are
+    /// skipped (not an error): Redis readers simply start at the first live entry.
+    pub fn read_records(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredRecord>, ReadError> {
+        let marks = self.marks();
+        let from = from.max(marks.log_start);
+        if from >= marks.high_watermark || max_records == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let mut next = from;
+        while out.len() < max_records && next < marks.high_watermark {
+            let entries = match self.read(next, max_bytes) {
+                Ok(e) => e,
+                // Trimmed concurrently: continue from the new start.
+                Err(ReadError::OffsetOutOfRange { log_start, .. }) if log_start > next => {
+                    next = log_start;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if entries.is_empty() {
+                break;
+            }
+            for entry in entries {
+                let recs = entry.records().map_err(|error| ReadError::Corrupt {
+                    path: self.dir.clone(),
+                    position: 0,
+                    error,
+                })?;
+                for r in recs {
+                    if r.offset >= next
+                        && r.offset < marks.high_watermark
+                        && out.len() < max_records
+                    {
+                        next = r.offset + 1;
+                        out.push(r);
+                    }
+                }
+                next = next.max(entry.meta.next_offset());
+            }
+            if out
+                .iter()
+                .map(|r| r.value.as_ref().map_or(0, |v| v.len()))
+                .sum::<usize>()
+                >= max_bytes
+            {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first offset whose timestamp is at or after `ts_ms` (Kafka ListOffsets), or
+    /// `None` if there is none below the high watermark.
+    pub fn offset_for_timestamp(&self, ts_ms: i64) -> Result<Option<u64>, ReadError> {
+        let marks = self.marks();
+        let segments = self.segments.read().clone();
+        for seg in segments.iter() {
+            let (max_ts, next_offset, start) = {
+                let st = seg.state.read();
+                if st.max_ts < ts_ms || st.next_offset <= marks.log_start {
+                    continue;
+                }
+                let start =
+                    st.index
+                        .seek(|e| e.max_ts < ts_ms)
+                        .map_err(|source| ReadError::Io {
+                            path: seg.log_path.clone(),
+                            source,
+                        })?;
+                (st.max_ts, st.next_offset, start)
+            };
+            debug_assert!(max_ts >= ts_ms);
+            let from = self.offset_at_position(seg, start)?.max(marks.log_start);
+            let found = self.scan_records(from, next_offset, |r| r.timestamp_ms >= ts_ms)?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first offset whose stream ID is at or after `id`; the high watermark if
+    /// there is none.
+    pub fn offset_for_stream_id(&self, id: StreamId) -> Result<u64, ReadError> {
+        let marks = self.marks();
+        let segments = self.segments.read().clone();
+        for seg in segments.iter() {
+            let (next_offset, start) = {
+                let st = seg.state.read();
+                match st.last_id {
+                    Some(last) if last >= id && st.next_offset > marks.log_start => {}
+                    _ => continue,
+                }
+                let start =
+                    st.index
+                        .seek(|e| e.first_id <= id)
+                        .map_err(|source| ReadError::Io {
+                            path: seg.log_path.clone(),
+                            source,
+                        })?;
+                (st.next_offset, start)
+            };
+            let from = self.offset_at_position(seg, start)?.max(marks.log_start);
+            if let Some(off) = self.scan_records(from, next_offset, |r| r.stream_id >= id)? {
+                return Ok(off);
+            }
+        }
+        Ok(marks.high_watermark)
+    }
+
+    /// Base offset of the entry at `pos` in `seg`.
+    fn offset_at_position(&self, seg: &Segment, pos: u64) -> Result<u64, ReadError> {
+        if pos == 0 {
+            return Ok(seg.base_offset);
+        }
+        let header = seg.read_bytes(pos, 8).map_err(|source| ReadError::Io {
+            path: seg.log_path.clone(),
+            source,
+        })?;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&header);
+        Ok(u64::from_be_bytes(b))
+    }
+
+    /// First record in `[from, end)` (bounded by the high watermark) matching `pred`.
+    fn scan_records(
+        &self,
+        from: u64,
+        end: u64,
+        pred: impl Fn(&StoredRecord) -> bool,
+    ) -> Result<Option<u64>, ReadError> {
+        let mut next = from;
+        let hw = self.marks().high_watermark;
+        while next < end.min(hw) {
+            let recs = self.read_records(next, 1024, 1024 * 1024)?;
+            if recs.is_empty() {
+                break;
+            }
+            for r in &recs {
+                if pred(r) {
+                    return Ok(Some(r.offset));
+                }
+                next = r.offset + 1;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Advances the log start to `offset` (clamped to the high watermark) and deletes
+    /// segments that fall wholly below it. Returns the new log start.
+    pub fn trim_to(&self, offset: u64) -> Result<u64, AppendError> {
+        let _trim = self.trim_lock.lock();
+        let (current, last_id) = {
+            let w = self.writer.lock();
+            (w.log_start, w.last_id)
+        };
+        let new_start = offset.min(self.marks().high_watermark);
+        if new_start <= current {
+            return Ok(current);
+        }
+        let cp_path = self.dir.join(CHECKPOINT_FILE);
+        let cp = encode_checkpoint(&Checkpoint {
+            log_start: new_start,
+            last_id,
+        });
+        self.storage
+            .write_atomic(&cp_path, &cp)
+            .map_err(|e| write_error(&cp_path, e))?;
+        self.writer.lock().log_start = new_start;
+        self.update_marks(|m| m.log_start = new_start);
+        // Drop segments wholly below the new start; never the active one.
+        let doomed: Vec<Arc<Segment>> = {
+            let mut segs = self.segments.write();
+            let count = segs.len();
+            let mut keep = Vec::with_capacity(count);
+            let mut doomed = Vec::new();
+            for (i, s) in segs.iter().enumerate() {
+                if i + 1 == count || s.state.read().next_offset > new_start {
+                    keep.push(s.clone());
+                } else {
+                    doomed.push(s.clone());
+                }
+            }
+            *segs = Arc::new(keep);
+            doomed
+        };
+        for seg in &doomed {
+            remove_segment_files(self.storage.as_ref(), &self.dir, seg.base_offset);
+        }
+        if !doomed.is_empty() {
+            self.storage
+                .sync_dir(&self.dir)
+                .map_err(|e| write_error(&self.dir, e))?;
+        }
+        Ok(new_start)
+    }
+
+    /// Applies the retention limits; returns the new log start.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<u64, AppendError> {
+        let retention = self.config.read().retention;
+        let marks = self.marks();
+        let mut start = marks.log_start;
+        if let Some(n) = retention.records {
+            start = start.max(marks.high_watermark.saturating_sub(n));
+        }
+        let segments = self.segments.read().clone();
+        let sealed = &segments[..segments.len().saturating_sub(1)];
+        if let Some(ms) = retention.ms {
+            let cutoff = now_ms.saturating_sub(ms as i64);
+            for seg in sealed {
+                let st = seg.state.read();
+                if st.max_ts >= cutoff {
+                    break;
+                }
+                start = start.max(st.next_offset);
+            }
+        }
+        if let Some(limit) = retention.bytes {
+            let mut total: u64 = segments.iter().map(|s| s.state.read().len).sum();
+            for seg in sealed {
+                let st = seg.state.read();
+                if total.saturating_sub(st.len) < limit {
+                    break;
+                }
+                total -= st.len;
+                start = start.max(st.next_offset);
+            }
+        }
+        if start > marks.log_start {
+            self.trim_to(start)
+        } else {
+            Ok(marks.log_start)
+        }
+    }
+
+    /// Makes everything durable, writes the active segment's index (so the next start
+    /// needs no scan) and refuses further appends.
+    pub fn close(&self) -> Result<(), AppendError> {
+        let mut w = self.writer.lock();
+        if w.closed {
+            return Ok(());
+        }
+        w.closed = true;
+        let active = w.active.clone();
+        if w.failed.is_none() {
+            if let Err(e) = active.file.sync_data() {
+                return Err(self.fail(&mut w, &active.log_path, e));
+            }
+            let end = w.next_offset;
+            self.update_marks(|m| m.durable_end = end);
+            active
+                .write_index(self.storage.as_ref())
+                .map_err(|e| write_error(&active.index_path, e))?;
+        }
+        self.update_marks(|m| m.closed = true);
+        Ok(())
+    }
+}
+
+fn collect(
+    entries: Vec<Entry>,
+    out: &mut Vec<Entry>,
+    total: &mut usize,
+    offset: &mut u64,
+    marks: &Marks,
+) {
+    for e in entries {
+        if e.meta.base_offset >= marks.high_watermark {
+            break;
+        }
+        if e.meta.next_offset() <= *offset {
+            continue;
+        }
+        *offset = e.meta.next_offset();
+        *total += e.meta.kafka_len;
+        out.push(e);
+    }
+}
+
+fn entry_len_at(seg: &Segment, pos: u64, end: u64) -> Result<usize, ReadError> {
+    let corrupt = |error| ReadError::Corrupt {
+        path: seg.log_path.clone(),
+        position: pos,
+        error,
+    };
+    let io = |source| ReadError::Io {
+        path: seg.log_path.clone(),
+        source,
+    };
+    let header = seg.read_bytes(pos, KAFKA_HEADER_LEN).map_err(io)?;
+    let kafka_len = batch::kafka_len_from_header(&header).map_err(corrupt)?;
+    let with_sid = seg.read_bytes(pos + kafka_len as u64, 4).map_err(io)?;
+    let mut b = vec![0u8; kafka_len];
+    b.extend_from_slice(&with_sid);
+    let len = batch::entry_len(&b, kafka_len).map_err(corrupt)?;
+    if len > ENTRY_LEN_MAX || pos + len as u64 > end {
+        return Err(corrupt(CorruptEntry::Length(len as i64)));
+    }
+    Ok(len)
+}
+
+fn write_error(path: &Path, e: io::Error) -> AppendError {
+    if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        AppendError::DiskFull {
+            path: path.to_path_buf(),
+        }
+    } else {
+        AppendError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    }
+}
+
+fn remove_segment_files(storage: &dyn Storage, dir: &Path, base: u64) {
+    for name in [
+        crate::segment::log_file_name(base),
+        crate::segment::index_file_name(base),
+    ] {
+        let path = dir.join(name);
+        if storage.exists(&path) {
+            if let Err(e) = storage.remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove trimmed segment file");
+            }
+        }
+    }
+}
+
+/// Drives a future to completion on the current thread (used only by
+/// [`Partition::wait_durable_blocking`], whose future only waits on a watch channel).
+fn futures_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}

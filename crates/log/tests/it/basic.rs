@@ -1,0 +1,272 @@
+use std::sync::Arc;
+
+use brook_log::{AppendError, FsStorage, Partition, ReadError, Retention, Storage, Syncer};
+use brook_model::{Durability, IdSpec, Record, StreamId, StreamIdError};
+use bytes::Bytes;
+
+use crate::{config, record, values, Sim};
+
+#[test]
+fn append_read_restart_on_real_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let pdir = dir.path().join("p0");
+    let p = Partition::open(
+        storage.clone(),
+        syncer.clone(),
+        pdir.clone(),
+        config(Durability::Always, 4096),
+    )
+    .unwrap();
+    for i in 0..200 {
+        let a = p.append(vec![record(&format!("v{i}"))], 5_000).unwrap();
+        assert_eq!(a.base_offset, i);
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    assert!(p.segment_count() > 3, "small segments must roll");
+    assert_eq!(values(&p, 0).len(), 200);
+    p.close().unwrap();
+    drop(p);
+    let p = Partition::open(
+        storage,
+        syncer.clone(),
+        pdir,
+        config(Durability::Always, 4096),
+    )
+    .unwrap();
+    let v = values(&p, 195);
+    assert_eq!(v, vec!["v195", "v196", "v197", "v198", "v199"]);
+    assert_eq!(p.marks().log_end, 200);
+    // Stream IDs continue after the last one.
+    assert_eq!(p.last_id(), Some(StreamId::new(5_000, 199)));
+    let a = p.append(vec![record("next")], 5_000).unwrap();
+    assert_eq!(a.ids, vec![StreamId::new(5_000, 200)]);
+    syncer.shutdown();
+}
+
+#[test]
+fn always_hides_records_until_durable_and_interval_shows_them_at_once() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    let a = p.append(vec![record("a")], 1).unwrap();
+    assert_eq!(p.marks().high_watermark, 1, "never: visible once written");
+    assert_eq!(p.marks().durable_end, 0);
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    assert_eq!(p.marks().durable_end, 1);
+
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    let a = p.append(vec![record("a")], 1).unwrap();
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    let m = p.marks();
+    assert_eq!((m.high_watermark, m.durable_end, m.log_end), (1, 1, 1));
+}
+
+#[test]
+fn interval_policy_fsyncs_by_itself() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Interval { ms: 20 }, 1 << 20));
+    p.append(vec![record("a")], 1).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while p.marks().durable_end < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "interval fsync never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn stream_id_rules_are_enforced_atomically() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    let explicit = |ms, seq| {
+        (
+            IdSpec::Explicit(StreamId::new(ms, seq)),
+            Record {
+                timestamp_ms: 1,
+                value: Some(Bytes::from_static(b"x")),
+                ..Record::default()
+            },
+        )
+    };
+    p.append(vec![explicit(5, 5)], 0).unwrap();
+    let err = p
+        .append(vec![explicit(6, 0), explicit(5, 9)], 0)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        AppendError::StreamId(StreamIdError::NotGreaterThanLast)
+    ));
+    assert_eq!(p.marks().log_end, 1, "a failed append stores nothing");
+    let err = p.append(vec![explicit(0, 0)], 0).unwrap_err();
+    assert!(matches!(err, AppendError::StreamId(StreamIdError::Zero)));
+    // Clock behind the last ID: reuse its ms, bump seq.
+    let a = p.append(vec![record("x")], 1).unwrap();
+    assert_eq!(a.ids, vec![StreamId::new(5, 6)]);
+}
+
+#[test]
+fn lookups_by_timestamp_and_stream_id() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 2048));
+    for i in 0..300u64 {
+        let r = Record {
+            timestamp_ms: 10_000 + (i as i64) * 10,
+            value: Some(Bytes::from(vec![b'x'; 50])),
+            ..Record::default()
+        };
+        p.append(
+            vec![(IdSpec::Explicit(StreamId::new(100 + i * 2, 1)), r)],
+            0,
+        )
+        .unwrap();
+    }
+    assert!(p.segment_count() > 3);
+    assert_eq!(p.offset_for_timestamp(0).unwrap(), Some(0));
+    assert_eq!(p.offset_for_timestamp(10_000 + 1_234).unwrap(), Some(124));
+    assert_eq!(p.offset_for_timestamp(99_999).unwrap(), None);
+    assert_eq!(p.offset_for_stream_id(StreamId::new(0, 0)).unwrap(), 0);
+    assert_eq!(p.offset_for_stream_id(StreamId::new(300, 1)).unwrap(), 100);
+    assert_eq!(p.offset_for_stream_id(StreamId::new(300, 2)).unwrap(), 101);
+    assert_eq!(p.offset_for_stream_id(StreamId::new(301, 0)).unwrap(), 101);
+    assert_eq!(p.offset_for_stream_id(StreamId::MAX).unwrap(), 300);
+}
+
+#[test]
+fn trim_and_retention_advance_log_start_and_drop_segments() {
+    let sim = Sim::new();
+    let mut cfg = config(Durability::Never, 2048);
+    let p = sim.open(cfg);
+    for i in 0..200 {
+        p.append(vec![record(&format!("value-{i:04}"))], 0).unwrap();
+    }
+    let before = p.segment_count();
+    assert_eq!(p.trim_to(150).unwrap(), 150);
+    assert!(p.segment_count() < before);
+    assert_eq!(p.marks().log_start, 150);
+    assert_eq!(
+        values(&p, 0).first().map(String::as_str),
+        Some("value-0150")
+    );
+    assert!(matches!(
+        p.read(10, 1000),
+        Err(ReadError::OffsetOutOfRange { log_start: 150, .. })
+    ));
+    cfg.retention = Retention {
+        records: Some(20),
+        ..Retention::default()
+    };
+    p.set_config(cfg);
+    assert_eq!(p.enforce_retention(0).unwrap(), 180);
+    assert_eq!(values(&p, 0).len(), 20);
+    // Survives a restart, including after a crash (once fsynced: the policy is `never`).
+    p.wait_durable_blocking(200).unwrap();
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(cfg);
+    assert_eq!(p.marks().log_start, 180);
+    assert_eq!(values(&p, 0).len(), 20);
+}
+
+#[test]
+fn retention_by_age_and_bytes_drops_whole_sealed_segments() {
+    let sim = Sim::new();
+    let mut cfg = config(Durability::Never, 2048);
+    let p = sim.open(cfg);
+    for i in 0..100i64 {
+        let r = Record {
+            timestamp_ms: i * 1000,
+            value: Some(Bytes::from(vec![b'v'; 100])),
+            ..Record::default()
+        };
+        p.append(vec![(IdSpec::Auto, r)], 0).unwrap();
+    }
+    cfg.retention.ms = Some(50_000);
+    p.set_config(cfg);
+    let start = p.enforce_retention(100_000).unwrap();
+    assert!(start > 0 && start <= 50, "age retention start {start}");
+    let size = p.size_bytes();
+    cfg.retention = Retention {
+        bytes: Some(size / 2),
+        ..Retention::default()
+    };
+    p.set_config(cfg);
+    p.enforce_retention(0).unwrap();
+    assert!(
+        p.size_bytes() <= size / 2 + 2048,
+        "bytes retention keeps about the limit"
+    );
+    assert!(p.size_bytes() > 0);
+}
+
+#[test]
+fn disk_full_fails_the_append_and_recovers_when_space_returns() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    for i in 0..10 {
+        let a = p.append(vec![record(&format!("ok{i}"))], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    sim.storage.set_space_left(Some(10));
+    let err = p.append(vec![record("too much")], 0).unwrap_err();
+    assert!(matches!(err, AppendError::DiskFull { .. }), "{err:?}");
+    assert!(err.to_string().contains("disk full"));
+    assert_eq!(p.marks().log_end, 10);
+    sim.storage.set_space_left(None);
+    let a = p.append(vec![record("after")], 0).unwrap();
+    assert_eq!(a.base_offset, 10);
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    let v = values(&p, 0);
+    assert_eq!(v.len(), 11);
+    assert_eq!(v[10], "after");
+}
+
+#[test]
+fn group_commit_shares_fsyncs_between_concurrent_appenders() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 64 << 20));
+    let per_thread = 200;
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let p = p.clone();
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let a = p.append(vec![record(&format!("{t}-{i}"))], 0).unwrap();
+                    p.wait_durable_blocking(a.next_offset).unwrap();
+                }
+            });
+        }
+    });
+    let appends = 16 * per_thread;
+    let fsyncs = sim.storage.sync_count();
+    assert_eq!(p.marks().durable_end, appends);
+    assert!(
+        fsyncs < appends,
+        "{fsyncs} fsyncs for {appends} appends: no group commit"
+    );
+}
+
+#[tokio::test]
+async fn wait_for_data_wakes_on_append() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    let waiter = {
+        let p = p.clone();
+        tokio::spawn(async move { p.wait_for_data(0).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    let a = p.append(vec![record("wake")], 0).unwrap();
+    p.wait_durable(a.next_offset).await.unwrap();
+    let m = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.high_watermark, 1);
+}

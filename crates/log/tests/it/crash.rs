@@ -1,0 +1,220 @@
+//! Crash and corruption tests over the simulated storage.
+
+use std::path::{Path, PathBuf};
+
+use brook_log::sim::SimStorage;
+use brook_log::ReadError;
+use brook_model::Durability;
+
+use crate::{config, record, values, Sim};
+
+#[test]
+fn acknowledged_records_survive_a_crash_under_always() {
+    for round in 0..20u64 {
+        let sim = Sim::new();
+        let p = sim.open(config(Durability::Always, 4096));
+        let mut acked = 0;
+        let mut appended = std::collections::BTreeMap::new();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let p = p.clone();
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for i in 0..(20 + round) {
+                            let value = format!("{t}-{i}");
+                            let a = p.append(vec![record(&value)], 0).unwrap();
+                            // Acknowledge most appends; leave some in flight.
+                            let ack = i % 3 != 0;
+                            if ack {
+                                p.wait_durable_blocking(a.next_offset).unwrap();
+                            }
+                            mine.push((a.base_offset, value, ack));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (offset, value, ack) in h.join().unwrap() {
+                    if ack {
+                        acked = acked.max(offset);
+                    }
+                    appended.insert(offset, value);
+                }
+            }
+        });
+        drop(p);
+        sim.storage.crash();
+        let p = sim.open(config(Durability::Always, 4096));
+        let recovered = values(&p, 0);
+        assert!(
+            recovered.len() as u64 > acked,
+            "round {round}: acked offset {acked} lost ({} recovered)",
+            recovered.len()
+        );
+        for (offset, value) in recovered.iter().enumerate() {
+            assert_eq!(
+                Some(value),
+                appended.get(&(offset as u64)),
+                "offset {offset}"
+            );
+        }
+        // Appends continue at the recovered end.
+        let a = p.append(vec![record("after")], 0).unwrap();
+        assert_eq!(a.base_offset, recovered.len() as u64);
+    }
+}
+
+fn segment_files(sim: &SimStorage, dir: &Path) -> Vec<PathBuf> {
+    sim.files()
+        .into_iter()
+        .filter(|p| p.parent() == Some(dir) && p.extension().is_some_and(|e| e == "log"))
+        .collect()
+}
+
+/// Writes `n` records in one segment, closes cleanly, and returns the segment path,
+/// its bytes, and where the last entry starts.
+fn one_segment(n: usize) -> (Sim, PathBuf, Vec<u8>, usize) {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    let mut last_start = 0;
+    for i in 0..n {
+        last_start = p.size_bytes() as usize;
+        let a = p.append(vec![record(&format!("record-{i}"))], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    p.close().unwrap();
+    drop(p);
+    let seg = segment_files(&sim.storage, &sim.dir).remove(0);
+    let bytes = sim.storage.read_file(&seg).unwrap();
+    (sim, seg, bytes, last_start)
+}
+
+fn fresh_sim_with(sim: &Sim, seg: &Path, contents: Vec<u8>) -> Sim {
+    let fresh = Sim::new();
+    for f in sim.storage.files() {
+        if f.as_path() == seg {
+            fresh.storage.write_file(&f, contents.clone());
+        } else {
+            fresh
+                .storage
+                .write_file(&f, sim.storage.read_file(&f).unwrap());
+        }
+    }
+    fresh
+}
+
+#[test]
+fn torn_tail_is_truncated_at_every_byte_of_the_last_entry() {
+    let (sim, seg, bytes, last_start) = one_segment(5);
+    for cut in last_start..bytes.len() {
+        let fresh = fresh_sim_with(&sim, &seg, bytes[..cut].to_vec());
+        let p = fresh.open(config(Durability::Always, 1 << 20));
+        let v = values(&p, 0);
+        assert_eq!(v.len(), 4, "cut at {cut}");
+        assert_eq!(p.marks().log_end, 4);
+        assert_eq!(
+            fresh.storage.read_file(&seg).unwrap().len(),
+            last_start,
+            "torn tail truncated (cut {cut})"
+        );
+        let a = p.append(vec![record("again")], 0).unwrap();
+        assert_eq!(a.base_offset, 4);
+    }
+}
+
+#[test]
+fn corruption_of_any_byte_of_the_last_entry_is_detected() {
+    let (sim, seg, bytes, last_start) = one_segment(5);
+    for at in last_start..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x40;
+        let fresh = fresh_sim_with(&sim, &seg, bad);
+        // Remove the clean-shutdown index so recovery has to check the entries.
+        for f in fresh.storage.files() {
+            if f.extension().is_some_and(|e| e == "idx") {
+                use brook_log::Storage;
+                fresh.storage.remove_file(&f).unwrap();
+            }
+        }
+        let p = fresh.open(config(Durability::Always, 1 << 20));
+        let v = values(&p, 0);
+        assert_eq!(v.len(), 4, "flipped byte {at}");
+    }
+}
+
+#[test]
+fn garbage_after_the_last_entry_is_dropped() {
+    let (sim, seg, mut bytes, _) = one_segment(3);
+    let len = bytes.len();
+    bytes.extend_from_slice(&[0u8; 100]);
+    let fresh = fresh_sim_with(&sim, &seg, bytes);
+    let p = fresh.open(config(Durability::Always, 1 << 20));
+    assert_eq!(values(&p, 0).len(), 3);
+    assert_eq!(fresh.storage.read_file(&seg).unwrap().len(), len);
+}
+
+#[test]
+fn corruption_inside_a_sealed_segment_is_reported_not_served() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 2048));
+    for i in 0..100 {
+        let a = p
+            .append(vec![record(&format!("record-{i:03}"))], 0)
+            .unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    p.close().unwrap();
+    drop(p);
+    let first = segment_files(&sim.storage, &sim.dir).remove(0);
+    let mut bytes = sim.storage.read_file(&first).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    for drop_index in [false, true] {
+        let fresh = fresh_sim_with(&sim, &first, bytes.clone());
+        if drop_index {
+            use brook_log::Storage;
+            fresh
+                .storage
+                .remove_file(&first.with_extension("idx"))
+                .unwrap();
+        }
+        let p = fresh.open(config(Durability::Always, 2048));
+        // The first records are fine.
+        let early = p.read_records(0, 3, 1 << 20).unwrap();
+        assert_eq!(early.len(), 3);
+        // Reading across the damage is an error, never garbage.
+        let err = p.read_records(0, 1000, 1 << 20).unwrap_err();
+        assert!(matches!(err, ReadError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("corrupt"));
+        // The segment file was not truncated.
+        assert_eq!(fresh.storage.read_file(&first).unwrap().len(), bytes.len());
+        // Later segments still read.
+        let late = p.read_records(90, 10, 1 << 20).unwrap();
+        assert_eq!(late.len(), 10);
+    }
+}
+
+#[test]
+fn stale_index_is_rebuilt() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    for i in 0..10 {
+        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    p.close().unwrap();
+    drop(p);
+    // Reopen, append more without a clean close, crash.
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    for i in 10..15 {
+        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    assert_eq!(values(&p, 0).len(), 15);
+    assert_eq!(values(&p, 12), vec!["r12", "r13", "r14"]);
+}
