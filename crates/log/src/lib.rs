@@ -12,6 +12,7 @@
 
 pub mod batch;
 mod index;
+pub mod meta;
 mod partition;
 mod segment;
 pub mod sim;
@@ -19,6 +20,7 @@ pub mod storage;
 mod sync;
 
 pub use batch::{CorruptEntry, EncodeError, Entry, EntryMeta};
+pub use meta::{MetaChange, MetaError, MetaLog};
 pub use partition::{
     AppendError, Appended, Marks, OpenError, Partition, PartitionConfig, PartitionStats, ReadError,
     Retention, WaitError,
