@@ -1,0 +1,10 @@
+//! Integration tests: run the real `brook` binary and talk to it over TCP.
+//!
+//! One test binary with modules, to keep link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod http;
+mod lifecycle;
+mod util;
