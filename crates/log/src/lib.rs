@@ -11,6 +11,7 @@
 //! file system and on [`sim::SimStorage`] in crash tests.
 
 pub mod batch;
+mod deletions;
 mod index;
 pub mod meta;
 mod partition;

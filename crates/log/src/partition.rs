@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use brook_model::{Durability, IdSpec, Record, StoredRecord, StreamId, StreamIdError};
 
 use crate::batch::{self, CorruptEntry, EncodeError, Entry, ENTRY_LEN_MAX, KAFKA_HEADER_LEN};
+use crate::deletions::{Deletions, DELETE_BATCH_MAX};
 use crate::segment::{parse_log_file_name, ScanStop, Segment};
 use crate::storage::Storage;
 use crate::sync::Syncer;
@@ -205,6 +206,7 @@ pub struct Partition {
     marks: watch::Sender<Marks>,
     sync: Mutex<SyncFlags>,
     trim_lock: Mutex<()>,
+    deletions: Mutex<Deletions>,
     me: Weak<Partition>,
     pub stats: PartitionStats,
 }
@@ -262,7 +264,12 @@ impl Partition {
         dir: PathBuf,
         config: PartitionConfig,
     ) -> Result<Arc<Partition>, OpenError> {
-        storage.create_dir_all(&dir).map_err(io_err(&dir))?;
+        if !storage.exists(&dir) {
+            storage.create_dir_all(&dir).map_err(io_err(&dir))?;
+            if let Some(parent) = dir.parent() {
+                storage.sync_dir(parent).map_err(io_err(parent))?;
+            }
+        }
         let cp_path = dir.join(CHECKPOINT_FILE);
         let mut checkpoint = Checkpoint {
             log_start: 0,
@@ -381,6 +388,7 @@ impl Partition {
             closed: false,
         };
         let (marks_tx, _) = watch::channel(marks);
+        let deletions = Deletions::open(storage.as_ref(), &dir).map_err(io_err(&dir))?;
         Ok(Arc::new_cyclic(|me| Partition {
             dir,
             storage,
@@ -398,6 +406,7 @@ impl Partition {
             marks: marks_tx,
             sync: Mutex::new(SyncFlags::default()),
             trim_lock: Mutex::new(()),
+            deletions: Mutex::new(deletions),
             me: me.clone(),
             stats: PartitionStats::default(),
         }))
@@ -825,13 +834,16 @@ impl Partition {
                     position: 0,
                     error,
                 })?;
+                let deletions = self.deletions.lock();
                 for r in recs {
                     if r.offset >= next
                         && r.offset < marks.high_watermark
                         && out.len() < max_records
                     {
                         next = r.offset + 1;
-                        out.push(r);
+                        if !deletions.contains(r.offset) {
+                            out.push(r);
+                        }
                     }
                 }
                 next = next.max(entry.meta.next_offset());
@@ -945,6 +957,40 @@ impl Partition {
         Ok(None)
     }
 
+    /// Deletes single records (Redis `XDEL`) without rewriting segments: the offsets
+    /// join the partition's durable deletion set, and readers skip them. Offsets
+    /// outside `[log_start, high_watermark)` or already deleted are ignored. Returns how
+    /// many records were newly deleted; they are durable when this returns.
+    pub fn delete_records(&self, offsets: &[u64]) -> Result<usize, AppendError> {
+        if offsets.len() > DELETE_BATCH_MAX {
+            return Err(AppendError::Encode(EncodeError::TooManyRecords {
+                count: offsets.len(),
+                max: DELETE_BATCH_MAX,
+            }));
+        }
+        let marks = self.marks();
+        let live: Vec<u64> = offsets
+            .iter()
+            .copied()
+            .filter(|o| (marks.log_start..marks.high_watermark).contains(o))
+            .collect();
+        let mut deletions = self.deletions.lock();
+        deletions
+            .add(&live)
+            .map_err(|e| write_error(deletions.path(), e))
+    }
+
+    pub fn is_deleted(&self, offset: u64) -> bool {
+        self.deletions.lock().contains(offset)
+    }
+
+    /// Readable records: `[log_start, high_watermark)` minus deletions.
+    pub fn live_count(&self) -> u64 {
+        let m = self.marks();
+        let deleted = self.deletions.lock().count_from(m.log_start) as u64;
+        (m.high_watermark - m.log_start).saturating_sub(deleted)
+    }
+
     /// Advances the log start to `offset` (clamped to the high watermark) and deletes
     /// segments that fall wholly below it. Returns the new log start.
     pub fn trim_to(&self, offset: u64) -> Result<u64, AppendError> {
@@ -983,6 +1029,13 @@ impl Partition {
             *segs = Arc::new(keep);
             doomed
         };
+        if let Err(e) = self
+            .deletions
+            .lock()
+            .prune(self.storage.as_ref(), new_start)
+        {
+            tracing::warn!(partition = %self.dir.display(), error = %e, "cannot prune the deletion set");
+        }
         for seg in &doomed {
             remove_segment_files(self.storage.as_ref(), &self.dir, seg.base_offset);
         }

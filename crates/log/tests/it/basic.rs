@@ -270,3 +270,29 @@ async fn wait_for_data_wakes_on_append() {
         .unwrap();
     assert_eq!(m.high_watermark, 1);
 }
+
+#[test]
+fn deleted_records_are_skipped_and_stay_deleted_after_a_crash() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    for i in 0..10 {
+        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    assert_eq!(p.delete_records(&[3, 5, 5, 99]).unwrap(), 2);
+    assert_eq!(p.delete_records(&[3]).unwrap(), 0, "already deleted");
+    assert!(p.is_deleted(5));
+    assert_eq!(p.live_count(), 8);
+    let v = values(&p, 0);
+    assert_eq!(v, vec!["r0", "r1", "r2", "r4", "r6", "r7", "r8", "r9"]);
+    // A stream-ID lookup lands on the next live record.
+    let id3 = StreamId::new(0, 4); // offset 3 (auto IDs start at 0-1)
+    assert_eq!(p.offset_for_stream_id(id3).unwrap(), 4);
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    assert_eq!(values(&p, 0).len(), 8);
+    // Trimming past deletions forgets them.
+    p.trim_to(6).unwrap();
+    assert_eq!(p.live_count(), 4);
+}
