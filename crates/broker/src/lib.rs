@@ -1,10 +1,40 @@
-//! Brook's protocol-neutral engine. (Skeleton: the real registry lands with the log.)
+//! Brook's protocol-neutral engine: the data directory, the topic registry, appends
+//! that honour the fsync policy, and background retention.
+//!
+//! Data directory layout (details in docs/format.md):
+//! ```text
+//! <data_dir>/LOCK                      held (flock) while a server runs
+//! <data_dir>/meta/0/                   the metadata log (a partition of the log crate)
+//! <data_dir>/topics/<topic-id>/<n>/    partition n of a topic
+//! ```
+//! Commit points: a topic exists once its record is durable in the metadata log. It
+//! is created by first creating its partition directories, then writing the record;
+//! it is deleted by first writing a tombstone, then removing the directories. A crash
+//! between the two steps leaves a directory without a record, which [`Broker::open`]
+//! removes.
 
+mod topic;
+
+use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use brook_model::Durability;
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use brook_log::{
+    Appended, FsStorage, MetaError, MetaLog, Partition, PartitionConfig, Retention, Storage, Syncer,
+};
+use brook_model::{Durability, IdSpec, Record};
+
+pub use brook_log::{AppendError, Marks, ReadError};
+use topic::{validate_key, TopicRecord};
+pub use topic::{InvalidTopic, Topic, TopicKey, TopicSettings, DATABASES};
 
 /// What the broker needs to open a data directory.
 #[derive(Debug, Clone)]
@@ -14,6 +44,12 @@ pub struct BrokerConfig {
     pub default_fsync: Durability,
     /// Segment size of topics that do not set their own.
     pub segment_bytes: u64,
+    /// Retention of topics that do not set their own (default: keep everything).
+    pub default_retention: Retention,
+    /// How often retention is enforced.
+    pub retention_check_ms: u64,
+    /// Threads that run fsyncs (group commits) for all partitions.
+    pub fsync_workers: usize,
 }
 
 impl BrokerConfig {
@@ -22,6 +58,17 @@ impl BrokerConfig {
             data_dir: data_dir.into(),
             default_fsync: Durability::Always,
             segment_bytes: brook_model::SEGMENT_BYTES_DEFAULT,
+            default_retention: Retention::default(),
+            retention_check_ms: 1000,
+            fsync_workers: 4,
+        }
+    }
+
+    fn partition_defaults(&self) -> PartitionConfig {
+        PartitionConfig {
+            durability: self.default_fsync,
+            segment_bytes: self.segment_bytes,
+            retention: self.default_retention,
         }
     }
 }
@@ -36,6 +83,60 @@ pub enum OpenError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open {what}: {source}")]
+    Partition {
+        what: String,
+        #[source]
+        source: brook_log::OpenError,
+    },
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("metadata record for {key} is invalid: {reason}")]
+    BadRecord { key: String, reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic {0} already exists")]
+    AlreadyExists(TopicKey),
+    #[error("topic {0} does not exist")]
+    NotFound(TopicKey),
+    #[error(transparent)]
+    Invalid(#[from] InvalidTopic),
+    #[error("cannot open partition of topic {key}: {source}")]
+    Partition {
+        key: TopicKey,
+        #[source]
+        source: brook_log::OpenError,
+    },
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error("topic {topic} has no partition {partition}")]
+    UnknownPartition { topic: TopicKey, partition: u32 },
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Wait(#[from] brook_log::WaitError),
+}
+
+/// When an append may be acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// As the topic's fsync policy says: after fsync under `always`, after the write
+    /// otherwise.
+    Policy,
+    /// After fsync, whatever the policy (Kafka `acks=-1`, Redis `WAITAOF`).
+    Durable,
 }
 
 /// A snapshot of the broker's state for `/metrics` and status.
@@ -49,26 +150,71 @@ pub struct BrokerStats {
     pub fsyncs_total: u64,
 }
 
+#[derive(Debug, Default)]
+struct Background {
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
 pub struct Broker {
     config: BrokerConfig,
+    storage: Arc<dyn Storage>,
+    syncer: Syncer,
+    meta: MetaLog,
+    topics: RwLock<HashMap<TopicKey, Arc<Topic>>>,
+    /// Serialises topic creation, deletion and alteration.
+    admin: tokio::sync::Mutex<()>,
+    background: Arc<Background>,
+    retention_thread: Mutex<Option<JoinHandle<()>>>,
     _lock: File,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("data_dir", &self.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn random_id() -> String {
+    let state = std::collections::hash_map::RandomState::new();
+    let mut a = state.build_hasher();
+    a.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    a.write_u32(std::process::id());
+    let hi = a.finish();
+    let mut b = std::collections::hash_map::RandomState::new().build_hasher();
+    b.write_u64(hi);
+    format!("{:016x}{:016x}", hi, b.finish())
 }
 
 impl Broker {
     /// Opens (creating if needed) the data directory, takes its lock, and recovers
-    /// every topic.
+    /// the metadata log and every topic.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, OpenError> {
-        let io = |source| OpenError::Io {
-            path: config.data_dir.clone(),
-            source,
+        let started = std::time::Instant::now();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OpenError::Io { path, source }
         };
-        std::fs::create_dir_all(&config.data_dir).map_err(io)?;
+        std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
         let lock = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(config.data_dir.join("LOCK"))
-            .map_err(io)?;
+            .map_err(io(&config.data_dir))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -76,25 +222,332 @@ impl Broker {
                     path: config.data_dir.clone(),
                 })
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&config.data_dir)(e)),
         }
-        Ok(Arc::new(Broker {
+        let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+        let syncer = Syncer::start(config.fsync_workers).map_err(io(&config.data_dir))?;
+        let meta_dir = config.data_dir.join("meta").join("0");
+        let meta_partition = Partition::open(
+            storage.clone(),
+            syncer.clone(),
+            meta_dir,
+            PartitionConfig {
+                durability: Durability::Always,
+                segment_bytes: 8 * 1024 * 1024,
+                retention: Retention::default(),
+            },
+        )
+        .map_err(|source| OpenError::Partition {
+            what: "the metadata log".into(),
+            source,
+        })?;
+        let meta = MetaLog::open(meta_partition)?;
+
+        let defaults = config.partition_defaults();
+        let topics_dir = config.data_dir.join("topics");
+        std::fs::create_dir_all(&topics_dir).map_err(io(&topics_dir))?;
+        let mut topics = HashMap::new();
+        for (k, v) in meta.scan_prefix(topic::META_PREFIX) {
+            let bad = |reason: String| OpenError::BadRecord {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason,
+            };
+            let key = TopicKey::from_meta_key(&k).ok_or_else(|| bad("malformed key".into()))?;
+            let record: TopicRecord = serde_json::from_slice(&v).map_err(|e| bad(e.to_string()))?;
+            let topic = open_topic(
+                &storage,
+                &syncer,
+                &topics_dir,
+                key.clone(),
+                record,
+                &defaults,
+            )
+            .map_err(|e| bad(e.to_string()))?;
+            topics.insert(key, Arc::new(topic));
+        }
+        // Directories without a record are leftovers of a crashed create or delete.
+        let known: std::collections::HashSet<&str> =
+            topics.values().map(|t| t.id.as_str()).collect();
+        for entry in std::fs::read_dir(&topics_dir).map_err(io(&topics_dir))? {
+            let entry = entry.map_err(io(&topics_dir))?;
+            let name = entry.file_name();
+            if !known.contains(name.to_string_lossy().as_ref()) {
+                tracing::info!(dir = %entry.path().display(), "removing leftover topic directory");
+                std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+        tracing::info!(
+            topics = topics.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "data directory recovered"
+        );
+        let broker = Arc::new(Broker {
             config,
+            storage,
+            syncer,
+            meta,
+            topics: RwLock::new(topics),
+            admin: tokio::sync::Mutex::new(()),
+            background: Arc::default(),
+            retention_thread: Mutex::new(None),
             _lock: lock,
-        }))
+        });
+        let weak = Arc::downgrade(&broker);
+        let background = broker.background.clone();
+        let period = Duration::from_millis(broker.config.retention_check_ms.max(10));
+        let handle = std::thread::Builder::new()
+            .name("brook-retention".into())
+            .spawn(move || retention_loop(weak, background, period))
+            .map_err(io(&broker.config.data_dir))?;
+        *broker.retention_thread.lock() = Some(handle);
+        Ok(broker)
     }
 
     pub fn config(&self) -> &BrokerConfig {
         &self.config
     }
 
-    pub fn stats(&self) -> BrokerStats {
-        BrokerStats::default()
+    /// The metadata log, for state that must survive restarts (consumer groups).
+    pub fn meta(&self) -> &MetaLog {
+        &self.meta
     }
 
-    /// Makes everything durable and marks the shutdown clean. The data-dir lock is
-    /// released when the broker is dropped.
-    pub fn shutdown(&self) -> Result<(), std::io::Error> {
+    pub fn topic(&self, key: &TopicKey) -> Option<Arc<Topic>> {
+        self.topics.read().get(key).cloned()
+    }
+
+    /// All topics, sorted by key.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    /// Creates a topic; it is durable when this returns.
+    pub async fn create_topic(
+        &self,
+        key: TopicKey,
+        settings: TopicSettings,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_key(&key)?;
+        settings.validate()?;
+        let _admin = self.admin.lock().await;
+        if self.topics.read().contains_key(&key) {
+            return Err(TopicError::AlreadyExists(key));
+        }
+        let record = TopicRecord {
+            id: random_id(),
+            created_ms: now_ms(),
+            settings,
+        };
+        let topics_dir = self.config.data_dir.join("topics");
+        let topic = open_topic(
+            &self.storage,
+            &self.syncer,
+            &topics_dir,
+            key.clone(),
+            record.clone(),
+            &self.config.partition_defaults(),
+        )?;
+        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
+            path: topics_dir.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        self.meta
+            .apply(vec![(key.meta_key(), Some(Bytes::from(value)))], now_ms())
+            .await?;
+        let topic = Arc::new(topic);
+        self.topics.write().insert(key, topic.clone());
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its data.
+    pub async fn delete_topic(&self, key: &TopicKey) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topics
+            .write()
+            .remove(key)
+            .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        self.meta
+            .apply(vec![(key.meta_key(), None)], now_ms())
+            .await?;
+        for p in topic.partitions() {
+            let _ = p.close();
+        }
+        let dir = self.config.data_dir.join("topics").join(&topic.id);
+        std::fs::remove_dir_all(&dir).map_err(|source| TopicError::Io { path: dir, source })?;
         Ok(())
+    }
+
+    /// Replaces a topic's settings (the partition count cannot shrink; growing it is
+    /// not supported yet).
+    pub async fn alter_topic(
+        &self,
+        key: &TopicKey,
+        settings: TopicSettings,
+    ) -> Result<Arc<Topic>, TopicError> {
+        settings.validate()?;
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(key)
+            .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        if settings.partitions != topic.partitions.len() as u32 {
+            return Err(TopicError::Invalid(InvalidTopic::Partitions {
+                got: settings.partitions,
+                max: topic.partitions.len() as u32,
+            }));
+        }
+        let record = TopicRecord {
+            id: topic.id.clone(),
+            created_ms: topic.created_ms,
+            settings: settings.clone(),
+        };
+        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
+            path: self.config.data_dir.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        self.meta
+            .apply(vec![(key.meta_key(), Some(Bytes::from(value)))], now_ms())
+            .await?;
+        let pc = settings.partition_config(&self.config.partition_defaults());
+        for p in topic.partitions() {
+            p.set_config(pc);
+        }
+        *topic.settings.write() = settings;
+        Ok(topic)
+    }
+
+    /// Appends records to one partition and waits as `ack` asks.
+    pub async fn append(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        records: Vec<(IdSpec, Record)>,
+        ack: Ack,
+    ) -> Result<Appended, ProduceError> {
+        let p = topic
+            .partition(partition)
+            .ok_or_else(|| ProduceError::UnknownPartition {
+                topic: topic.key.clone(),
+                partition,
+            })?;
+        let appended = p.append(records, now_ms())?;
+        let wait = match ack {
+            Ack::Durable => true,
+            Ack::Policy => p.config().durability == Durability::Always,
+        };
+        if wait {
+            p.wait_durable(appended.next_offset).await?;
+        }
+        Ok(appended)
+    }
+
+    pub fn stats(&self) -> BrokerStats {
+        let topics = self.topics.read();
+        let mut s = BrokerStats {
+            topics: topics.len() as u64,
+            ..BrokerStats::default()
+        };
+        for t in topics.values() {
+            for p in t.partitions() {
+                s.partitions += 1;
+                s.log_bytes += p.size_bytes();
+                s.records_appended_total += p.stats.records.load(Ordering::Relaxed);
+                s.bytes_appended_total += p.stats.bytes.load(Ordering::Relaxed);
+                s.fsyncs_total += p.stats.fsyncs.load(Ordering::Relaxed);
+            }
+        }
+        s
+    }
+
+    /// Makes everything durable, writes the active segments' indexes (so the next
+    /// start needs no scan) and stops background work. The data-dir lock is released
+    /// when the broker is dropped.
+    pub fn shutdown(&self) -> Result<(), std::io::Error> {
+        *self.background.stop.lock() = true;
+        self.background.wake.notify_all();
+        if let Some(handle) = self.retention_thread.lock().take() {
+            let _ = handle.join();
+        }
+        let mut first_error = None;
+        for t in self.topics.read().values() {
+            for p in t.partitions() {
+                if let Err(e) = p.close() {
+                    tracing::error!(partition = %p.dir().display(), error = %e, "close failed");
+                    first_error.get_or_insert_with(|| std::io::Error::other(e.to_string()));
+                }
+            }
+        }
+        if let Err(e) = self.meta.partition().close() {
+            first_error.get_or_insert_with(|| std::io::Error::other(e.to_string()));
+        }
+        self.syncer.shutdown();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        *self.background.stop.lock() = true;
+        self.background.wake.notify_all();
+        self.syncer.shutdown();
+    }
+}
+
+fn open_topic(
+    storage: &Arc<dyn Storage>,
+    syncer: &Syncer,
+    topics_dir: &Path,
+    key: TopicKey,
+    record: TopicRecord,
+    defaults: &PartitionConfig,
+) -> Result<Topic, TopicError> {
+    let pc = record.settings.partition_config(defaults);
+    let dir = topics_dir.join(&record.id);
+    let mut partitions = Vec::with_capacity(record.settings.partitions as usize);
+    for i in 0..record.settings.partitions {
+        let p = Partition::open(storage.clone(), syncer.clone(), dir.join(i.to_string()), pc)
+            .map_err(|source| TopicError::Partition {
+                key: key.clone(),
+                source,
+            })?;
+        partitions.push(p);
+    }
+    Ok(Topic {
+        key,
+        id: record.id,
+        created_ms: record.created_ms,
+        settings: RwLock::new(record.settings),
+        partitions,
+    })
+}
+
+fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, period: Duration) {
+    loop {
+        {
+            let mut stop = background.stop.lock();
+            if *stop {
+                return;
+            }
+            background.wake.wait_for(&mut stop, period);
+            if *stop {
+                return;
+            }
+        }
+        let Some(broker) = broker.upgrade() else {
+            return;
+        };
+        let now = now_ms() as i64;
+        for t in broker.topics() {
+            for p in t.partitions() {
+                if let Err(e) = p.enforce_retention(now) {
+                    tracing::warn!(topic = %t.key, partition = %p.dir().display(), error = %e, "retention failed; will retry");
+                }
+            }
+        }
     }
 }

@@ -43,6 +43,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         data_dir: config.data_dir.clone(),
         default_fsync: config.fsync,
         segment_bytes: config.segment_bytes,
+        ..BrokerConfig::new(config.data_dir.clone())
     };
     let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))
         .await

@@ -1,0 +1,199 @@
+//! Topics: names, settings, and their partitions.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use brook_log::{Partition, PartitionConfig, Retention};
+use brook_model::{
+    Durability, PARTITIONS_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, TOPIC_NAME_BYTES_MAX,
+};
+
+/// Redis databases (`SELECT 0..15`) are separate keyspaces; Kafka sees database 0.
+pub const DATABASES: u8 = 16;
+
+/// A topic's identity: its database and its (binary) name. A Redis stream key is a
+/// topic name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicKey {
+    pub db: u8,
+    pub name: Bytes,
+}
+
+impl TopicKey {
+    pub fn new(db: u8, name: impl Into<Bytes>) -> TopicKey {
+        TopicKey {
+            db,
+            name: name.into(),
+        }
+    }
+
+    /// The key under which the topic's definition is stored in the metadata log:
+    /// `topic/` + db byte + name.
+    pub(crate) fn meta_key(&self) -> Bytes {
+        let mut k = Vec::with_capacity(7 + self.name.len());
+        k.extend_from_slice(META_PREFIX);
+        k.push(self.db);
+        k.extend_from_slice(&self.name);
+        Bytes::from(k)
+    }
+
+    pub(crate) fn from_meta_key(k: &[u8]) -> Option<TopicKey> {
+        let rest = k.strip_prefix(META_PREFIX)?;
+        let (&db, name) = rest.split_first()?;
+        Some(TopicKey::new(db, Bytes::copy_from_slice(name)))
+    }
+}
+
+pub(crate) const META_PREFIX: &[u8] = b"topic/";
+
+impl std::fmt::Display for TopicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "db{}:{}", self.db, String::from_utf8_lossy(&self.name))
+    }
+}
+
+/// Per-topic settings; `None` means "the server default".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSettings {
+    pub partitions: u32,
+    #[serde(default, with = "durability_opt")]
+    pub fsync: Option<Durability>,
+    #[serde(default)]
+    pub segment_bytes: Option<u64>,
+    #[serde(default)]
+    pub retention_ms: Option<u64>,
+    #[serde(default)]
+    pub retention_bytes: Option<u64>,
+    #[serde(default)]
+    pub retention_records: Option<u64>,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        TopicSettings {
+            partitions: 1,
+            fsync: None,
+            segment_bytes: None,
+            retention_ms: None,
+            retention_bytes: None,
+            retention_records: None,
+        }
+    }
+}
+
+mod durability_opt {
+    use brook_model::Durability;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Durability>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => s.serialize_some(&d.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Durability>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| s.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Why topic settings or a name are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTopic {
+    #[error("topic name must be 1 to {max} bytes, got {len}")]
+    NameLength { len: usize, max: usize },
+    #[error("database {0} does not exist (0 to 15)")]
+    Database(u8),
+    #[error("partition count must be 1 to {max}, got {got}")]
+    Partitions { got: u32, max: u32 },
+    #[error("segment size must be {min} to {max} bytes, got {got}")]
+    SegmentBytes { got: u64, min: u64, max: u64 },
+}
+
+impl TopicSettings {
+    pub fn validate(&self) -> Result<(), InvalidTopic> {
+        if self.partitions == 0 || self.partitions > PARTITIONS_MAX {
+            return Err(InvalidTopic::Partitions {
+                got: self.partitions,
+                max: PARTITIONS_MAX,
+            });
+        }
+        if let Some(b) = self.segment_bytes {
+            if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&b) {
+                return Err(InvalidTopic::SegmentBytes {
+                    got: b,
+                    min: SEGMENT_BYTES_MIN,
+                    max: SEGMENT_BYTES_MAX,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The partition configuration these settings produce under the server defaults.
+    pub fn partition_config(&self, defaults: &PartitionConfig) -> PartitionConfig {
+        PartitionConfig {
+            durability: self.fsync.unwrap_or(defaults.durability),
+            segment_bytes: self.segment_bytes.unwrap_or(defaults.segment_bytes),
+            retention: Retention {
+                ms: self.retention_ms.or(defaults.retention.ms),
+                bytes: self.retention_bytes.or(defaults.retention.bytes),
+                records: self.retention_records.or(defaults.retention.records),
+            },
+        }
+    }
+}
+
+pub(crate) fn validate_key(key: &TopicKey) -> Result<(), InvalidTopic> {
+    if key.db >= DATABASES {
+        return Err(InvalidTopic::Database(key.db));
+    }
+    if key.name.is_empty() || key.name.len() > TOPIC_NAME_BYTES_MAX {
+        return Err(InvalidTopic::NameLength {
+            len: key.name.len(),
+            max: TOPIC_NAME_BYTES_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// What the metadata log stores for a topic (its key is [`TopicKey::meta_key`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopicRecord {
+    /// 32 hex digits; also the topic's directory name under `topics/`.
+    pub id: String,
+    pub created_ms: u64,
+    pub settings: TopicSettings,
+}
+
+/// A live topic.
+#[derive(Debug)]
+pub struct Topic {
+    pub key: TopicKey,
+    /// Random 128-bit ID (Kafka's topic ID), as 32 hex digits.
+    pub id: String,
+    pub created_ms: u64,
+    pub(crate) settings: RwLock<TopicSettings>,
+    pub(crate) partitions: Vec<Arc<Partition>>,
+}
+
+impl Topic {
+    pub fn settings(&self) -> TopicSettings {
+        self.settings.read().clone()
+    }
+
+    pub fn partitions(&self) -> &[Arc<Partition>] {
+        &self.partitions
+    }
+
+    pub fn partition(&self, index: u32) -> Option<&Arc<Partition>> {
+        self.partitions.get(index as usize)
+    }
+}
