@@ -1,13 +1,16 @@
 //! The on-disk entry: a Kafka RecordBatch v2 followed by Brook's stream-ID trailer.
 //!
 //! ```text
-//! entry := kafka_batch | sid_len: u32 BE | sid_block (sid_len bytes) | frame_crc: u32 BE
+//! entry := kafka_batch | trailer_len: u32 BE | format: u8 | sid_block | frame_crc: u32 BE
 //! ```
+//! `trailer_len` counts `format` and `sid_block`. `format` is an opaque tag the log
+//! stores for its caller (how the broker encoded the records' values); the log never
+//! interprets it.
 //! `kafka_batch` is byte-for-byte a Kafka RecordBatch (magic 2), so a Kafka Fetch can
 //! send it without re-encoding. Kafka's own CRC32C covers `attributes..end`; the
 //! `frame_crc` (CRC32C) covers what Kafka's does not — the first 21 bytes of the batch
-//! (base offset, length, leader epoch, magic, crc) — plus `sid_len` and the stream-ID
-//! block. Together every byte of an entry is checksummed. Layout in docs/format.md.
+//! (base offset, length, leader epoch, magic, crc) — plus the whole trailer up to
+//! `frame_crc`. Together every byte of an entry is checksummed. Layout in docs/format.md.
 
 use bytes::Bytes;
 
@@ -21,10 +24,12 @@ pub const KAFKA_HEADER_LEN: usize = 61;
 const UNCOVERED_PREFIX_LEN: usize = 21;
 /// Offset of `attributes`, where Kafka's CRC coverage starts.
 const CRC_START: usize = 21;
-/// Smallest possible entry: header, sid_len, one 16-byte ID, frame_crc.
-pub const ENTRY_LEN_MIN: usize = KAFKA_HEADER_LEN + 4 + 16 + 4;
+/// Largest stream-ID trailer: format byte, first ID, at most 20 bytes per further ID.
+const TRAILER_LEN_MAX: usize = 1 + 16 + BATCH_RECORDS_MAX * 20;
+/// Smallest trailer: format byte and one ID.
+const TRAILER_LEN_MIN: usize = 1 + 16;
 /// Largest entry the log writes or accepts when reading.
-pub const ENTRY_LEN_MAX: usize = BATCH_BYTES_MAX + 4 + BATCH_RECORDS_MAX * 20 + 16 + 4;
+pub const ENTRY_LEN_MAX: usize = BATCH_BYTES_MAX + 1024 + 4 + TRAILER_LEN_MAX + 4;
 
 const COMPRESSION_MASK: i16 = 0x07;
 
@@ -59,6 +64,8 @@ pub struct EntryMeta {
     pub max_timestamp_ms: i64,
     /// Length of the Kafka batch part.
     pub kafka_len: usize,
+    /// The caller's record-format tag, stored as is.
+    pub format: u8,
     /// Length of the whole entry.
     pub entry_len: usize,
 }
@@ -234,14 +241,15 @@ pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
 }
 
 /// Completes an encoded batch into an entry: sets the base offset and appends the
-/// stream-ID trailer and the frame CRC. `ids` has one ID per record, strictly
-/// increasing.
-pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId]) {
+/// trailer (format tag, stream IDs) and the frame CRC. `ids` has one ID per record,
+/// strictly increasing.
+pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId], format: u8) {
     debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     let kafka_len = batch.len();
-    batch.extend_from_slice(&0u32.to_be_bytes()); // sid_len, patched below
+    batch.extend_from_slice(&0u32.to_be_bytes()); // trailer_len, patched below
     let sid_start = batch.len();
+    batch.push(format);
     if let Some(first) = ids.first() {
         batch.extend_from_slice(&first.to_be_bytes());
     }
@@ -255,8 +263,8 @@ pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId]) {
             put_uvarint(batch, id.seq - prev.seq - 1);
         }
     }
-    let sid_len = (batch.len() - sid_start) as u32;
-    batch[kafka_len..kafka_len + 4].copy_from_slice(&sid_len.to_be_bytes());
+    let trailer_len = (batch.len() - sid_start) as u32;
+    batch[kafka_len..kafka_len + 4].copy_from_slice(&trailer_len.to_be_bytes());
     let mut crc = crc32c::crc32c(&batch[..UNCOVERED_PREFIX_LEN]);
     crc = crc32c::crc32c_append(crc, &batch[kafka_len..]);
     batch.extend_from_slice(&crc.to_be_bytes());
@@ -284,13 +292,14 @@ pub fn kafka_len_from_header(header: &[u8]) -> Result<usize, CorruptEntry> {
     Ok(kafka_len as usize)
 }
 
-/// Given at least the Kafka batch plus the 4-byte `sid_len`, the total entry length.
+/// Given at least the Kafka batch plus the 4-byte `trailer_len`, the total entry
+/// length.
 pub fn entry_len(buf: &[u8], kafka_len: usize) -> Result<usize, CorruptEntry> {
-    let sid_len = be_u32(buf, kafka_len) as usize;
-    if !(16..=BATCH_RECORDS_MAX * 20 + 16).contains(&sid_len) {
+    let trailer_len = be_u32(buf, kafka_len) as usize;
+    if !(TRAILER_LEN_MIN..=TRAILER_LEN_MAX).contains(&trailer_len) {
         return Err(CorruptEntry::StreamIds);
     }
-    Ok(kafka_len + 4 + sid_len + 4)
+    Ok(kafka_len + 4 + trailer_len + 4)
 }
 
 /// Parses and checks a complete entry at the start of `buf`. Returns `Ok(None)` if
@@ -319,7 +328,8 @@ pub fn check_entry(buf: &[u8]) -> Result<Option<EntryMeta>, CorruptEntry> {
         return Err(CorruptEntry::FrameCrc { stored, computed });
     }
     let record_count = (be_i32(buf, 23) as u32) + 1;
-    let ids = decode_ids(&buf[kafka_len + 4..entry_len - 4], record_count)?;
+    let format = buf[kafka_len + 4];
+    let ids = decode_ids(&buf[kafka_len + 5..entry_len - 4], record_count)?;
     let (first_id, last_id) = match (ids.first(), ids.last()) {
         (Some(f), Some(l)) => (*f, *l),
         _ => return Err(CorruptEntry::StreamIds),
@@ -331,6 +341,7 @@ pub fn check_entry(buf: &[u8]) -> Result<Option<EntryMeta>, CorruptEntry> {
         last_id,
         max_timestamp_ms: be_i64(buf, 35),
         kafka_len,
+        format,
         entry_len,
     }))
 }
@@ -396,7 +407,7 @@ impl Entry {
         }
         let meta = self.meta;
         let ids = decode_ids(
-            &b[meta.kafka_len + 4..meta.entry_len - 4],
+            &b[meta.kafka_len + 5..meta.entry_len - 4],
             meta.record_count,
         )?;
         let base_ts = be_i64(b, 27);
@@ -455,6 +466,7 @@ impl Entry {
             out.push(StoredRecord {
                 offset: meta.base_offset + index as u64,
                 stream_id: id,
+                format: meta.format,
                 timestamp_ms: base_ts.wrapping_add(ts_delta),
                 key,
                 value,

@@ -477,6 +477,17 @@ impl Partition {
         records: Vec<(IdSpec, Record)>,
         now_ms: u64,
     ) -> Result<Appended, AppendError> {
+        self.append_formatted(records, 0, now_ms)
+    }
+
+    /// [`Partition::append`] with a record-format tag stored with the entry and
+    /// returned with every record read from it.
+    pub fn append_formatted(
+        &self,
+        records: Vec<(IdSpec, Record)>,
+        format: u8,
+        now_ms: u64,
+    ) -> Result<Appended, AppendError> {
         let (specs, records): (Vec<IdSpec>, Vec<Record>) = records.into_iter().unzip();
         let mut entry = batch::encode_batch(&records)?;
         let count = records.len() as u64;
@@ -498,7 +509,7 @@ impl Partition {
             last = Some(id);
         }
         let base_offset = w.next_offset;
-        batch::seal_entry(&mut entry, base_offset, &ids);
+        batch::seal_entry(&mut entry, base_offset, &ids, format);
         let segment_bytes = self.config.read().segment_bytes;
         let active_len = w.active.state.read().len;
         if active_len > 0 && active_len + entry.len() as u64 > segment_bytes {

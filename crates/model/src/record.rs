@@ -25,6 +25,9 @@ pub struct Record {
 pub struct StoredRecord {
     pub offset: Offset,
     pub stream_id: StreamId,
+    /// How the writer encoded key, value and headers (a tag chosen by the broker,
+    /// stored per append; 0 = as a Kafka producer sent them).
+    pub format: u8,
     pub timestamp_ms: i64,
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,

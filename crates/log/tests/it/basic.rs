@@ -296,3 +296,69 @@ fn deleted_records_are_skipped_and_stay_deleted_after_a_crash() {
     p.trim_to(6).unwrap();
     assert_eq!(p.live_count(), 4);
 }
+
+#[test]
+fn records_round_trip_with_keys_headers_nulls_and_format_tag() {
+    use brook_model::Header;
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    let r = Record {
+        timestamp_ms: -5,
+        key: Some(Bytes::from_static(b"k\x00\xff")),
+        value: None,
+        headers: vec![
+            Header {
+                name: Bytes::from_static(b"h1"),
+                value: Some(Bytes::from_static(b"")),
+            },
+            Header {
+                name: Bytes::from_static(b"h2"),
+                value: None,
+            },
+        ],
+    };
+    let big = Record {
+        timestamp_ms: i64::MAX,
+        value: Some(Bytes::from(vec![7u8; 300_000])),
+        ..Record::default()
+    };
+    p.append_formatted(
+        vec![(IdSpec::Auto, r.clone()), (IdSpec::Auto, big.clone())],
+        42,
+        9,
+    )
+    .unwrap();
+    let got = p.read_records(0, 10, usize::MAX).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].key, r.key);
+    assert_eq!(got[0].value, None);
+    assert_eq!(got[0].headers, r.headers);
+    assert_eq!(got[0].timestamp_ms, -5);
+    assert_eq!(got[0].format, 42);
+    assert_eq!(got[1].value, big.value);
+    assert_eq!(got[1].timestamp_ms, i64::MAX);
+    assert_eq!(got[1].stream_id, StreamId::new(9, 1));
+    // The raw Kafka batch is what a Fetch would send: magic 2 at byte 16.
+    let entries = p.read(0, 1).unwrap();
+    assert_eq!(entries[0].kafka_batch()[16], 2);
+    assert_eq!(entries[0].kafka_batch().len(), entries[0].meta.kafka_len);
+}
+
+#[test]
+fn oversized_and_empty_appends_are_refused() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    assert!(matches!(
+        p.append(vec![], 0),
+        Err(AppendError::Encode(brook_log::EncodeError::Empty))
+    ));
+    let huge = Record {
+        value: Some(Bytes::from(vec![0u8; brook_model::BATCH_BYTES_MAX + 1])),
+        ..Record::default()
+    };
+    assert!(matches!(
+        p.append(vec![(IdSpec::Auto, huge)], 0),
+        Err(AppendError::Encode(brook_log::EncodeError::TooLarge { .. }))
+    ));
+    assert_eq!(p.marks().log_end, 0);
+}
