@@ -13,6 +13,7 @@
 //! between the two steps leaves a directory without a record, which [`Broker::open`]
 //! removes.
 
+pub mod fields;
 mod topic;
 
 use std::collections::HashMap;

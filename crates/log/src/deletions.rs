@@ -91,9 +91,12 @@ impl Deletions {
         self.set.contains(&offset)
     }
 
-    /// Number of deleted offsets at or above `from`.
-    pub fn count_from(&self, from: u64) -> usize {
-        self.set.range(from..).count()
+    /// Number of deleted offsets in `[from, to)`.
+    pub fn count_in(&self, from: u64, to: u64) -> usize {
+        if from >= to {
+            return 0;
+        }
+        self.set.range(from..to).count()
     }
 
     /// Forgets offsets below `log_start`, rewriting the file if that drops many.

@@ -114,6 +114,8 @@ pub enum AppendError {
     Failed { dir: PathBuf, reason: String },
     #[error("partition is closed")]
     Closed,
+    #[error("the ID is smaller than the stored record {stored}")]
+    IdBelowStored { stored: StreamId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -997,9 +999,67 @@ impl Partition {
 
     /// Readable records: `[log_start, high_watermark)` minus deletions.
     pub fn live_count(&self) -> u64 {
+        self.live_count_from(0)
+    }
+
+    /// Readable records at or after `offset`.
+    pub fn live_count_from(&self, offset: u64) -> u64 {
         let m = self.marks();
-        let deleted = self.deletions.lock().count_from(m.log_start) as u64;
-        (m.high_watermark - m.log_start).saturating_sub(deleted)
+        let from = offset.max(m.log_start).min(m.high_watermark);
+        let deleted = self.deletions.lock().count_in(from, m.high_watermark) as u64;
+        (m.high_watermark - from).saturating_sub(deleted)
+    }
+
+    /// The offset from which exactly `n` live records remain (the log start if fewer
+    /// than `n` are live): where `XTRIM MAXLEN n` cuts.
+    pub fn offset_keeping_last(&self, n: u64) -> u64 {
+        let m = self.marks();
+        // live_count_from is non-increasing in the offset: binary search the largest
+        // offset that still keeps n live records.
+        let (mut lo, mut hi) = (m.log_start, m.high_watermark);
+        if self.live_count_from(lo) <= n {
+            return lo;
+        }
+        // Invariant: live(lo) > n, live(hi) <= n.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.live_count_from(mid) > n {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
+
+    /// Sets the last stream ID (Redis `XSETID`), which the next auto ID must exceed.
+    /// It may go down, but never below the ID of a record still stored (even a
+    /// deleted one: stream IDs stay strictly increasing in the segments). Persisted
+    /// in the partition checkpoint.
+    pub fn set_last_id(&self, id: StreamId) -> Result<(), AppendError> {
+        let _trim = self.trim_lock.lock();
+        let mut w = self.writer.lock();
+        let stored = self
+            .segments
+            .read()
+            .iter()
+            .rev()
+            .find_map(|s| s.state.read().last_id);
+        if let Some(stored) = stored {
+            if id < stored {
+                return Err(AppendError::IdBelowStored { stored });
+            }
+        }
+        let cp_path = self.dir.join(CHECKPOINT_FILE);
+        let cp = encode_checkpoint(&Checkpoint {
+            log_start: w.log_start,
+            last_id: Some(id),
+        });
+        self.storage
+            .write_atomic(&cp_path, &cp)
+            .map_err(|e| write_error(&cp_path, e))?;
+        w.last_id = Some(id);
+        Ok(())
     }
 
     /// Advances the log start to `offset` (clamped to the high watermark) and deletes

@@ -362,3 +362,38 @@ fn oversized_and_empty_appends_are_refused() {
     ));
     assert_eq!(p.marks().log_end, 0);
 }
+
+#[test]
+fn keeping_the_last_n_live_records_skips_deleted_ones() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    for i in 0..10 {
+        p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+    }
+    p.delete_records(&[7, 8]).unwrap();
+    assert_eq!(p.live_count_from(5), 3); // 5, 6, 9
+    assert_eq!(p.offset_keeping_last(3), 5);
+    assert_eq!(p.offset_keeping_last(1), 7); // 7 and 8 are deleted: only 9 stays live
+    assert_eq!(p.offset_keeping_last(100), 0);
+    p.trim_to(p.offset_keeping_last(3)).unwrap();
+    assert_eq!(values(&p, 0), vec!["r5", "r6", "r9"]);
+}
+
+#[test]
+fn set_last_id_moves_auto_ids_and_survives_restart() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    let a = p.append(vec![record("a")], 10).unwrap();
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    assert!(matches!(
+        p.set_last_id(StreamId::new(5, 0)),
+        Err(AppendError::IdBelowStored { .. })
+    ));
+    p.set_last_id(StreamId::new(100, 5)).unwrap();
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(config(Durability::Always, 1 << 20));
+    assert_eq!(p.last_id(), Some(StreamId::new(100, 5)));
+    let a = p.append(vec![record("b")], 10).unwrap();
+    assert_eq!(a.ids, vec![StreamId::new(100, 6)]);
+}

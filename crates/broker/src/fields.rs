@@ -1,0 +1,321 @@
+//! How a Redis stream entry (an ordered list of field/value pairs) is stored as a log
+//! record, and how any record is shown to Redis readers. Kafka readers always see the
+//! stored key, value and headers as they are. The mapping (also in docs/mapping.md):
+//!
+//! | written by | fields | stored as (key, value, headers) | format tag |
+//! |---|---|---|---|
+//! | Redis | exactly `key K value V`, in that order | (K, V, none) | 1 |
+//! | Redis | all UTF-8, no duplicate field names | (null, JSON object `{"f":"v",...}` in order, none) | 2 |
+//! | Redis | anything else | (null, binary field list, none) | 3 |
+//! | Kafka | — | as produced | 0 |
+//!
+//! Binary field list: `count: u32 BE`, then per pair `len: u32 BE, field, len: u32 BE,
+//! value`.
+//!
+//! Redis readers see format 1–3 entries with exactly the fields that were written. A
+//! Kafka record (format 0) appears with field `key` (if the key is not null), field
+//! `value` (if the value is not null), then one field per header (a null header value
+//! shows as an empty string).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use brook_model::{Header, Record, StoredRecord};
+
+pub const FORMAT_KAFKA: u8 = 0;
+pub const FORMAT_REDIS_KV: u8 = 1;
+pub const FORMAT_REDIS_JSON: u8 = 2;
+pub const FORMAT_REDIS_BINARY: u8 = 3;
+
+/// Most field/value pairs in one entry.
+pub const FIELDS_MAX: usize = 1 << 20;
+
+/// A Redis entry's field/value pairs.
+pub type Fields = Vec<(Bytes, Bytes)>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldsError {
+    #[error("stored entry at offset {offset} has an unknown format tag {format}")]
+    UnknownFormat { offset: u64, format: u8 },
+    #[error("stored entry at offset {offset} has a malformed field list")]
+    Malformed { offset: u64 },
+}
+
+/// Encodes a Redis entry's fields as (format tag, record without timestamp).
+pub fn encode(fields: &[(Bytes, Bytes)], timestamp_ms: i64) -> (u8, Record) {
+    let record = |key: Option<Bytes>, value: Bytes| Record {
+        timestamp_ms,
+        key,
+        value: Some(value),
+        headers: Vec::new(),
+    };
+    if let [(k, kv), (v, vv)] = fields {
+        if k.as_ref() == b"key" && v.as_ref() == b"value" {
+            return (FORMAT_REDIS_KV, record(Some(kv.clone()), vv.clone()));
+        }
+    }
+    if let Some(json) = encode_json(fields) {
+        return (FORMAT_REDIS_JSON, record(None, json));
+    }
+    let size: usize = fields.iter().map(|(f, v)| 8 + f.len() + v.len()).sum();
+    let mut out = BytesMut::with_capacity(4 + size);
+    out.put_u32(fields.len() as u32);
+    for (f, v) in fields {
+        out.put_u32(f.len() as u32);
+        out.put_slice(f);
+        out.put_u32(v.len() as u32);
+        out.put_slice(v);
+    }
+    (FORMAT_REDIS_BINARY, record(None, out.freeze()))
+}
+
+fn encode_json(fields: &[(Bytes, Bytes)]) -> Option<Bytes> {
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    let mut out = Vec::with_capacity(
+        fields
+            .iter()
+            .map(|(f, v)| f.len() + v.len() + 6)
+            .sum::<usize>()
+            + 2,
+    );
+    out.push(b'{');
+    for (i, (f, v)) in fields.iter().enumerate() {
+        let f = std::str::from_utf8(f).ok()?;
+        let v = std::str::from_utf8(v).ok()?;
+        if !seen.insert(f) {
+            return None;
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(&mut out, f);
+        out.push(b':');
+        json_string(&mut out, v);
+    }
+    out.push(b'}');
+    Some(Bytes::from(out))
+}
+
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Pairs of a JSON object, in document order, duplicates kept.
+struct OrderedPairs(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedPairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedPairs, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, val)) = map.next_entry::<String, String>()? {
+                    if v.len() >= FIELDS_MAX {
+                        return Err(serde::de::Error::custom("too many fields"));
+                    }
+                    v.push((k, val));
+                }
+                Ok(OrderedPairs(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The fields a Redis reader sees for a stored record.
+pub fn decode(r: &StoredRecord) -> Result<Fields, FieldsError> {
+    let malformed = || FieldsError::Malformed { offset: r.offset };
+    let value = || r.value.clone().unwrap_or_default();
+    match r.format {
+        FORMAT_KAFKA => {
+            let mut out = Vec::with_capacity(2 + r.headers.len());
+            if let Some(k) = &r.key {
+                out.push((Bytes::from_static(b"key"), k.clone()));
+            }
+            if let Some(v) = &r.value {
+                out.push((Bytes::from_static(b"value"), v.clone()));
+            }
+            for Header { name, value } in &r.headers {
+                out.push((name.clone(), value.clone().unwrap_or_default()));
+            }
+            Ok(out)
+        }
+        FORMAT_REDIS_KV => Ok(vec![
+            (
+                Bytes::from_static(b"key"),
+                r.key.clone().unwrap_or_default(),
+            ),
+            (Bytes::from_static(b"value"), value()),
+        ]),
+        FORMAT_REDIS_JSON => {
+            let pairs: OrderedPairs = serde_json::from_slice(&value()).map_err(|_| malformed())?;
+            Ok(pairs
+                .0
+                .into_iter()
+                .map(|(f, v)| (Bytes::from(f), Bytes::from(v)))
+                .collect())
+        }
+        FORMAT_REDIS_BINARY => {
+            let v = value();
+            let mut at = 0usize;
+            let mut take = |n: usize| -> Result<Bytes, FieldsError> {
+                let end = at
+                    .checked_add(n)
+                    .filter(|&e| e <= v.len())
+                    .ok_or_else(malformed)?;
+                let out = v.slice(at..end);
+                at = end;
+                Ok(out)
+            };
+            let u32_at = |b: Bytes| -> usize {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(&b);
+                u32::from_be_bytes(a) as usize
+            };
+            let count = u32_at(take(4)?);
+            if count > FIELDS_MAX {
+                return Err(malformed());
+            }
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let n = u32_at(take(4)?);
+                let f = take(n)?;
+                let n = u32_at(take(4)?);
+                let val = take(n)?;
+                out.push((f, val));
+            }
+            if at != v.len() {
+                return Err(malformed());
+            }
+            Ok(out)
+        }
+        format => Err(FieldsError::UnknownFormat {
+            offset: r.offset,
+            format,
+        }),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use brook_model::StreamId;
+
+    fn stored(format: u8, rec: Record) -> StoredRecord {
+        StoredRecord {
+            offset: 0,
+            stream_id: StreamId::new(1, 0),
+            format,
+            timestamp_ms: rec.timestamp_ms,
+            key: rec.key,
+            value: rec.value,
+            headers: rec.headers,
+        }
+    }
+
+    fn round_trip(fields: Fields) -> u8 {
+        let (format, rec) = encode(&fields, 7);
+        assert_eq!(decode(&stored(format, rec)).unwrap(), fields);
+        format
+    }
+
+    fn f(pairs: &[(&[u8], &[u8])]) -> Fields {
+        pairs
+            .iter()
+            .map(|(a, b)| (Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)))
+            .collect()
+    }
+
+    #[test]
+    fn each_form_round_trips_byte_exactly() {
+        assert_eq!(
+            round_trip(f(&[(b"key", b"k1"), (b"value", b"\xff\x00")])),
+            FORMAT_REDIS_KV
+        );
+        assert_eq!(
+            round_trip(f(&[(b"value", b"v"), (b"key", b"k")])),
+            FORMAT_REDIS_JSON
+        );
+        assert_eq!(
+            round_trip(f(&[
+                (b"name", b"caf\xc3\xa9 \"q\" \\ \n\x01"),
+                (b"n", b"1")
+            ])),
+            FORMAT_REDIS_JSON
+        );
+        assert_eq!(
+            round_trip(f(&[(b"a", b"1"), (b"a", b"2")])),
+            FORMAT_REDIS_BINARY
+        );
+        assert_eq!(round_trip(f(&[(b"bin", b"\xff")])), FORMAT_REDIS_BINARY);
+        assert_eq!(round_trip(f(&[(b"", b"")])), FORMAT_REDIS_JSON);
+    }
+
+    #[test]
+    fn json_form_is_what_kafka_consumers_see() {
+        let (_, rec) = encode(&f(&[(b"user", b"ann"), (b"qty", b"2")]), 0);
+        assert_eq!(
+            rec.value.unwrap(),
+            Bytes::from_static(br#"{"user":"ann","qty":"2"}"#)
+        );
+        assert_eq!(rec.key, None);
+    }
+
+    #[test]
+    fn kafka_records_show_key_value_and_headers() {
+        let rec = Record {
+            timestamp_ms: 0,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: vec![Header {
+                name: Bytes::from_static(b"trace"),
+                value: None,
+            }],
+        };
+        let got = decode(&stored(FORMAT_KAFKA, rec)).unwrap();
+        assert_eq!(got, f(&[(b"key", b"k"), (b"value", b"v"), (b"trace", b"")]));
+    }
+
+    #[test]
+    fn malformed_binary_is_an_error_not_a_panic() {
+        for bad in [
+            &b"\x00\x00\x00\x02\x00"[..],
+            b"\x00\x00\x00\x01\x00\x00\x00\x09ab",
+            b"\xff\xff\xff\xff",
+        ] {
+            let rec = Record {
+                value: Some(Bytes::copy_from_slice(bad)),
+                ..Record::default()
+            };
+            assert!(decode(&stored(FORMAT_REDIS_BINARY, rec)).is_err());
+        }
+        let rec = Record {
+            value: Some(Bytes::from_static(b"{\"a\":1}")),
+            ..Record::default()
+        };
+        assert!(decode(&stored(FORMAT_REDIS_JSON, rec)).is_err());
+    }
+}
