@@ -398,6 +398,12 @@ impl Entry {
         self.bytes.slice(..self.meta.kafka_len)
     }
 
+    /// The stream IDs of the entry's records, without decoding the records.
+    pub fn stream_ids(&self) -> Result<Vec<StreamId>, CorruptEntry> {
+        let m = self.meta;
+        decode_ids(&self.bytes[m.kafka_len + 5..m.entry_len - 4], m.record_count)
+    }
+
     /// Decodes every record of the entry.
     pub fn records(&self) -> Result<Vec<StoredRecord>, CorruptEntry> {
         let b = &self.bytes;

@@ -904,29 +904,44 @@ impl Partition {
     }
 
     /// The first offset whose stream ID is at or after `id`; the high watermark if
-    /// there is none.
+    /// there is none. Deleted records are not skipped (readers skip them anyway).
+    /// Cost: a binary search over segments and their sparse index, then decoding the
+    /// stream IDs (not the records) of the few entries after the index hit.
     pub fn offset_for_stream_id(&self, id: StreamId) -> Result<u64, ReadError> {
         let marks = self.marks();
+        if self.last_id().is_none_or(|last| last < id) {
+            return Ok(marks.high_watermark);
+        }
         let segments = self.segments.read().clone();
-        for seg in segments.iter() {
-            let (next_offset, start) = {
-                let st = seg.state.read();
-                match st.last_id {
-                    Some(last) if last >= id && st.next_offset > marks.log_start => {}
-                    _ => continue,
+        let first = segments.partition_point(|s| s.state.read().last_id.is_none_or(|l| l < id));
+        let Some(seg) = segments.get(first) else {
+            return Ok(marks.high_watermark);
+        };
+        let start = seg
+            .state
+            .read()
+            .index
+            .seek(|e| e.first_id <= id)
+            .map_err(|source| ReadError::Io {
+                path: seg.log_path.clone(),
+                source,
+            })?;
+        let mut from = self.offset_at_position(seg, start)?.max(marks.log_start);
+        while from < marks.high_watermark {
+            let entries = self.read(from, 256 * 1024)?;
+            let Some(last) = entries.last() else { break };
+            from = last.meta.next_offset();
+            for e in entries {
+                if e.meta.last_id < id {
+                    continue;
                 }
-                let start =
-                    st.index
-                        .seek(|e| e.first_id <= id)
-                        .map_err(|source| ReadError::Io {
-                            path: seg.log_path.clone(),
-                            source,
-                        })?;
-                (st.next_offset, start)
-            };
-            let from = self.offset_at_position(seg, start)?.max(marks.log_start);
-            if let Some(off) = self.scan_records(from, next_offset, |r| r.stream_id >= id)? {
-                return Ok(off);
+                let ids = e.stream_ids().map_err(|error| ReadError::Corrupt {
+                    path: seg.log_path.clone(),
+                    position: 0,
+                    error,
+                })?;
+                let k = ids.partition_point(|x| *x < id) as u64;
+                return Ok((e.meta.base_offset + k).max(marks.log_start).min(marks.high_watermark));
             }
         }
         Ok(marks.high_watermark)
