@@ -28,12 +28,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use brook_log::{
-    Appended, FsStorage, MetaError, MetaLog, Partition, PartitionConfig, Retention, Storage, Syncer,
-};
+use brook_log::{FsStorage, MetaError, MetaLog, PartitionConfig, Retention, Storage, Syncer};
 use brook_model::{Durability, IdSpec, Record};
 
-pub use brook_log::{AppendError, Marks, ReadError};
+pub use brook_log::{AppendError, Appended, Marks, Partition, ReadError};
 use topic::{validate_key, TopicRecord};
 pub use topic::{InvalidTopic, Topic, TopicKey, TopicSettings, DATABASES};
 
@@ -166,6 +164,9 @@ pub struct Broker {
     /// Serialises topic creation, deletion and alteration.
     admin: tokio::sync::Mutex<()>,
     background: Arc<Background>,
+    /// Bumped whenever a topic is created, deleted or renamed (wakes blocked readers
+    /// waiting for a stream that does not exist yet).
+    topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     _lock: File,
 }
@@ -290,6 +291,7 @@ impl Broker {
             topics: RwLock::new(topics),
             admin: tokio::sync::Mutex::new(()),
             background: Arc::default(),
+            topics_changed: tokio::sync::watch::channel(0).0,
             retention_thread: Mutex::new(None),
             _lock: lock,
         });
@@ -359,7 +361,72 @@ impl Broker {
             .await?;
         let topic = Arc::new(topic);
         self.topics.write().insert(key, topic.clone());
+        self.topics_changed.send_modify(|g| *g += 1);
         Ok(topic)
+    }
+
+    /// A receiver that changes whenever a topic is created, deleted or renamed.
+    pub fn subscribe_topics(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.topics_changed.subscribe()
+    }
+
+    /// Renames a topic (Redis `RENAME`): a metadata change only, the data stays in
+    /// place. An existing topic under the new name is replaced (deleted).
+    pub async fn rename_topic(
+        &self,
+        from: &TopicKey,
+        to: TopicKey,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_key(&to)?;
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(from)
+            .ok_or_else(|| TopicError::NotFound(from.clone()))?;
+        if *from == to {
+            return Ok(topic);
+        }
+        let replaced = self.topic(&to);
+        let record = TopicRecord {
+            id: topic.id.clone(),
+            created_ms: topic.created_ms,
+            settings: topic.settings(),
+        };
+        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
+            path: self.config.data_dir.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        self.meta
+            .apply(
+                vec![
+                    (from.meta_key(), None),
+                    (to.meta_key(), Some(Bytes::from(value))),
+                ],
+                now_ms(),
+            )
+            .await?;
+        let renamed = Arc::new(Topic {
+            key: to.clone(),
+            id: topic.id.clone(),
+            created_ms: topic.created_ms,
+            settings: RwLock::new(topic.settings()),
+            partitions: topic.partitions.clone(),
+        });
+        {
+            let mut topics = self.topics.write();
+            topics.remove(from);
+            topics.insert(to, renamed.clone());
+        }
+        if let Some(old) = replaced {
+            for p in old.partitions() {
+                let _ = p.close();
+            }
+            let dir = self.config.data_dir.join("topics").join(&old.id);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove replaced topic data; it is removed at next start");
+            }
+        }
+        self.topics_changed.send_modify(|g| *g += 1);
+        Ok(renamed)
     }
 
     /// Deletes a topic and its data.
@@ -376,6 +443,7 @@ impl Broker {
         for p in topic.partitions() {
             let _ = p.close();
         }
+        self.topics_changed.send_modify(|g| *g += 1);
         let dir = self.config.data_dir.join("topics").join(&topic.id);
         std::fs::remove_dir_all(&dir).map_err(|source| TopicError::Io { path: dir, source })?;
         Ok(())
@@ -442,6 +510,28 @@ impl Broker {
             p.wait_durable(appended.next_offset).await?;
         }
         Ok(appended)
+    }
+
+    /// Appends without waiting: returns what was appended and whether the caller
+    /// must wait for durability (with [`Partition::wait_durable`]) before
+    /// acknowledging — true under the `always` policy. For front ends that batch
+    /// their waits (a RESP pipeline waits once for all its appends).
+    pub fn append_deferred(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        records: Vec<(IdSpec, Record)>,
+        format: u8,
+    ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
+        let p = topic
+            .partition(partition)
+            .ok_or_else(|| ProduceError::UnknownPartition {
+                topic: topic.key.clone(),
+                partition,
+            })?;
+        let appended = p.append_formatted(records, format, now_ms())?;
+        let must_wait = p.config().durability == Durability::Always;
+        Ok((p.clone(), appended, must_wait))
     }
 
     pub fn stats(&self) -> BrokerStats {
