@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Append throughput of Brook's log under each durability policy, next to the raw disk.
+#
+# Measures, in one directory on the disk under test:
+#   1. sequential write bandwidth: dd if=/dev/zero bs=1M count=1024 conv=fdatasync
+#   2. single-writer fsync rate:   dd bs=4k count=1000 oflag=dsync (writes/s)
+# (three runs each, median used)
+# then runs brook-bench-log there with those figures and prints one table with the
+# ratios and a PASS/FAIL line per target:
+#   - batched appends under `interval` reach >= 70% of the dd bandwidth;
+#   - under `always`, 16 concurrent appenders reach >= 10x one appender.
+#
+# Usage: bench/log-append.sh [--quick] [--dir DIR] [other brook-bench-log flags]
+#   --quick   smoke run (~10 s plus the build): small dd runs, 0.5 s per scenario.
+#             The numbers are not meaningful; CI uses it to keep the bench working.
+#   --dir     directory on the disk to measure (default: a fresh directory under
+#             ./target/ of the repository; /tmp is avoided because it may be tmpfs).
+# Honours CARGO_TARGET_DIR. Exit status is 0 whatever the verdicts (non-zero only if
+# something failed to run).
+set -euo pipefail
+export LC_ALL=C
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+quick=0
+dir=""
+forward=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1; forward+=("$1") ;;
+        --dir) dir="$2"; shift ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) forward+=("$1") ;;
+    esac
+    shift
+done
+
+if [ "$quick" = 1 ]; then
+    dd_mib=64; dsync_count=100; runs=1
+else
+    dd_mib=1024; dsync_count=1000; runs=3
+fi
+
+echo "building brook-bench-log (release) ..." >&2
+cargo build --release --quiet -p brook-bench-log
+
+made_dir=0
+if [ -z "$dir" ]; then
+    mkdir -p target
+    dir="$(mktemp -d "$repo/target/bench-log-append.XXXXXX")"
+    made_dir=1
+else
+    mkdir -p "$dir"
+fi
+cleanup() {
+    rm -f "$dir/dd.bin"
+    if [ "$made_dir" = 1 ]; then rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+
+fstype="$(findmnt -n -o FSTYPE -T "$dir" 2>/dev/null || stat -f -c %T "$dir")"
+echo "bench directory: $dir ($fstype)" >&2
+case "$fstype" in
+    tmpfs|ramfs) echo "warning: $dir is on $fstype: the figures say nothing about a disk" >&2 ;;
+esac
+
+# dd prints e.g. "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.03 s, 529 MB/s" last.
+# Echo "BYTES SECONDS".
+dd_figures() {
+    local out
+    out="$(dd "$@" 2>&1 >/dev/null)" || { echo "$out" >&2; return 1; }
+    echo "$out" | tail -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i-1); print $1, s }'
+}
+
+# This disk's speed varies from run to run (a virtual disk behind a host cache can
+# swing several-fold), so each figure is measured $runs times; the bench uses the median.
+dd_list=""
+for i in $(seq "$runs"); do
+    echo "measuring raw sequential write bandwidth (dd, $dd_mib MiB, conv=fdatasync), run $i/$runs ..." >&2
+    read -r dd_bytes dd_secs < <(dd_figures if=/dev/zero of="$dir/dd.bin" bs=1M count="$dd_mib" conv=fdatasync)
+    rm -f "$dir/dd.bin"
+    sync -f "$dir" 2>/dev/null || true
+    dd_list="$dd_list${dd_list:+,}$(awk -v b="$dd_bytes" -v s="$dd_secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
+done
+
+dsync_list=""
+for i in $(seq "$runs"); do
+    echo "measuring single-writer fsync rate (dd, $dsync_count x 4 KiB, oflag=dsync), run $i/$runs ..." >&2
+    read -r _ ds_secs < <(dd_figures if=/dev/zero of="$dir/dd.bin" bs=4k count="$dsync_count" oflag=dsync)
+    rm -f "$dir/dd.bin"
+    dsync_list="$dsync_list${dsync_list:+,}$(awk -v n="$dsync_count" -v s="$ds_secs" 'BEGIN { printf "%.1f", n / s }')"
+done
+
+echo "running brook-bench-log ..." >&2
+cargo run --release --quiet -p brook-bench-log -- \
+    --dir "$dir" \
+    --dd-mbps "$dd_list" --dd-bytes "$dd_bytes" --dd-dsync-per-s "$dsync_list" \
+    ${forward[@]+"${forward[@]}"}
