@@ -164,18 +164,43 @@ pub enum EncodeError {
     TooLarge { bytes: usize, max: usize },
 }
 
+fn varlong_len(v: i64) -> usize {
+    let mut u = ((v << 1) ^ (v >> 63)) as u64;
+    let mut n = 1;
+    while u >= 0x80 {
+        u >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn nullable_len(v: Option<&Bytes>) -> usize {
+    match v {
+        None => 1,
+        Some(b) => varlong_len(b.len() as i64) + b.len(),
+    }
+}
+
 /// Encodes records as an uncompressed Kafka RecordBatch v2 with base offset 0 (patched
-/// when the offset is assigned). The timestamp of the batch is that of the first
+/// when the offset is assigned) into `out` (cleared first; pass a reused buffer to
+/// avoid an allocation per append). The timestamp of the batch is that of the first
 /// record; `maxTimestamp` is the largest.
-pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
-    let first = records.first().ok_or(EncodeError::Empty)?;
-    if records.len() > BATCH_RECORDS_MAX {
+pub fn encode_batch<'a, I>(records: I, out: &mut Vec<u8>) -> Result<(), EncodeError>
+where
+    I: IntoIterator<Item = &'a Record>,
+    I::IntoIter: Clone + ExactSizeIterator,
+{
+    let records = records.into_iter();
+    let count = records.len();
+    let mut first_pass = records.clone();
+    let first = first_pass.next().ok_or(EncodeError::Empty)?;
+    if count > BATCH_RECORDS_MAX {
         return Err(EncodeError::TooManyRecords {
-            count: records.len(),
+            count,
             max: BATCH_RECORDS_MAX,
         });
     }
-    let size: usize = records.iter().map(|r| r.size_hint() + 16).sum();
+    let size: usize = records.clone().map(|r| r.size_hint() + 16).sum();
     if size > BATCH_BYTES_MAX {
         return Err(EncodeError::TooLarge {
             bytes: size,
@@ -184,27 +209,27 @@ pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
     }
     let base_ts = first.timestamp_ms;
     let max_ts = records
-        .iter()
+        .clone()
         .map(|r| r.timestamp_ms)
         .max()
         .unwrap_or(base_ts);
+    out.clear();
     // Room for the trailer so appending it later does not reallocate.
-    let mut out = Vec::with_capacity(KAFKA_HEADER_LEN + size + 32 + records.len() * 4);
+    out.reserve(KAFKA_HEADER_LEN + size + 32 + count * 4);
     out.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
     out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, patched below
     out.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch
     out.push(2); // magic
     out.extend_from_slice(&0u32.to_be_bytes()); // crc, patched below
     out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, CreateTime
-    out.extend_from_slice(&((records.len() - 1) as i32).to_be_bytes()); // lastOffsetDelta
+    out.extend_from_slice(&((count - 1) as i32).to_be_bytes()); // lastOffsetDelta
     out.extend_from_slice(&base_ts.to_be_bytes());
     out.extend_from_slice(&max_ts.to_be_bytes());
     out.extend_from_slice(&(-1i64).to_be_bytes()); // producerId
     out.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
     out.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
-    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
-    let mut body = Vec::new();
-    for (index, r) in records.iter().enumerate() {
+    out.extend_from_slice(&(count as i32).to_be_bytes());
+    for (index, r) in records.enumerate() {
         if r.headers.len() > RECORD_HEADERS_MAX {
             return Err(EncodeError::TooManyHeaders {
                 index,
@@ -212,20 +237,32 @@ pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
                 max: RECORD_HEADERS_MAX,
             });
         }
-        body.clear();
-        body.push(0); // record attributes
-        put_varlong(&mut body, r.timestamp_ms.wrapping_sub(base_ts));
-        put_varlong(&mut body, index as i64);
-        put_nullable(&mut body, r.key.as_ref());
-        put_nullable(&mut body, r.value.as_ref());
-        put_varlong(&mut body, r.headers.len() as i64);
+        let ts_delta = r.timestamp_ms.wrapping_sub(base_ts);
+        // The body length is computed up front so the record is written in one pass.
+        let mut body_len = 1
+            + varlong_len(ts_delta)
+            + varlong_len(index as i64)
+            + nullable_len(r.key.as_ref())
+            + nullable_len(r.value.as_ref())
+            + varlong_len(r.headers.len() as i64);
         for h in &r.headers {
-            put_varlong(&mut body, h.name.len() as i64);
-            body.extend_from_slice(&h.name);
-            put_nullable(&mut body, h.value.as_ref());
+            body_len +=
+                varlong_len(h.name.len() as i64) + h.name.len() + nullable_len(h.value.as_ref());
         }
-        put_varlong(&mut out, body.len() as i64);
-        out.extend_from_slice(&body);
+        put_varlong(out, body_len as i64);
+        let body_start = out.len();
+        out.push(0); // record attributes
+        put_varlong(out, ts_delta);
+        put_varlong(out, index as i64);
+        put_nullable(out, r.key.as_ref());
+        put_nullable(out, r.value.as_ref());
+        put_varlong(out, r.headers.len() as i64);
+        for h in &r.headers {
+            put_varlong(out, h.name.len() as i64);
+            out.extend_from_slice(&h.name);
+            put_nullable(out, h.value.as_ref());
+        }
+        debug_assert_eq!(out.len() - body_start, body_len);
     }
     if out.len() > BATCH_BYTES_MAX {
         return Err(EncodeError::TooLarge {
@@ -237,13 +274,18 @@ pub fn encode_batch(records: &[Record]) -> Result<Vec<u8>, EncodeError> {
     out[8..12].copy_from_slice(&batch_len.to_be_bytes());
     let crc = crc32c::crc32c(&out[CRC_START..]);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
-    Ok(out)
+    Ok(())
 }
 
 /// Completes an encoded batch into an entry: sets the base offset and appends the
 /// trailer (format tag, stream IDs) and the frame CRC. `ids` has one ID per record,
-/// strictly increasing.
-pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId], format: u8) {
+/// strictly increasing, at least one. Returns the entry's metadata.
+pub fn seal_entry(
+    batch: &mut Vec<u8>,
+    base_offset: u64,
+    ids: &[StreamId],
+    format: u8,
+) -> EntryMeta {
     debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     let kafka_len = batch.len();
@@ -268,6 +310,18 @@ pub fn seal_entry(batch: &mut Vec<u8>, base_offset: u64, ids: &[StreamId], forma
     let mut crc = crc32c::crc32c(&batch[..UNCOVERED_PREFIX_LEN]);
     crc = crc32c::crc32c_append(crc, &batch[kafka_len..]);
     batch.extend_from_slice(&crc.to_be_bytes());
+    let meta = EntryMeta {
+        base_offset,
+        record_count: ids.len() as u32,
+        first_id: ids.first().copied().unwrap_or_default(),
+        last_id: ids.last().copied().unwrap_or_default(),
+        max_timestamp_ms: be_i64(batch, 35),
+        kafka_len,
+        format,
+        entry_len: batch.len(),
+    };
+    debug_assert_eq!(check_entry(batch), Ok(Some(meta)));
+    meta
 }
 
 // ---- decoding ------------------------------------------------------------------------
@@ -401,7 +455,10 @@ impl Entry {
     /// The stream IDs of the entry's records, without decoding the records.
     pub fn stream_ids(&self) -> Result<Vec<StreamId>, CorruptEntry> {
         let m = self.meta;
-        decode_ids(&self.bytes[m.kafka_len + 5..m.entry_len - 4], m.record_count)
+        decode_ids(
+            &self.bytes[m.kafka_len + 5..m.entry_len - 4],
+            m.record_count,
+        )
     }
 
     /// Decodes every record of the entry.
