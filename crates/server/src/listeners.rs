@@ -8,13 +8,13 @@
 //! listener disabled protocol=http
 //! ```
 //!
-//! **Seam for the protocol servers.** Each accepted connection is handed to
-//! [`serve_resp_connection`] or [`serve_kafka_connection`] with the broker, the
-//! stream, the peer address and a [`Stop`] signal. Today both only log and close
-//! the connection; the RESP and Kafka servers (their own crates) replace their
-//! bodies. A connection handler should finish its in-flight request and return
-//! soon after [`Stop::stopped`] completes: after [`CONNECTIONS_GRACE`] the accept
-//! loop aborts whatever is left.
+//! **Seam for the protocol servers.** Each accepted connection is handed to a
+//! handler with the stream, the peer address and a [`Stop`] signal: RESP
+//! connections to `brook_resp_server::RespServer::serve`, Kafka connections to
+//! [`serve_kafka_connection`], which for now only logs and closes the connection.
+//! A connection handler should finish its in-flight request and return soon after
+//! [`Stop::stopped`] completes: after [`CONNECTIONS_GRACE`] the accept loop aborts
+//! whatever is left.
 
 use std::fmt;
 use std::future::Future;
@@ -83,11 +83,10 @@ pub async fn bind(protocol: Protocol, listen: Listen) -> anyhow::Result<Option<T
 pub async fn accept_loop<H, F>(
     protocol: Protocol,
     listener: TcpListener,
-    broker: Arc<Broker>,
     mut stop: Stop,
     handler: H,
 ) where
-    H: Fn(Arc<Broker>, TcpStream, SocketAddr, Stop) -> F,
+    H: Fn(TcpStream, SocketAddr, Stop) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
@@ -118,7 +117,7 @@ pub async fn accept_loop<H, F>(
             tracing::debug!(protocol = %protocol, %peer, %error, "cannot set TCP_NODELAY");
         }
         while connections.try_join_next().is_some() {}
-        let connection = handler(Arc::clone(&broker), stream, peer, stop.clone());
+        let connection = handler(stream, peer, stop.clone());
         connections.spawn(async move {
             connection.await;
             drop(permit);
@@ -138,19 +137,6 @@ pub async fn accept_loop<H, F>(
         );
         connections.shutdown().await;
     }
-}
-
-/// Serves one RESP connection. Not implemented yet: logs and closes the
-/// connection. The RESP server plugs in here.
-pub async fn serve_resp_connection(
-    broker: Arc<Broker>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    stop: Stop,
-) {
-    let _ = (broker, stop);
-    tracing::info!(protocol = %Protocol::Resp, %peer, "connection accepted; RESP is not implemented yet, closing it");
-    drop(stream);
 }
 
 /// Serves one Kafka connection. Not implemented yet: logs and closes the
@@ -203,11 +189,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (shutdown, stop) = crate::shutdown::channel();
         let task = tokio::spawn(accept_loop(
-            Protocol::Resp,
+            Protocol::Kafka,
             listener,
-            broker,
             stop,
-            serve_resp_connection,
+            move |s, p, st| serve_kafka_connection(broker.clone(), s, p, st),
         ));
 
         let mut client = TcpStream::connect(addr).await.unwrap();

@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use brook_admin_http::{AdminState, ServeLimits};
 use brook_broker::{Broker, BrokerConfig};
+use brook_resp_server::RespServer;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinSet;
 
@@ -56,22 +57,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (shutdown, stop) = shutdown::channel();
     let mut tasks = JoinSet::new();
+    let resp_server = RespServer::new(Arc::clone(&broker), VERSION);
     if let Some(listener) = resp {
+        let resp_server = Arc::clone(&resp_server);
         tasks.spawn(listeners::accept_loop(
             Protocol::Resp,
             listener,
-            Arc::clone(&broker),
             stop.clone(),
-            listeners::serve_resp_connection,
+            move |stream, peer, mut stop| {
+                Arc::clone(&resp_server).serve(stream, peer, async move { stop.stopped().await })
+            },
         ));
     }
     if let Some(listener) = kafka {
+        let broker = Arc::clone(&broker);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,
             listener,
-            Arc::clone(&broker),
             stop.clone(),
-            listeners::serve_kafka_connection,
+            move |stream, peer, stop| {
+                listeners::serve_kafka_connection(Arc::clone(&broker), stream, peer, stop)
+            },
         ));
     }
     if let Some(listener) = http {
@@ -105,6 +111,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     admin.set_ready(false);
     shutdown.trigger();
+    // Blocked readers (XREAD BLOCK) return at once instead of waiting out the grace.
+    resp_server.begin_shutdown();
     tokio::spawn(async move {
         let again = signals.next().await;
         tracing::warn!(

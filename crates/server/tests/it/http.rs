@@ -1,6 +1,6 @@
 //! The admin HTTP endpoints of a running server.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 
 use crate::util::{command, free_ports, http_get, Server, TIMEOUT};
@@ -78,20 +78,26 @@ fn unknown_path_is_404_with_a_json_error() {
 /// Until the protocol servers land, RESP and Kafka connections are accepted and
 /// closed at once (and logged).
 #[test]
-fn resp_and_kafka_connections_are_accepted_and_closed_for_now() {
+fn resp_answers_and_kafka_connections_are_closed_for_now() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(&dir);
-    for protocol in ["resp", "kafka"] {
-        let addr = server.addr(protocol).unwrap();
-        let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut buf = [0u8; 16];
-        let read = stream.read(&mut buf);
-        assert!(
-            matches!(read, Ok(0) | Err(_)),
-            "{protocol}: expected EOF, got {read:?}"
-        );
-        let line = server.wait_for_line(&format!("protocol={protocol} peer="));
-        assert!(line.contains("not implemented yet"), "{line}");
-    }
+    let addr = server.addr("resp").unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.write_all(b"PING\r\n").unwrap();
+    let mut buf = [0u8; 7];
+    stream.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"+PONG\r\n");
+
+    let addr = server.addr("kafka").unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut buf = [0u8; 16];
+    let read = stream.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "kafka: expected EOF, got {read:?}"
+    );
+    let line = server.wait_for_line("protocol=kafka peer=");
+    assert!(line.contains("not implemented yet"), "{line}");
 }

@@ -1,0 +1,314 @@
+//! Keyspace commands over streams: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME,
+//! RENAMENX, DBSIZE, FLUSHDB, FLUSHALL.
+
+use bytes::Bytes;
+
+use brook_broker::{TopicError, TopicKey};
+use brook_resp_proto::Frame;
+
+use super::{
+    bulk, eq, err, handler, not_integer, ok, parse_u64, spec, syntax_error, CmdResult, Spec,
+};
+use crate::conn::Conn;
+use crate::glob;
+use crate::keyspace::Key;
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec(
+            "del",
+            -2,
+            &["write"],
+            (1, -1, 1),
+            "generic",
+            "1.0.0",
+            "Deletes one or more keys.",
+            handler!(del),
+        ),
+        spec(
+            "unlink",
+            -2,
+            &["write", "fast"],
+            (1, -1, 1),
+            "generic",
+            "4.0.0",
+            "Asynchronously deletes one or more keys.",
+            handler!(del),
+        ),
+        spec(
+            "exists",
+            -2,
+            &["readonly", "fast"],
+            (1, -1, 1),
+            "generic",
+            "1.0.0",
+            "Determines whether one or more keys exist.",
+            handler!(exists),
+        ),
+        spec(
+            "type",
+            2,
+            &["readonly", "fast"],
+            (1, 1, 1),
+            "generic",
+            "1.0.0",
+            "Determines the type of value stored at a key.",
+            handler!(type_),
+        ),
+        spec(
+            "keys",
+            2,
+            &["readonly"],
+            (0, 0, 0),
+            "generic",
+            "1.0.0",
+            "Returns all key names that match a pattern.",
+            handler!(keys),
+        ),
+        spec(
+            "scan",
+            -2,
+            &["readonly"],
+            (0, 0, 0),
+            "generic",
+            "2.8.0",
+            "Iterates over the key names in the database.",
+            handler!(scan),
+        ),
+        spec(
+            "rename",
+            3,
+            &["write"],
+            (1, 2, 1),
+            "generic",
+            "1.0.0",
+            "Renames a key and overwrites the destination.",
+            handler!(rename),
+        ),
+        spec(
+            "renamenx",
+            3,
+            &["write", "fast"],
+            (1, 2, 1),
+            "generic",
+            "1.0.0",
+            "Renames a key only when the target key name doesn't exist.",
+            handler!(renamenx),
+        ),
+        spec(
+            "dbsize",
+            1,
+            &["readonly", "fast"],
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Returns the number of keys in the database.",
+            handler!(dbsize),
+        ),
+        spec(
+            "flushdb",
+            -1,
+            &["write"],
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Removes all keys from the current database.",
+            handler!(flushdb),
+        ),
+        spec(
+            "flushall",
+            -1,
+            &["write"],
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Removes all keys from all databases.",
+            handler!(flushall),
+        ),
+    ]
+}
+
+fn topic_error(e: TopicError) -> Frame {
+    err(e)
+}
+
+async fn delete_key(c: &mut Conn, key: &Bytes) -> Result<bool, Frame> {
+    match c.lookup(key) {
+        Key::Missing => Ok(false),
+        Key::Stream(t) => {
+            c.server
+                .broker
+                .delete_topic(&t.key)
+                .await
+                .map_err(topic_error)?;
+            c.server.touch(c.db, key);
+            Ok(true)
+        }
+    }
+}
+
+async fn del(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let mut n = 0;
+    for key in &args[1..] {
+        match delete_key(c, key).await {
+            Ok(true) => n += 1,
+            Ok(false) => {}
+            Err(e) => return Ok(e),
+        }
+    }
+    Ok(Frame::Integer(n))
+}
+
+async fn exists(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let n = args[1..]
+        .iter()
+        .filter(|k| !matches!(c.lookup(k), Key::Missing))
+        .count();
+    Ok(Frame::Integer(n as i64))
+}
+
+fn type_name(k: &Key) -> &'static str {
+    match k {
+        Key::Stream(_) => "stream",
+        Key::Missing => "none",
+    }
+}
+
+async fn type_(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let name = type_name(&c.lookup(&args[1]));
+    Ok(Frame::Simple(Bytes::from_static(name.as_bytes())))
+}
+
+async fn keys(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let pattern = args[1].clone();
+    let keys = c
+        .keys()
+        .into_iter()
+        .filter(|k| glob::matches(&pattern, k, false))
+        .map(bulk)
+        .collect();
+    Ok(Frame::Array(keys))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the
+/// position in the sorted key list, so keys present for the whole scan are returned
+/// at least once (keys are few and their order is stable).
+async fn scan(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let Some(cursor) = parse_u64(&args[1]) else {
+        return Ok(err("invalid cursor"));
+    };
+    let mut pattern: Option<Bytes> = None;
+    let mut count: usize = 10;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let Some(value) = args.get(i + 1) else {
+            return Ok(syntax_error());
+        };
+        if eq(&args[i], "MATCH") {
+            pattern = Some(value.clone());
+        } else if eq(&args[i], "COUNT") {
+            match parse_u64(value) {
+                Some(n) if n >= 1 => count = n.min(1_000_000) as usize,
+                Some(_) => return Ok(syntax_error()),
+                None => return Ok(not_integer()),
+            }
+        } else if eq(&args[i], "TYPE") {
+            type_filter = Some(String::from_utf8_lossy(value).to_ascii_lowercase());
+        } else {
+            return Ok(syntax_error());
+        }
+        i += 2;
+    }
+    let keys = c.keys();
+    let start = (cursor as usize).min(keys.len());
+    let end = start.saturating_add(count).min(keys.len());
+    let mut out = Vec::new();
+    for k in keys.get(start..end).unwrap_or_default() {
+        if pattern
+            .as_ref()
+            .is_some_and(|p| !glob::matches(p, k, false))
+        {
+            continue;
+        }
+        if let Some(t) = &type_filter {
+            if type_name(&c.lookup(k)) != t.as_str() {
+                continue;
+            }
+        }
+        out.push(bulk(k.clone()));
+    }
+    let next = if end >= keys.len() { 0 } else { end };
+    Ok(Frame::Array(vec![
+        bulk(Bytes::from(next.to_string())),
+        Frame::Array(out),
+    ]))
+}
+
+async fn rename_generic(c: &mut Conn, args: Vec<Bytes>, nx: bool) -> CmdResult {
+    let (from, to) = (args[1].clone(), args[2].clone());
+    let Key::Stream(topic) = c.lookup(&from) else {
+        return Ok(err("no such key"));
+    };
+    if nx && !matches!(c.lookup(&to), Key::Missing) {
+        return Ok(Frame::Integer(0));
+    }
+    if from == to {
+        return Ok(if nx { Frame::Integer(0) } else { ok() });
+    }
+    if let Err(e) = c
+        .server
+        .broker
+        .rename_topic(&topic.key, TopicKey::new(c.db, to.clone()))
+        .await
+    {
+        return Ok(topic_error(e));
+    }
+    c.server.touch(c.db, &from);
+    c.server.touch(c.db, &to);
+    Ok(if nx { Frame::Integer(1) } else { ok() })
+}
+
+async fn rename(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    rename_generic(c, args, false).await
+}
+
+async fn renamenx(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    rename_generic(c, args, true).await
+}
+
+async fn dbsize(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    Ok(Frame::Integer(c.keys().len() as i64))
+}
+
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    match args.get(1) {
+        None => true,
+        Some(m) => args.len() == 2 && (eq(m, "ASYNC") || eq(m, "SYNC")),
+    }
+}
+
+async fn flushdb(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    if !flush_mode_ok(&args) {
+        return Ok(syntax_error());
+    }
+    for key in c.keys() {
+        if let Err(e) = delete_key(c, &key).await {
+            return Ok(e);
+        }
+    }
+    Ok(ok())
+}
+
+async fn flushall(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    if !flush_mode_ok(&args) {
+        return Ok(syntax_error());
+    }
+    for t in c.server.broker.topics() {
+        if let Err(e) = c.server.broker.delete_topic(&t.key).await {
+            return Ok(topic_error(e));
+        }
+        c.server.touch(t.key.db, &t.key.name);
+    }
+    Ok(ok())
+}

@@ -1,0 +1,253 @@
+//! The command table and dispatch. One file per command family; each command parses
+//! its arguments, applies itself through the broker, and returns its reply.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod streams;
+pub mod transactions;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use brook_resp_proto::Frame;
+
+use crate::conn::{Closed, Conn};
+
+/// A command's reply, or `Closed` when the connection must close without replying.
+pub type CmdResult = Result<Frame, Closed>;
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = CmdResult> + Send + 'a>>;
+pub type Handler = for<'a> fn(&'a mut Conn, Vec<Bytes>) -> HandlerFuture<'a>;
+
+/// Turns `async fn f(&mut Conn, Vec<Bytes>) -> CmdResult` into a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {{
+        fn h<'a>(
+            c: &'a mut $crate::conn::Conn,
+            a: Vec<bytes::Bytes>,
+        ) -> $crate::cmd::HandlerFuture<'a> {
+            Box::pin($f(c, a))
+        }
+        h as $crate::cmd::Handler
+    }};
+}
+pub(crate) use handler;
+
+/// A command's description: what `COMMAND INFO/DOCS` report and how to run it.
+pub struct Spec {
+    /// Lower case, as Redis reports it.
+    pub name: &'static str,
+    /// Argument count including the name; negative: at least `-arity`.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Subcommand names (for container commands such as `CLIENT`).
+    pub subcommands: &'static [&'static str],
+    /// May run before earlier appends of this connection are durable (it does not
+    /// read what they wrote). Everything else waits first.
+    pub deferrable: bool,
+    pub handler: Handler,
+}
+
+/// Every command Brook serves.
+pub fn commands() -> &'static [Spec] {
+    static TABLE: OnceLock<Vec<Spec>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut v = Vec::new();
+        v.extend(connection::specs());
+        v.extend(server::specs());
+        v.extend(keys::specs());
+        v.extend(streams::specs());
+        v.extend(transactions::specs());
+        v.sort_by_key(|s| s.name);
+        v
+    })
+}
+
+fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    static INDEX: OnceLock<HashMap<String, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        commands()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.to_string(), i))
+            .collect()
+    });
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    index.get(&lower).and_then(|&i| commands().get(i))
+}
+
+// ---- replies shared by commands -----------------------------------------------------
+
+pub fn ok() -> Frame {
+    Frame::Simple(Bytes::from_static(b"OK"))
+}
+
+/// An error reply; `msg` carries its code (`ERR ...`, `WRONGTYPE ...`).
+pub fn error(msg: impl Into<String>) -> Frame {
+    Frame::Error(Bytes::from(msg.into()))
+}
+
+pub fn err(msg: impl std::fmt::Display) -> Frame {
+    error(format!("ERR {msg}"))
+}
+
+pub fn wrongtype() -> Frame {
+    error("WRONGTYPE Operation against a key holding the wrong kind of value")
+}
+
+pub fn syntax_error() -> Frame {
+    err("syntax error")
+}
+
+pub fn not_integer() -> Frame {
+    err("value is not an integer or out of range")
+}
+
+pub fn wrong_args(name: &str) -> Frame {
+    err(format!("wrong number of arguments for '{name}' command"))
+}
+
+pub fn bulk(b: impl Into<Bytes>) -> Frame {
+    Frame::Bulk(b.into())
+}
+
+pub fn bulk_str(s: &str) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.starts_with('+') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub fn eq(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+fn unknown_command(args: &[Bytes]) -> Frame {
+    let name = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .unwrap_or_default();
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let s: String = String::from_utf8_lossy(a).chars().take(room).collect();
+        rest.push_str(&format!("'{s}' "));
+    }
+    err(format!(
+        "unknown command '{name}', with args beginning with: {rest}"
+    ))
+}
+
+/// Checks a command against the table (existence, arity). `Err` is the reply.
+pub fn check(args: &[Bytes]) -> Result<&'static Spec, Frame> {
+    let name = args.first().ok_or_else(|| unknown_command(args))?;
+    let spec = lookup(name).ok_or_else(|| unknown_command(args))?;
+    let n = args.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return Err(wrong_args(spec.name));
+    }
+    Ok(spec)
+}
+
+/// Runs one request: table lookup, `MULTI` queueing, durability ordering.
+pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    conn.server.stats.commands.fetch_add(1, Ordering::Relaxed);
+    conn.client.last_active_ms.store(
+        conn.client.created.elapsed().as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    let spec = match check(&args) {
+        Ok(spec) => spec,
+        Err(reply) => {
+            if conn.multi.is_some() {
+                conn.multi_failed = true;
+            }
+            return Ok(reply);
+        }
+    };
+    *conn.client.last_command.lock() = spec.name.to_string();
+    if conn.multi.is_some()
+        && !matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if let Some(queue) = conn.multi.as_mut() {
+            queue.push(args);
+        }
+        return Ok(Frame::Simple(Bytes::from_static(b"QUEUED")));
+    }
+    run(conn, spec, args).await
+}
+
+/// Runs a checked command (also used by `EXEC`).
+pub async fn run(conn: &mut Conn, spec: &'static Spec, args: Vec<Bytes>) -> CmdResult {
+    if !spec.deferrable {
+        conn.settle_durability().await?;
+    }
+    (spec.handler)(conn, args).await
+}
+
+/// Builds a [`Spec`]; `keys` is (first, last, step) as in `COMMAND INFO`.
+#[allow(clippy::too_many_arguments)]
+pub fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        group,
+        since,
+        summary,
+        subcommands: &[],
+        deferrable: false,
+        handler,
+    }
+}
+
+impl Spec {
+    pub fn deferrable(mut self) -> Spec {
+        self.deferrable = true;
+        self
+    }
+
+    pub fn with_subcommands(mut self, subcommands: &'static [&'static str]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
+}

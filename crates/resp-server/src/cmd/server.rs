@@ -1,0 +1,565 @@
+//! Server commands: COMMAND, CONFIG, INFO, TIME, WAIT, WAITAOF.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use brook_resp_proto::Frame;
+
+use super::{
+    bulk, bulk_str, commands, eq, err, handler, not_integer, ok, parse_i64, spec, syntax_error,
+    CmdResult, Spec,
+};
+use crate::conn::Conn;
+use crate::glob;
+use crate::REDIS_COMPAT_VERSION;
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("command", -1, &["loading", "stale"], (0, 0, 0), "server", "2.8.13", "Returns detailed information about all commands.", handler!(command))
+            .with_subcommands(&["count", "docs", "info", "list", "getkeys", "help"]),
+        spec("config", -2, &[], (0, 0, 0), "server", "2.0.0", "A container for server configuration commands.", handler!(config))
+            .with_subcommands(&["get", "set", "resetstat", "rewrite", "help"]),
+        spec("info", -1, &["loading", "stale"], (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", handler!(info)),
+        spec("time", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", handler!(time)).deferrable(),
+        spec("wait", 3, &["blocking"], (0, 0, 0), "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", handler!(wait)),
+        spec("waitaof", 4, &["blocking"], (0, 0, 0), "generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", handler!(waitaof)),
+    ]
+}
+
+/// Parameters `CONFIG GET` knows, with Redis's defaults where Brook's storage makes
+/// them advisory. `appendonly` is `yes`: every write goes to Brook's log.
+pub fn default_config() -> HashMap<String, String> {
+    [
+        ("save", ""),
+        ("appendonly", "yes"),
+        ("appendfsync", "always"),
+        ("stream-node-max-entries", "100"),
+        ("stream-node-max-bytes", "4096"),
+        ("databases", "16"),
+        ("maxmemory", "0"),
+        ("maxmemory-policy", "noeviction"),
+        ("maxclients", "10000"),
+        ("timeout", "0"),
+        ("tcp-keepalive", "300"),
+        ("proto-max-bulk-len", "536870912"),
+        ("client-query-buffer-limit", "1073741824"),
+        ("lua-time-limit", "5000"),
+        ("busy-reply-threshold", "5000"),
+        ("notify-keyspace-events", ""),
+        ("lazyfree-lazy-user-del", "no"),
+        ("protected-mode", "no"),
+        ("port", "6379"),
+        ("bind", "127.0.0.1"),
+        ("dir", "."),
+        ("dbfilename", "dump.rdb"),
+        ("appendfilename", "appendonly.aof"),
+        ("loglevel", "notice"),
+        ("slowlog-log-slower-than", "10000"),
+        ("slowlog-max-len", "128"),
+        ("replica-read-only", "yes"),
+        ("cluster-enabled", "no"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn command_info(s: &Spec) -> Frame {
+    let mut acl: Vec<Frame> = vec![Frame::Simple(Bytes::from(format!("@{}", s.group)))];
+    for f in s.flags {
+        match *f {
+            "write" => acl.push(Frame::Simple(Bytes::from_static(b"@write"))),
+            "readonly" => acl.push(Frame::Simple(Bytes::from_static(b"@read"))),
+            "fast" => acl.push(Frame::Simple(Bytes::from_static(b"@fast"))),
+            "blocking" => acl.push(Frame::Simple(Bytes::from_static(b"@blocking"))),
+            _ => {}
+        }
+    }
+    Frame::Array(vec![
+        bulk_str(s.name),
+        Frame::Integer(i64::from(s.arity)),
+        Frame::Set(
+            s.flags
+                .iter()
+                .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())))
+                .collect(),
+        ),
+        Frame::Integer(i64::from(s.first_key)),
+        Frame::Integer(i64::from(s.last_key)),
+        Frame::Integer(i64::from(s.step)),
+        Frame::Set(acl),
+        Frame::Array(vec![]),
+        Frame::Array(vec![]),
+        Frame::Array(
+            s.subcommands
+                .iter()
+                .map(|sub| {
+                    Frame::Array(vec![
+                        bulk(Bytes::from(format!("{}|{}", s.name, sub))),
+                        Frame::Integer(-2),
+                        Frame::Set(vec![]),
+                        Frame::Integer(0),
+                        Frame::Integer(0),
+                        Frame::Integer(0),
+                        Frame::Set(vec![]),
+                        Frame::Array(vec![]),
+                        Frame::Array(vec![]),
+                        Frame::Array(vec![]),
+                    ])
+                })
+                .collect(),
+        ),
+    ])
+}
+
+fn command_doc(s: &Spec) -> Frame {
+    Frame::Map(vec![
+        (bulk_str("summary"), bulk_str(s.summary)),
+        (bulk_str("since"), bulk_str(s.since)),
+        (bulk_str("group"), bulk_str(s.group)),
+    ])
+}
+
+fn find(name: &[u8]) -> Option<&'static Spec> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    commands().iter().find(|s| s.name == lower)
+}
+
+async fn command(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    if args.len() == 1 {
+        return Ok(Frame::Array(commands().iter().map(command_info).collect()));
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    Ok(match sub.as_str() {
+        "count" if args.len() == 2 => Frame::Integer(commands().len() as i64),
+        "info" => {
+            if args.len() == 2 {
+                Frame::Array(commands().iter().map(command_info).collect())
+            } else {
+                Frame::Array(
+                    args[2..]
+                        .iter()
+                        .map(|n| find(n).map_or(Frame::NullArray, command_info))
+                        .collect(),
+                )
+            }
+        }
+        "docs" => {
+            let specs: Vec<&Spec> = if args.len() == 2 {
+                commands().iter().collect()
+            } else {
+                args[2..].iter().filter_map(|n| find(n)).collect()
+            };
+            Frame::Map(
+                specs
+                    .into_iter()
+                    .map(|s| (bulk_str(s.name), command_doc(s)))
+                    .collect(),
+            )
+        }
+        "list" => {
+            let mut names: Vec<&str> = commands().iter().map(|s| s.name).collect();
+            if args.len() == 5 && eq(&args[2], "FILTERBY") && eq(&args[3], "PATTERN") {
+                names.retain(|n| glob::matches(&args[4], n.as_bytes(), true));
+            } else if args.len() == 5 && eq(&args[2], "FILTERBY") && eq(&args[3], "ACLCAT") {
+                let cat = String::from_utf8_lossy(&args[4]).to_ascii_lowercase();
+                names.retain(|n| find(n.as_bytes()).is_some_and(|s| s.group == cat));
+            } else if args.len() != 2 {
+                return Ok(syntax_error());
+            }
+            Frame::Array(names.into_iter().map(bulk_str).collect())
+        }
+        "getkeys" if args.len() >= 3 => match find(&args[2]) {
+            Some(s) if s.first_key > 0 => {
+                let cmd_args = &args[2..];
+                let last = if s.last_key < 0 {
+                    cmd_args.len() as i32 + s.last_key
+                } else {
+                    s.last_key
+                };
+                let keys: Vec<Frame> = (s.first_key..=last)
+                    .step_by(s.step.max(1) as usize)
+                    .filter_map(|i| cmd_args.get(i as usize).cloned().map(bulk))
+                    .collect();
+                Frame::Array(keys)
+            }
+            Some(_) => err("The command has no key arguments"),
+            None => err("Invalid command specified"),
+        },
+        "help" => Frame::Array(
+            [
+                "COMMAND",
+                "COMMAND COUNT",
+                "COMMAND DOCS [<command-name> ...]",
+                "COMMAND INFO [<command-name> ...]",
+                "COMMAND LIST [FILTERBY (MODULE|ACLCAT|PATTERN) <value>]",
+                "COMMAND GETKEYS <full-command>",
+            ]
+            .iter()
+            .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
+            .collect(),
+        ),
+        _ => err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
+    })
+}
+
+async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    Ok(match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let cfg = c.server.config.lock();
+            let mut names: Vec<&String> = cfg
+                .keys()
+                .filter(|k| {
+                    args[2..]
+                        .iter()
+                        .any(|p| glob::matches(p, k.as_bytes(), true))
+                })
+                .collect();
+            names.sort();
+            Frame::Map(
+                names
+                    .into_iter()
+                    .map(|k| (bulk_str(k), bulk_str(cfg.get(k).map_or("", String::as_str))))
+                    .collect(),
+            )
+        }
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
+            let mut cfg = c.server.config.lock();
+            let mut updates = Vec::new();
+            for kv in args[2..].chunks_exact(2) {
+                let k = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
+                if !cfg.contains_key(&k) {
+                    return Ok(err(format!(
+                        "Unknown option or number of arguments for CONFIG SET - '{}'",
+                        String::from_utf8_lossy(&kv[0])
+                    )));
+                }
+                let v = String::from_utf8_lossy(&kv[1]).into_owned();
+                if matches!(
+                    k.as_str(),
+                    "stream-node-max-entries"
+                        | "stream-node-max-bytes"
+                        | "maxmemory"
+                        | "timeout"
+                        | "maxclients"
+                ) && v.parse::<i64>().is_err()
+                {
+                    return Ok(err(format!(
+                        "CONFIG SET failed (possibly related to argument '{k}') - argument couldn't be parsed into an integer"
+                    )));
+                }
+                updates.push((k, v));
+            }
+            for (k, v) in updates {
+                cfg.insert(k, v);
+            }
+            ok()
+        }
+        "resetstat" if args.len() == 2 => {
+            let s = &c.server.stats;
+            s.commands.store(0, Ordering::Relaxed);
+            s.connections_received.store(0, Ordering::Relaxed);
+            s.error_replies.store(0, Ordering::Relaxed);
+            s.rejected_connections.store(0, Ordering::Relaxed);
+            ok()
+        }
+        "rewrite" if args.len() == 2 => err("The server is running without a config file"),
+        "help" => Frame::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "SET <directive> <value>",
+                "RESETSTAT",
+                "REWRITE",
+            ]
+            .iter()
+            .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
+            .collect(),
+        ),
+        "get" | "set" | "resetstat" | "rewrite" => err(format!(
+            "wrong number of arguments for 'config|{sub}' command"
+        )),
+        _ => err(format!(
+            "unknown subcommand '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
+    })
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+pub fn info_text(c: &Conn, sections: &[String]) -> String {
+    let all = sections.is_empty()
+        || sections
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default");
+    let want = |name: &str| all || sections.iter().any(|s| s == name);
+    let server = &c.server;
+    let stats = &server.stats;
+    let uptime = server.started.elapsed().as_secs();
+    let rss = rss_bytes();
+    let broker_stats = server.broker.stats();
+    let mut out = String::new();
+    let mut section = |title: &str, lines: Vec<(String, String)>| {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        out.push_str(&format!("# {title}\r\n"));
+        for (k, v) in lines {
+            out.push_str(&format!("{k}:{v}\r\n"));
+        }
+    };
+    let kv = |k: &str, v: String| (k.to_string(), v);
+    if want("server") {
+        section(
+            "Server",
+            vec![
+                kv("redis_version", REDIS_COMPAT_VERSION.to_string()),
+                kv("brook_version", server.version.clone()),
+                kv("redis_mode", "standalone".into()),
+                kv("os", std::env::consts::OS.to_string()),
+                kv("arch_bits", "64".into()),
+                kv("process_id", std::process::id().to_string()),
+                kv(
+                    "tcp_port",
+                    c.client.laddr.map_or(0, |a| a.port()).to_string(),
+                ),
+                kv("uptime_in_seconds", uptime.to_string()),
+                kv("uptime_in_days", (uptime / 86400).to_string()),
+                kv(
+                    "executable",
+                    std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+            ],
+        );
+    }
+    if want("clients") {
+        let clients = server.clients.lock().len();
+        section(
+            "Clients",
+            vec![
+                kv("connected_clients", clients.to_string()),
+                kv("maxclients", "10000".into()),
+                kv(
+                    "blocked_clients",
+                    stats.blocked_clients.load(Ordering::Relaxed).to_string(),
+                ),
+                kv("tracking_clients", "0".into()),
+                kv("watching_clients", "0".into()),
+            ],
+        );
+    }
+    if want("memory") {
+        section(
+            "Memory",
+            vec![
+                kv("used_memory", rss.to_string()),
+                kv("used_memory_human", human(rss)),
+                kv("used_memory_rss", rss.to_string()),
+                kv("used_memory_rss_human", human(rss)),
+                kv("used_memory_peak", rss.to_string()),
+                kv("maxmemory", "0".into()),
+                kv("maxmemory_policy", "noeviction".into()),
+                kv("mem_fragmentation_ratio", "1.00".into()),
+            ],
+        );
+    }
+    if want("persistence") {
+        section(
+            "Persistence",
+            vec![
+                kv("loading", "0".into()),
+                kv("async_loading", "0".into()),
+                kv("rdb_changes_since_last_save", "0".into()),
+                kv("rdb_bgsave_in_progress", "0".into()),
+                kv("rdb_last_bgsave_status", "ok".into()),
+                kv("aof_enabled", "1".into()),
+                kv("aof_rewrite_in_progress", "0".into()),
+                kv("aof_last_write_status", "ok".into()),
+                kv("brook_log_bytes", broker_stats.log_bytes.to_string()),
+                kv("brook_fsyncs", broker_stats.fsyncs_total.to_string()),
+            ],
+        );
+    }
+    if want("stats") {
+        let uptime_f = server.started.elapsed().as_secs_f64().max(1e-3);
+        let commands = stats.commands.load(Ordering::Relaxed);
+        section(
+            "Stats",
+            vec![
+                kv(
+                    "total_connections_received",
+                    stats
+                        .connections_received
+                        .load(Ordering::Relaxed)
+                        .to_string(),
+                ),
+                kv("total_commands_processed", commands.to_string()),
+                kv(
+                    "instantaneous_ops_per_sec",
+                    format!("{}", (commands as f64 / uptime_f) as u64),
+                ),
+                kv(
+                    "rejected_connections",
+                    stats
+                        .rejected_connections
+                        .load(Ordering::Relaxed)
+                        .to_string(),
+                ),
+                kv("expired_keys", "0".into()),
+                kv("evicted_keys", "0".into()),
+                kv("keyspace_hits", "0".into()),
+                kv("keyspace_misses", "0".into()),
+                kv(
+                    "total_error_replies",
+                    stats.error_replies.load(Ordering::Relaxed).to_string(),
+                ),
+                kv(
+                    "brook_records_appended",
+                    broker_stats.records_appended_total.to_string(),
+                ),
+            ],
+        );
+    }
+    if want("replication") {
+        section(
+            "Replication",
+            vec![
+                kv("role", "master".into()),
+                kv("connected_slaves", "0".into()),
+            ],
+        );
+    }
+    if want("cpu") {
+        section(
+            "CPU",
+            vec![
+                kv("used_cpu_sys", "0.0".into()),
+                kv("used_cpu_user", "0.0".into()),
+            ],
+        );
+    }
+    if want("keyspace") {
+        let mut per_db: std::collections::BTreeMap<u8, u64> = std::collections::BTreeMap::new();
+        for t in server.broker.topics() {
+            *per_db.entry(t.key.db).or_default() += 1;
+        }
+        section(
+            "Keyspace",
+            per_db
+                .into_iter()
+                .map(|(db, n)| {
+                    (
+                        format!("db{db}"),
+                        format!("keys={n},expires=0,avg_ttl=0,subexpiry=0"),
+                    )
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+async fn info(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let sections: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let text = info_text(c, &sections);
+    Ok(Frame::Verbatim {
+        format: *b"txt",
+        text: Bytes::from(text),
+    })
+}
+
+async fn time(_c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Frame::Array(vec![
+        bulk(Bytes::from(now.as_secs().to_string())),
+        bulk(Bytes::from(now.subsec_micros().to_string())),
+    ]))
+}
+
+async fn wait(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    // No replicas: nothing to wait for.
+    match (parse_i64(&args[1]), parse_i64(&args[2])) {
+        (Some(_), Some(t)) if t >= 0 => Ok(Frame::Integer(0)),
+        (Some(_), Some(_)) => Ok(err("timeout is negative")),
+        _ => Ok(not_integer()),
+    }
+}
+
+/// `WAITAOF numlocal numreplicas timeout`: with numlocal >= 1, returns once every
+/// write this connection made before it is fsynced, whatever the topic's policy.
+async fn waitaof(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let (Some(numlocal), Some(numreplicas), Some(timeout)) = (
+        parse_i64(&args[1]),
+        parse_i64(&args[2]),
+        parse_i64(&args[3]),
+    ) else {
+        return Ok(not_integer());
+    };
+    if timeout < 0 {
+        return Ok(err("timeout is negative"));
+    }
+    if numlocal < 0 || numreplicas < 0 {
+        return Ok(not_integer());
+    }
+    let writes = std::mem::take(&mut c.unsynced_writes);
+    let all = async {
+        for (p, offset) in &writes {
+            if p.wait_durable(*offset).await.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    let synced = if timeout == 0 {
+        all.await
+    } else {
+        tokio::time::timeout(std::time::Duration::from_millis(timeout as u64), all)
+            .await
+            .unwrap_or(false)
+    };
+    if !synced {
+        // Keep them so a later WAITAOF waits again.
+        c.unsynced_writes = writes;
+    }
+    Ok(Frame::Array(vec![
+        Frame::Integer(i64::from(synced || numlocal == 0)),
+        Frame::Integer(0),
+    ]))
+}

@@ -1,0 +1,734 @@
+//! Stream commands without consumer groups: XADD, XRANGE, XREVRANGE, XLEN, XDEL,
+//! XTRIM, XREAD, XSETID, XINFO STREAM.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::{select_all, BoxFuture, FutureExt};
+
+use brook_broker::fields;
+use brook_broker::{AppendError, Partition, ProduceError, TopicError, TopicSettings};
+use brook_model::{IdSpec, StreamId};
+use brook_resp_proto::Frame;
+
+use super::{
+    bulk, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error, CmdResult, Spec,
+};
+use crate::conn::Conn;
+use crate::keyspace::Key;
+use crate::stream_read::{self, entries_frame, entry_frame, id_frame, read_error};
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("xadd", -5, &["write", "denyoom", "fast"], (1, 1, 1), "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", handler!(xadd)).deferrable(),
+        spec("xrange", -4, &["readonly"], (1, 1, 1), "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", handler!(xrange)),
+        spec("xrevrange", -4, &["readonly"], (1, 1, 1), "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", handler!(xrevrange)),
+        spec("xlen", 2, &["readonly", "fast"], (1, 1, 1), "stream", "5.0.0", "Return the number of messages in a stream.", handler!(xlen)),
+        spec("xdel", -3, &["write", "fast"], (1, 1, 1), "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", handler!(xdel)),
+        spec("xtrim", -4, &["write"], (1, 1, 1), "stream", "5.0.0", "Deletes messages from the beginning of a stream.", handler!(xtrim)),
+        spec("xread", -4, &["readonly", "blocking", "movablekeys"], (0, 0, 0), "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", handler!(xread)),
+        spec("xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), "stream", "5.0.0", "An internal command for replicating stream values.", handler!(xsetid)),
+        spec("xinfo", -2, &[], (0, 0, 0), "stream", "5.0.0", "A container for stream introspection commands.", handler!(xinfo))
+            .with_subcommands(&["stream", "groups", "consumers", "help"]),
+    ]
+}
+
+// ---- argument parsing ------------------------------------------------------------------
+
+pub fn invalid_id() -> Frame {
+    err("Invalid stream ID specified as stream command argument")
+}
+
+/// `ms-seq`, or `ms` with `missing_seq` as the sequence.
+pub fn parse_id(b: &[u8], missing_seq: u64) -> Option<StreamId> {
+    let s = std::str::from_utf8(b).ok()?;
+    let num = |p: &str| -> Option<u64> {
+        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    match s.split_once('-') {
+        Some((ms, seq)) => Some(StreamId::new(num(ms)?, num(seq)?)),
+        None => Some(StreamId::new(num(s)?, missing_seq)),
+    }
+}
+
+fn parse_xadd_id(b: &[u8]) -> Option<IdSpec> {
+    if b == b"*" {
+        return Some(IdSpec::Auto);
+    }
+    if let Some(ms) = b.strip_suffix(b"-*") {
+        if ms.contains(&b'-') {
+            return None;
+        }
+        return parse_id(ms, 0).map(|id| IdSpec::AutoSeq(id.ms));
+    }
+    parse_id(b, 0).map(IdSpec::Explicit)
+}
+
+/// A range bound: `-`, `+`, `(id` (exclusive), `ms`, `ms-seq`.
+fn parse_bound(b: &[u8], is_start: bool) -> Result<StreamId, Frame> {
+    match b {
+        b"-" => return Ok(StreamId::ZERO),
+        b"+" => return Ok(StreamId::MAX),
+        _ => {}
+    }
+    if let Some(rest) = b.strip_prefix(b"(") {
+        let id = parse_id(rest, if is_start { 0 } else { u64::MAX }).ok_or_else(invalid_id)?;
+        return if is_start {
+            id.successor()
+                .ok_or_else(|| err("invalid start ID for the interval"))
+        } else {
+            predecessor(id).ok_or_else(|| err("invalid end ID for the interval"))
+        };
+    }
+    parse_id(b, if is_start { 0 } else { u64::MAX }).ok_or_else(invalid_id)
+}
+
+fn predecessor(id: StreamId) -> Option<StreamId> {
+    match id.seq.checked_sub(1) {
+        Some(seq) => Some(StreamId::new(id.ms, seq)),
+        None => id.ms.checked_sub(1).map(|ms| StreamId::new(ms, u64::MAX)),
+    }
+}
+
+/// How `XADD`/`XTRIM` trim.
+#[derive(Debug, Clone, Copy)]
+enum Trim {
+    MaxLen { n: u64, limit: Option<u64> },
+    MinId { id: StreamId, limit: Option<u64> },
+}
+
+/// Parses `MAXLEN|MINID [=|~] threshold [LIMIT count]` starting at `args[*i]`.
+fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
+    let minid = eq(&args[*i], "MINID");
+    *i += 1;
+    let mut approx = false;
+    if let Some(a) = args.get(*i) {
+        if a.as_ref() == b"~" {
+            approx = true;
+            *i += 1;
+        } else if a.as_ref() == b"=" {
+            *i += 1;
+        }
+    }
+    let threshold = args.get(*i).ok_or_else(syntax_error)?.clone();
+    *i += 1;
+    let mut limit = None;
+    if args.get(*i).is_some_and(|a| eq(a, "LIMIT")) {
+        let v = args.get(*i + 1).ok_or_else(syntax_error)?;
+        let n = parse_i64(v).ok_or_else(not_integer)?;
+        if n < 0 {
+            return Err(err("The LIMIT argument must be >= 0."));
+        }
+        if !approx {
+            return Err(err(
+                "syntax error, LIMIT cannot be used without the special ~ option",
+            ));
+        }
+        limit = (n > 0).then_some(n as u64);
+        *i += 2;
+    }
+    if minid {
+        let id = parse_id(&threshold, 0).ok_or_else(invalid_id)?;
+        Ok(Trim::MinId { id, limit })
+    } else {
+        let n = parse_i64(&threshold).ok_or_else(not_integer)?;
+        if n < 0 {
+            return Err(err("The MAXLEN argument must be >= 0."));
+        }
+        Ok(Trim::MaxLen { n: n as u64, limit })
+    }
+}
+
+/// Applies a trim; returns how many live entries were removed.
+fn apply_trim(p: &Partition, trim: Trim) -> Result<u64, Frame> {
+    let before = p.live_count();
+    let marks = p.marks();
+    let mut cut = match trim {
+        Trim::MaxLen { n, .. } => p.offset_keeping_last(n),
+        Trim::MinId { id, .. } => p.offset_for_stream_id(id).map_err(read_error)?,
+    };
+    let limit = match trim {
+        Trim::MaxLen { limit, .. } | Trim::MinId { limit, .. } => limit,
+    };
+    if let Some(limit) = limit {
+        // Evict at most `limit` live entries.
+        let evicted = |cut: u64| before - p.live_count_from(cut);
+        if evicted(cut) > limit {
+            let (mut lo, mut hi) = (marks.log_start, cut);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if evicted(mid) > limit {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            cut = lo;
+        }
+    }
+    if cut > marks.log_start {
+        p.trim_to(cut).map_err(append_error)?;
+    }
+    Ok(before.saturating_sub(p.live_count()))
+}
+
+pub fn append_error(e: AppendError) -> Frame {
+    match e {
+        AppendError::StreamId(e) => err(e),
+        AppendError::DiskFull { .. } => {
+            error("MISCONF Errors writing to the AOF file: No space left on device")
+        }
+        AppendError::Encode(e) => err(e),
+        other => err(format!("write failed: {other}")),
+    }
+}
+
+fn produce_error(e: ProduceError) -> Frame {
+    match e {
+        ProduceError::Append(e) => append_error(e),
+        other => err(other),
+    }
+}
+
+fn topic_error(e: TopicError) -> Frame {
+    err(e)
+}
+
+/// The stream at `key`: `Ok(None)` if missing, `Err(WRONGTYPE)` if not a stream.
+fn stream_of(c: &Conn, key: &Bytes) -> Result<Option<Arc<Partition>>, Frame> {
+    match c.lookup(key) {
+        Key::Missing => Ok(None),
+        Key::Stream(_) => Ok(c.stream(key).map(|(_, p)| p)),
+    }
+}
+
+// ---- commands ------------------------------------------------------------------------
+
+async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let key = args[1].clone();
+    let mut i = 2;
+    let mut nomkstream = false;
+    let mut trim = None;
+    while i < args.len() {
+        let a = &args[i];
+        if eq(a, "NOMKSTREAM") {
+            nomkstream = true;
+            i += 1;
+        } else if eq(a, "MAXLEN") || eq(a, "MINID") {
+            match parse_trim(&args, &mut i) {
+                Ok(t) => trim = Some(t),
+                Err(e) => return Ok(e),
+            }
+        } else if eq(a, "KEEPREF") || eq(a, "DELREF") || eq(a, "ACKED") {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let Some(id_arg) = args.get(i) else {
+        return Ok(super::wrong_args("xadd"));
+    };
+    let pairs = &args[i + 1..];
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+        return Ok(super::wrong_args("xadd"));
+    }
+    let Some(spec_id) = parse_xadd_id(id_arg) else {
+        return Ok(invalid_id());
+    };
+    if let IdSpec::Explicit(id) = spec_id {
+        if id == StreamId::ZERO {
+            return Ok(err("The ID specified in XADD must be greater than 0-0"));
+        }
+    }
+    let topic = match c.lookup(&key) {
+        Key::Stream(t) => t,
+        Key::Missing if nomkstream => return Ok(Frame::Null),
+        Key::Missing => {
+            let created = c
+                .server
+                .broker
+                .create_topic(c.topic_key(&key), TopicSettings::default())
+                .await;
+            match created {
+                Ok(t) => t,
+                Err(TopicError::AlreadyExists(k)) => match c.server.broker.topic(&k) {
+                    Some(t) => t,
+                    None => return Ok(err("stream was deleted concurrently")),
+                },
+                Err(e) => return Ok(topic_error(e)),
+            }
+        }
+    };
+    let fields: Vec<(Bytes, Bytes)> = pairs
+        .chunks_exact(2)
+        .map(|kv| (kv[0].clone(), kv[1].clone()))
+        .collect();
+    let (format, record) = fields::encode(&fields, brook_broker::now_ms() as i64);
+    let (p, appended, must_wait) =
+        match c
+            .server
+            .broker
+            .append_deferred(&topic, 0, vec![(spec_id, record)], format)
+        {
+            Ok(r) => r,
+            Err(e) => return Ok(produce_error(e)),
+        };
+    if must_wait {
+        c.owe_durability(&p, appended.next_offset);
+    } else {
+        c.note_unsynced(&p, appended.next_offset);
+    }
+    c.server.touch(c.db, &key);
+    if let Some(trim) = trim {
+        if must_wait {
+            // Trimming moves the log start within what readers may see: settle first.
+            c.settle_durability().await?;
+        }
+        if let Err(e) = apply_trim(&p, trim) {
+            return Ok(e);
+        }
+    }
+    let id = appended.ids.first().copied().unwrap_or_default();
+    Ok(id_frame(id))
+}
+
+fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
+    match args.get(at) {
+        None => Ok(usize::MAX),
+        Some(a) if eq(a, "COUNT") && args.len() == at + 2 => {
+            let n = parse_i64(&args[at + 1]).ok_or_else(not_integer)?;
+            Ok(n.max(0) as usize)
+        }
+        Some(_) => Err(syntax_error()),
+    }
+}
+
+async fn xrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    range_command(c, args, false)
+}
+
+async fn xrevrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    range_command(c, args, true)
+}
+
+fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
+    let (start_arg, end_arg) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    let start = match parse_bound(start_arg, true) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let end = match parse_bound(end_arg, false) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let count = match parse_count(&args, 4) {
+        Ok(n) => n,
+        Err(e) => return Ok(e),
+    };
+    let p = match stream_of(c, &args[1]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Frame::Array(vec![])),
+        Err(e) => return Ok(e),
+    };
+    let records = if rev {
+        stream_read::range_rev(&p, end, start, count)
+    } else {
+        stream_read::range(&p, start, end, count)
+    };
+    Ok(match records {
+        Ok(r) => entries_frame(&r),
+        Err(e) => e,
+    })
+}
+
+async fn xlen(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(match stream_of(c, &args[1]) {
+        Ok(Some(p)) => Frame::Integer(p.live_count() as i64),
+        Ok(None) => Frame::Integer(0),
+        Err(e) => e,
+    })
+}
+
+async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let mut ids = Vec::with_capacity(args.len() - 2);
+    for a in &args[2..] {
+        match parse_id(a, 0) {
+            Some(id) => ids.push(id),
+            None => return Ok(invalid_id()),
+        }
+    }
+    let p = match stream_of(c, &args[1]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Frame::Integer(0)),
+        Err(e) => return Ok(e),
+    };
+    let mut offsets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let off = match p.offset_for_stream_id(id) {
+            Ok(o) => o,
+            Err(e) => return Ok(read_error(e)),
+        };
+        match p.read_records(off, 1, 1 << 20) {
+            Ok(r)
+                if r.first()
+                    .is_some_and(|r| r.stream_id == id && r.offset == off) =>
+            {
+                offsets.push(off)
+            }
+            Ok(_) => {}
+            Err(e) => return Ok(read_error(e)),
+        }
+    }
+    match p.delete_records(&offsets) {
+        Ok(n) => {
+            c.server.touch(c.db, &args[1]);
+            Ok(Frame::Integer(n as i64))
+        }
+        Err(e) => Ok(append_error(e)),
+    }
+}
+
+async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let mut i = 2;
+    if !(eq(&args[i], "MAXLEN") || eq(&args[i], "MINID")) {
+        return Ok(syntax_error());
+    }
+    let trim = match parse_trim(&args, &mut i) {
+        Ok(t) => t,
+        Err(e) => return Ok(e),
+    };
+    while i < args.len() {
+        if eq(&args[i], "KEEPREF") || eq(&args[i], "DELREF") || eq(&args[i], "ACKED") {
+            i += 1;
+        } else {
+            return Ok(syntax_error());
+        }
+    }
+    let p = match stream_of(c, &args[1]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Frame::Integer(0)),
+        Err(e) => return Ok(e),
+    };
+    Ok(match apply_trim(&p, trim) {
+        Ok(n) => {
+            if n > 0 {
+                c.server.touch(c.db, &args[1]);
+            }
+            Frame::Integer(n as i64)
+        }
+        Err(e) => e,
+    })
+}
+
+/// Where an XREAD starts in one stream.
+enum ReadFrom {
+    /// Entries with an ID greater than this.
+    After(StreamId),
+    /// `+`: the last entry.
+    Last,
+}
+
+async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let mut count = usize::MAX;
+    let mut block: Option<u64> = None;
+    let mut i = 1;
+    while i < args.len() && !eq(&args[i], "STREAMS") {
+        let Some(v) = args.get(i + 1) else {
+            return Ok(syntax_error());
+        };
+        if eq(&args[i], "COUNT") {
+            match parse_i64(v) {
+                Some(n) => count = if n <= 0 { usize::MAX } else { n as usize },
+                None => return Ok(not_integer()),
+            }
+        } else if eq(&args[i], "BLOCK") {
+            match parse_i64(v) {
+                Some(ms) if ms < 0 => return Ok(err("timeout is negative")),
+                Some(ms) => block = Some(ms as u64),
+                None => return Ok(err("timeout is not an integer or out of range")),
+            }
+        } else {
+            return Ok(syntax_error());
+        }
+        i += 2;
+    }
+    if i >= args.len() {
+        return Ok(syntax_error());
+    }
+    let rest = &args[i + 1..];
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
+        return Ok(err("Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."));
+    }
+    let n = rest.len() / 2;
+    let keys: Vec<Bytes> = rest[..n].to_vec();
+    let mut starts = Vec::with_capacity(n);
+    for (k, id) in keys.iter().zip(&rest[n..]) {
+        let p = match stream_of(c, k) {
+            Ok(p) => p,
+            Err(e) => return Ok(e),
+        };
+        let from = match id.as_ref() {
+            b"$" => ReadFrom::After(p.as_ref().and_then(|p| p.last_id()).unwrap_or_default()),
+            b"+" => ReadFrom::Last,
+            other => match parse_id(other, 0) {
+                Some(id) => ReadFrom::After(id),
+                None => return Ok(invalid_id()),
+            },
+        };
+        starts.push(from);
+    }
+    let deadline = block
+        .filter(|&ms| ms > 0)
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let mut flushed = false;
+    loop {
+        // Subscribe before reading so an append between the read and the wait is not
+        // missed.
+        let mut topics_rx = c.server.broker.subscribe_topics();
+        topics_rx.borrow_and_update();
+        let mut results = Vec::new();
+        let mut waits: Vec<BoxFuture<'static, ()>> = Vec::new();
+        for (k, from) in keys.iter().zip(&starts) {
+            let p = match stream_of(c, k) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => return Ok(e),
+            };
+            let records = match from {
+                ReadFrom::Last => {
+                    stream_read::last_entry(&p).map(|r| r.into_iter().collect::<Vec<_>>())
+                }
+                ReadFrom::After(id) => match id.successor() {
+                    Some(next) => stream_read::range(&p, next, StreamId::MAX, count),
+                    None => Ok(Vec::new()),
+                },
+            };
+            let records = match records {
+                Ok(r) => r,
+                Err(e) => return Ok(e),
+            };
+            if records.is_empty() {
+                if let ReadFrom::After(id) = from {
+                    let off = match id.successor().map(|next| p.offset_for_stream_id(next)) {
+                        Some(Ok(o)) => o,
+                        Some(Err(e)) => return Ok(read_error(e)),
+                        None => u64::MAX,
+                    };
+                    let p2 = p.clone();
+                    waits.push(
+                        async move {
+                            p2.wait_for_data(off).await;
+                        }
+                        .boxed(),
+                    );
+                }
+            } else {
+                results.push((k.clone(), entries_frame(&records)));
+            }
+        }
+        if !results.is_empty() {
+            return Ok(xread_reply(c, results));
+        }
+        let Some(block_ms) = block else {
+            return Ok(Frame::NullArray);
+        };
+        if c.in_exec {
+            return Ok(Frame::NullArray);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Frame::NullArray);
+        }
+        if !flushed {
+            // Earlier pipelined replies must not wait behind a blocked read.
+            c.flush().await?;
+            flushed = true;
+        }
+        let _ = block_ms;
+        waits.push(
+            async move {
+                let _ = topics_rx.changed().await;
+            }
+            .boxed(),
+        );
+        let client = c.client.clone();
+        let mut stopping = c.server.stopping.subscribe();
+        let killed = async move {
+            tokio::select! {
+                () = client.kill.notified() => {}
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+        };
+        c.server
+            .stats
+            .blocked_clients
+            .fetch_add(1, Ordering::Relaxed);
+        c.client.blocked.store(true, Ordering::Relaxed);
+        let woke = async {
+            let (_, _, _) = select_all(waits).await;
+        };
+        let timed_out = match deadline {
+            Some(d) => tokio::select! {
+                () = woke => false,
+                () = tokio::time::sleep_until(d.into()) => true,
+                () = killed => true,
+            },
+            None => tokio::select! {
+                () = woke => false,
+                () = killed => true,
+            },
+        };
+        c.server
+            .stats
+            .blocked_clients
+            .fetch_sub(1, Ordering::Relaxed);
+        c.client.blocked.store(false, Ordering::Relaxed);
+        if c.client.killed.load(Ordering::SeqCst) {
+            return Err(crate::conn::Closed);
+        }
+        if timed_out {
+            return Ok(Frame::NullArray);
+        }
+    }
+}
+
+fn xread_reply(c: &Conn, results: Vec<(Bytes, Frame)>) -> Frame {
+    use brook_resp_proto::Protocol;
+    if c.proto == Protocol::Resp3 {
+        Frame::Map(results.into_iter().map(|(k, v)| (bulk(k), v)).collect())
+    } else {
+        Frame::Array(
+            results
+                .into_iter()
+                .map(|(k, v)| Frame::Array(vec![bulk(k), v]))
+                .collect(),
+        )
+    }
+}
+
+async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let Some(id) = parse_id(&args[2], 0) else {
+        return Ok(invalid_id());
+    };
+    let mut i = 3;
+    while i < args.len() {
+        let Some(v) = args.get(i + 1) else {
+            return Ok(syntax_error());
+        };
+        if eq(&args[i], "ENTRIESADDED") {
+            if parse_i64(v).is_none_or(|n| n < 0) {
+                return Ok(err("entries_added must be positive"));
+            }
+        } else if eq(&args[i], "MAXDELETEDID") {
+            if parse_id(v, 0).is_none() {
+                return Ok(invalid_id());
+            }
+        } else {
+            return Ok(syntax_error());
+        }
+        i += 2;
+    }
+    let p = match stream_of(c, &args[1]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(err("no such key")),
+        Err(e) => return Ok(e),
+    };
+    match stream_read::last_entry(&p) {
+        Ok(Some(last)) if id < last.stream_id => {
+            return Ok(err(
+                "The ID specified in XSETID is smaller than the target stream top item",
+            ))
+        }
+        Ok(_) => {}
+        Err(e) => return Ok(e),
+    }
+    match p.set_last_id(id) {
+        Ok(()) => {
+            c.server.touch(c.db, &args[1]);
+            Ok(ok())
+        }
+        Err(AppendError::IdBelowStored { stored }) => Ok(err(format!(
+            "The ID specified in XSETID is smaller than {stored}, an entry deleted but still stored; Brook keeps stream IDs increasing in its log"
+        ))),
+        Err(e) => Ok(append_error(e)),
+    }
+}
+
+async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "stream" if args.len() >= 3 => xinfo_stream(c, &args),
+        "help" => Ok(Frame::Array(
+            [
+                "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CONSUMERS <key> <groupname>",
+                "GROUPS <key>",
+                "STREAM <key> [FULL [COUNT <count>]]",
+            ]
+            .iter()
+            .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
+            .collect(),
+        )),
+        "stream" | "groups" | "consumers" => Ok(err(format!(
+            "wrong number of arguments for 'xinfo|{sub}' command"
+        ))),
+        _ => Ok(err(format!(
+            "unknown subcommand '{}'. Try XINFO HELP.",
+            String::from_utf8_lossy(&args[1])
+        ))),
+    }
+}
+
+fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
+    let p = match stream_of(c, &args[2]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(err("no such key")),
+        Err(e) => return Ok(e),
+    };
+    let (first, last) = match (stream_read::first_entry(&p), stream_read::last_entry(&p)) {
+        (Ok(f), Ok(l)) => (f, l),
+        (Err(e), _) | (_, Err(e)) => return Ok(e),
+    };
+    let marks = p.marks();
+    let s = |v: &str| bulk(Bytes::copy_from_slice(v.as_bytes()));
+    let entry = |r: &Option<brook_model::StoredRecord>| r.as_ref().map_or(Frame::Null, entry_frame);
+    let pairs = vec![
+        (s("length"), Frame::Integer(p.live_count() as i64)),
+        (
+            s("radix-tree-keys"),
+            Frame::Integer(p.segment_count() as i64),
+        ),
+        (
+            s("radix-tree-nodes"),
+            Frame::Integer(p.segment_count() as i64),
+        ),
+        (
+            s("last-generated-id"),
+            id_frame(p.last_id().unwrap_or_default()),
+        ),
+        (s("max-deleted-entry-id"), id_frame(StreamId::ZERO)),
+        (
+            s("entries-added"),
+            Frame::Integer(marks.high_watermark as i64),
+        ),
+        (
+            s("recorded-first-entry-id"),
+            id_frame(first.as_ref().map_or(StreamId::ZERO, |r| r.stream_id)),
+        ),
+        (s("groups"), Frame::Integer(0)),
+        (s("first-entry"), entry(&first)),
+        (s("last-entry"), entry(&last)),
+    ];
+    if args.len() > 3 && !eq(&args[3], "FULL") {
+        return Ok(syntax_error());
+    }
+    Ok(Frame::Map(pairs))
+}

@@ -1,0 +1,142 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use brook_resp_proto::Frame;
+
+use super::{err, handler, ok, spec, CmdResult, Spec};
+use crate::conn::Conn;
+
+pub fn specs() -> Vec<Spec> {
+    const F: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+    vec![
+        spec(
+            "multi",
+            1,
+            F,
+            (0, 0, 0),
+            "transactions",
+            "1.2.0",
+            "Starts a transaction.",
+            handler!(multi),
+        ),
+        spec(
+            "exec",
+            1,
+            &["noscript", "loading", "stale", "skip_slowlog"],
+            (0, 0, 0),
+            "transactions",
+            "1.2.0",
+            "Executes all commands in a transaction.",
+            handler!(exec),
+        ),
+        spec(
+            "discard",
+            1,
+            F,
+            (0, 0, 0),
+            "transactions",
+            "2.0.0",
+            "Discards a transaction.",
+            handler!(discard),
+        ),
+        spec(
+            "watch",
+            -2,
+            F,
+            (1, -1, 1),
+            "transactions",
+            "2.2.0",
+            "Monitors changes to keys to determine the execution of a transaction.",
+            handler!(watch),
+        ),
+        spec(
+            "unwatch",
+            1,
+            F,
+            (0, 0, 0),
+            "transactions",
+            "2.2.0",
+            "Forgets about watched keys of a transaction.",
+            handler!(unwatch),
+        ),
+    ]
+}
+
+async fn multi(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    if c.multi.is_some() {
+        return Ok(err("MULTI calls can not be nested"));
+    }
+    c.multi = Some(Vec::new());
+    c.multi_failed = false;
+    c.client.multi.store(true, Ordering::Relaxed);
+    Ok(ok())
+}
+
+fn end_multi(c: &mut Conn) -> Option<Vec<Vec<Bytes>>> {
+    c.client.multi.store(false, Ordering::Relaxed);
+    c.multi_failed = false;
+    c.multi.take()
+}
+
+async fn exec(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    let failed = c.multi_failed;
+    let Some(queue) = end_multi(c) else {
+        return Ok(err("EXEC without MULTI"));
+    };
+    let watched = std::mem::take(&mut c.watched);
+    if failed {
+        return Ok(Frame::Error(Bytes::from_static(
+            b"EXECABORT Transaction discarded because of previous errors.",
+        )));
+    }
+    if watched
+        .iter()
+        .any(|(db, key, v)| c.server.key_version(*db, key) != *v)
+    {
+        return Ok(Frame::NullArray);
+    }
+    let mut replies = Vec::with_capacity(queue.len());
+    c.in_exec = true;
+    for args in queue {
+        let reply = match super::check(&args) {
+            Ok(spec) => super::run(c, spec, args).await,
+            Err(reply) => Ok(reply),
+        };
+        match reply {
+            Ok(frame) => replies.push(frame),
+            Err(closed) => {
+                c.in_exec = false;
+                return Err(closed);
+            }
+        }
+    }
+    c.in_exec = false;
+    Ok(Frame::Array(replies))
+}
+
+async fn discard(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    if end_multi(c).is_none() {
+        return Ok(err("DISCARD without MULTI"));
+    }
+    c.watched.clear();
+    Ok(ok())
+}
+
+async fn watch(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    if c.multi.is_some() {
+        return Ok(err("WATCH inside MULTI is not allowed"));
+    }
+    for key in &args[1..] {
+        let v = c.server.key_version(c.db, key);
+        c.watched.push((c.db, key.clone(), v));
+    }
+    Ok(ok())
+}
+
+async fn unwatch(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    c.watched.clear();
+    Ok(ok())
+}

@@ -1,0 +1,188 @@
+//! One client connection: the read / execute / reply loop and its state.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+
+use brook_broker::Partition;
+use brook_resp_proto::{Frame, Protocol, RequestDecoder};
+
+use crate::client::ClientHandle;
+use crate::cmd;
+use crate::RespServer;
+
+/// Replies are written to the socket once this much is buffered, even mid-pipeline.
+const OUT_FLUSH_BYTES: usize = 1024 * 1024;
+/// Initial read buffer size.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The state of one connection, handed to every command.
+pub struct Conn {
+    pub server: Arc<RespServer>,
+    pub client: Arc<ClientHandle>,
+    pub db: u8,
+    pub proto: Protocol,
+    /// Commands queued by `MULTI`, and whether one of them was refused.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    pub multi_failed: bool,
+    /// Keys under `WATCH`, with the version seen.
+    pub watched: Vec<(u8, Bytes, u64)>,
+    /// Appends whose replies may not leave before they are durable.
+    pub owed_durability: Vec<(Arc<Partition>, u64)>,
+    /// Appends acknowledged without fsync (interval/never policies), for `WAITAOF`.
+    pub unsynced_writes: Vec<(Arc<Partition>, u64)>,
+    pub quit: bool,
+    /// Inside `EXEC`: blocking commands do not block.
+    pub in_exec: bool,
+    out: BytesMut,
+    writer: OwnedWriteHalf,
+}
+
+/// The connection could not be written to (or a durability wait failed): close it.
+#[derive(Debug)]
+pub struct Closed;
+
+pub async fn serve<F>(server: Arc<RespServer>, stream: TcpStream, peer: SocketAddr, shutdown: F)
+where
+    F: std::future::Future<Output = ()> + Send,
+{
+    let laddr = stream.local_addr().ok();
+    let (mut reader, writer) = stream.into_split();
+    let client = Arc::new(ClientHandle::new(server.next_client_id(), peer, laddr));
+    server.clients.lock().insert(client.id, client.clone());
+    server
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let mut conn = Conn {
+        server: server.clone(),
+        client: client.clone(),
+        db: 0,
+        proto: Protocol::Resp2,
+        multi: None,
+        multi_failed: false,
+        watched: Vec::new(),
+        owed_durability: Vec::new(),
+        unsynced_writes: Vec::new(),
+        quit: false,
+        in_exec: false,
+        out: BytesMut::with_capacity(4096),
+        writer,
+    };
+    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut decoder = RequestDecoder::new();
+    tokio::pin!(shutdown);
+    'conn: loop {
+        loop {
+            match decoder.decode(&mut input, &server.limits) {
+                Ok(Some(args)) => {
+                    if conn.execute(args).await.is_err() {
+                        break 'conn;
+                    }
+                    if conn.quit || client.killed.load(Ordering::SeqCst) {
+                        let _ = conn.flush().await;
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                    conn.push(&Frame::Error(Bytes::from(e.to_string())));
+                    let _ = conn.flush().await;
+                    tracing::debug!(%peer, error = %e, "closing connection after a protocol error");
+                    break 'conn;
+                }
+            }
+        }
+        if conn.flush().await.is_err() {
+            break;
+        }
+        tokio::select! {
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            () = &mut shutdown => break,
+            () = client.kill.notified() => break,
+        }
+    }
+    server.clients.lock().remove(&client.id);
+}
+
+impl Conn {
+    /// Encodes a reply into the output buffer.
+    pub fn push(&mut self, frame: &Frame) {
+        frame.encode(self.proto, &mut self.out);
+    }
+
+    /// Waits for owed durability, then writes the buffered replies.
+    pub async fn flush(&mut self) -> Result<(), Closed> {
+        self.settle_durability().await?;
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = self.out.split().freeze();
+        self.writer.write_all(&out).await.map_err(|_| Closed)?;
+        Ok(())
+    }
+
+    /// Waits until every append this connection acknowledged (in buffered replies)
+    /// is durable. If that fails, the replies must not be sent: the connection is
+    /// closed instead, so no client ever sees success for a write a crash could lose.
+    pub async fn settle_durability(&mut self) -> Result<(), Closed> {
+        for (p, offset) in std::mem::take(&mut self.owed_durability) {
+            if let Err(e) = p.wait_durable(offset).await {
+                tracing::error!(client = self.client.id, error = %e, "durability wait failed; closing the connection without replying");
+                return Err(Closed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that an append must be durable before its reply leaves.
+    pub fn owe_durability(&mut self, p: &Arc<Partition>, next_offset: u64) {
+        if let Some(entry) = self
+            .owed_durability
+            .iter_mut()
+            .find(|(q, _)| Arc::ptr_eq(q, p))
+        {
+            entry.1 = entry.1.max(next_offset);
+        } else {
+            self.owed_durability.push((p.clone(), next_offset));
+        }
+    }
+
+    /// Records an append acknowledged without fsync (for `WAITAOF`).
+    pub fn note_unsynced(&mut self, p: &Arc<Partition>, next_offset: u64) {
+        if let Some(entry) = self
+            .unsynced_writes
+            .iter_mut()
+            .find(|(q, _)| Arc::ptr_eq(q, p))
+        {
+            entry.1 = entry.1.max(next_offset);
+        } else {
+            self.unsynced_writes.push((p.clone(), next_offset));
+        }
+    }
+
+    /// Runs one request and buffers its reply.
+    pub async fn execute(&mut self, args: Vec<Bytes>) -> Result<(), Closed> {
+        let frame = cmd::dispatch(self, args).await?;
+        if matches!(frame, Frame::Error(_)) {
+            self.server
+                .stats
+                .error_replies
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.push(&frame);
+        if self.out.len() >= OUT_FLUSH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+}

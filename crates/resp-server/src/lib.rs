@@ -1,0 +1,128 @@
+//! Brook's RESP front end: serves Redis clients over the broker.
+//!
+//! One [`RespServer`] per process holds what connections share (the broker, the
+//! client registry for `CLIENT LIST/KILL`, counters for `INFO`, `CONFIG` values, key
+//! versions for `WATCH`). Each connection runs [`RespServer::serve`]: read, parse
+//! requests with `brook-resp-proto`, run each through the command table
+//! ([`cmd::COMMANDS`]), encode replies, and write them once no complete request is
+//! left in the input buffer (so pipelines are answered in one write).
+//!
+//! Durability: under the `always` policy an `XADD` reply must not leave before the
+//! entry is fsynced. Rather than waiting inside each command, a connection collects
+//! what it has to wait for and waits once before writing its replies, so a pipeline
+//! of appends costs one group commit, not one per command. A command that reads
+//! waits first, so a connection always reads its own writes.
+
+mod client;
+pub mod cmd;
+mod conn;
+mod glob;
+mod keyspace;
+mod stream_read;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use brook_broker::Broker;
+use brook_resp_proto::Limits;
+
+pub use client::ClientHandle;
+
+/// The version Brook reports as `redis_version` (the Redis release whose stream
+/// semantics it follows); clients use it for feature detection.
+pub const REDIS_COMPAT_VERSION: &str = "7.4.0";
+
+/// Counters reported by `INFO stats`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commands: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub blocked_clients: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+/// What every connection shares.
+pub struct RespServer {
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) clients: Mutex<std::collections::BTreeMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    pub(crate) stats: Stats,
+    pub(crate) config: Mutex<HashMap<String, String>>,
+    /// Per-key modification counters for `WATCH`; bumped by every write.
+    pub(crate) key_versions: Mutex<HashMap<(u8, bytes::Bytes), u64>>,
+    pub(crate) started: Instant,
+    pub(crate) limits: Limits,
+    pub(crate) version: String,
+    /// Set when the server shuts down: blocked commands return at once.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for RespServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RespServer").finish_non_exhaustive()
+    }
+}
+
+impl RespServer {
+    /// `version` is Brook's own version, reported beside the Redis compatibility
+    /// version.
+    pub fn new(broker: Arc<Broker>, version: &str) -> Arc<RespServer> {
+        Arc::new(RespServer {
+            broker,
+            clients: Mutex::default(),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            config: Mutex::new(cmd::server::default_config()),
+            key_versions: Mutex::default(),
+            started: Instant::now(),
+            limits: Limits::default(),
+            version: version.to_string(),
+            stopping: tokio::sync::watch::channel(false).0,
+        })
+    }
+
+    /// Tells blocked commands (XREAD BLOCK) to return now: the server is stopping.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    pub(crate) fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Marks a key as modified (for `WATCH`).
+    pub(crate) fn touch(&self, db: u8, key: &bytes::Bytes) {
+        let mut v = self.key_versions.lock();
+        *v.entry((db, key.clone())).or_insert(0) += 1;
+    }
+
+    pub(crate) fn key_version(&self, db: u8, key: &bytes::Bytes) -> u64 {
+        self.key_versions
+            .lock()
+            .get(&(db, key.clone()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Serves one connection until the client quits, is killed, or `shutdown`
+    /// completes.
+    pub async fn serve<F>(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        shutdown: F,
+    ) where
+        F: std::future::Future<Output = ()> + Send,
+    {
+        conn::serve(self, stream, peer, shutdown).await;
+    }
+}

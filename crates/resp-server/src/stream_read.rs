@@ -1,0 +1,142 @@
+//! Reading stream entries by ID range, forwards and backwards, as Redis replies.
+
+use bytes::Bytes;
+
+use brook_broker::fields;
+use brook_broker::{Partition, ReadError};
+use brook_model::{StoredRecord, StreamId};
+use brook_resp_proto::Frame;
+
+use crate::cmd::{bulk, err};
+
+/// Largest reply (approximate bytes of entries) one read may build; past it the
+/// command fails and the client is told to use COUNT. Redis would buffer any size.
+pub const REPLY_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Records decoded per read call.
+const CHUNK_RECORDS: usize = 512;
+const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn read_error(e: ReadError) -> Frame {
+    err(format!("stream read failed: {e}"))
+}
+
+fn too_large() -> Frame {
+    err("reply would exceed 256 MiB; use COUNT to read the range in parts")
+}
+
+fn size(r: &StoredRecord) -> usize {
+    64 + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
+}
+
+/// Live entries with `start <= id <= end`, oldest first, at most `count`.
+pub fn range(
+    p: &Partition,
+    start: StreamId,
+    end: StreamId,
+    count: usize,
+) -> Result<Vec<StoredRecord>, Frame> {
+    let mut out = Vec::new();
+    if start > end || count == 0 {
+        return Ok(out);
+    }
+    let mut from = p.offset_for_stream_id(start).map_err(read_error)?;
+    let mut bytes = 0usize;
+    loop {
+        let want = (count - out.len()).min(CHUNK_RECORDS);
+        let recs = p
+            .read_records(from, want, CHUNK_BYTES)
+            .map_err(read_error)?;
+        let Some(last) = recs.last() else { break };
+        from = last.offset + 1;
+        for r in recs {
+            if r.stream_id > end {
+                return Ok(out);
+            }
+            if r.stream_id >= start {
+                bytes += size(&r);
+                if bytes > REPLY_BYTES_MAX {
+                    return Err(too_large());
+                }
+                out.push(r);
+                if out.len() >= count {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Live entries with `start <= id <= end`, newest first, at most `count`.
+pub fn range_rev(
+    p: &Partition,
+    end: StreamId,
+    start: StreamId,
+    count: usize,
+) -> Result<Vec<StoredRecord>, Frame> {
+    let mut out = Vec::new();
+    if start > end || count == 0 {
+        return Ok(out);
+    }
+    let lo = p.offset_for_stream_id(start).map_err(read_error)?;
+    let mut upper = match end.successor() {
+        Some(next) => p.offset_for_stream_id(next).map_err(read_error)?,
+        None => p.marks().high_watermark,
+    };
+    let mut step: u64 = 64;
+    let mut bytes = 0usize;
+    while upper > lo && out.len() < count {
+        let from = upper.saturating_sub(step).max(lo);
+        let recs = p
+            .read_records(from, (upper - from) as usize, usize::MAX)
+            .map_err(read_error)?;
+        for r in recs.into_iter().rev() {
+            if r.offset >= upper || r.stream_id > end || r.stream_id < start {
+                continue;
+            }
+            bytes += size(&r);
+            if bytes > REPLY_BYTES_MAX {
+                return Err(too_large());
+            }
+            out.push(r);
+            if out.len() >= count {
+                break;
+            }
+        }
+        upper = from;
+        step = (step * 2).min(8192);
+    }
+    Ok(out)
+}
+
+/// The newest live entry.
+pub fn last_entry(p: &Partition) -> Result<Option<StoredRecord>, Frame> {
+    Ok(range_rev(p, StreamId::MAX, StreamId::ZERO, 1)?.pop())
+}
+
+/// The oldest live entry.
+pub fn first_entry(p: &Partition) -> Result<Option<StoredRecord>, Frame> {
+    Ok(range(p, StreamId::ZERO, StreamId::MAX, 1)?.pop())
+}
+
+/// `[id, [field, value, ...]]`.
+pub fn entry_frame(r: &StoredRecord) -> Frame {
+    let fields = match fields::decode(r) {
+        Ok(f) => f,
+        Err(e) => return err(e),
+    };
+    let mut flat = Vec::with_capacity(fields.len() * 2);
+    for (f, v) in fields {
+        flat.push(bulk(f));
+        flat.push(bulk(v));
+    }
+    Frame::Array(vec![id_frame(r.stream_id), Frame::Array(flat)])
+}
+
+pub fn entries_frame(records: &[StoredRecord]) -> Frame {
+    Frame::Array(records.iter().map(entry_frame).collect())
+}
+
+pub fn id_frame(id: StreamId) -> Frame {
+    bulk(Bytes::from(id.to_string()))
+}
