@@ -163,7 +163,7 @@ fn fmt_rate(x: f64) -> String {
 }
 
 fn fmt_size(bytes: usize) -> String {
-    if bytes >= 1024 && bytes % 1024 == 0 {
+    if bytes >= 1024 && bytes.is_multiple_of(1024) {
         format!("{} KiB", bytes / 1024)
     } else {
         format!("{bytes} B")

@@ -28,10 +28,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use brook_log::{FsStorage, MetaError, MetaLog, PartitionConfig, Retention, Storage, Syncer};
+use brook_log::{FsStorage, MetaLog, PartitionConfig, Retention, Storage, Syncer};
 use brook_model::{Durability, IdSpec, Record};
 
-pub use brook_log::{AppendError, Appended, Marks, Partition, ReadError};
+use brook_groups::persist as groups_persist;
+pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
+pub use brook_log::{AppendError, Appended, Marks, MetaError, Partition, ReadError};
 use topic::{validate_key, TopicRecord};
 pub use topic::{InvalidTopic, Topic, TopicKey, TopicSettings, DATABASES};
 
@@ -243,12 +245,28 @@ impl Broker {
             what: "the metadata log".into(),
             source,
         })?;
-        let meta = MetaLog::open(meta_partition)?;
+        let (meta, group_records) = MetaLog::open(
+            meta_partition,
+            Some(Bytes::from_static(groups_persist::PREFIX.as_bytes())),
+        )?;
+        let mut group_records_by_scope: HashMap<String, Vec<(Bytes, Bytes)>> = HashMap::new();
+        for (k, v) in group_records {
+            let scope = k
+                .strip_prefix(groups_persist::PREFIX.as_bytes())
+                .and_then(|rest| rest.split(|&b| b == b'/').next())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            group_records_by_scope
+                .entry(scope)
+                .or_default()
+                .push((k, v));
+        }
 
         let defaults = config.partition_defaults();
         let topics_dir = config.data_dir.join("topics");
         std::fs::create_dir_all(&topics_dir).map_err(io(&topics_dir))?;
         let mut topics = HashMap::new();
+        let mut stale_group_keys: Vec<Bytes> = Vec::new();
         for (k, v) in meta.scan_prefix(topic::META_PREFIX) {
             let bad = |reason: String| OpenError::BadRecord {
                 key: String::from_utf8_lossy(&k).into_owned(),
@@ -256,6 +274,9 @@ impl Broker {
             };
             let key = TopicKey::from_meta_key(&k).ok_or_else(|| bad("malformed key".into()))?;
             let record: TopicRecord = serde_json::from_slice(&v).map_err(|e| bad(e.to_string()))?;
+            let records = group_records_by_scope
+                .remove(&record.id)
+                .unwrap_or_default();
             let topic = open_topic(
                 &storage,
                 &syncer,
@@ -265,7 +286,27 @@ impl Broker {
                 &defaults,
             )
             .map_err(|e| bad(e.to_string()))?;
+            let (groups, orphans) = groups_persist::load(&topic.id, &records);
+            *topic.groups.lock() = groups;
+            stale_group_keys.extend(orphans);
             topics.insert(key, Arc::new(topic));
+        }
+        // Group records of topics that no longer exist (a crash during a delete).
+        for records in group_records_by_scope.into_values() {
+            stale_group_keys.extend(records.into_iter().map(|(k, _)| k));
+        }
+        if !stale_group_keys.is_empty() {
+            tracing::info!(
+                records = stale_group_keys.len(),
+                "removing stale consumer-group records"
+            );
+            let next = meta.apply_chunked_nowait(
+                stale_group_keys.into_iter().map(|k| (k, None)).collect(),
+                now_ms(),
+            )?;
+            meta.partition()
+                .wait_durable_blocking(next)
+                .map_err(|e| OpenError::Meta(MetaError::Wait(e)))?;
         }
         // Directories without a record are leftovers of a crashed create or delete.
         let known: std::collections::HashSet<&str> =
@@ -410,6 +451,7 @@ impl Broker {
             created_ms: topic.created_ms,
             settings: RwLock::new(topic.settings()),
             partitions: topic.partitions.clone(),
+            groups: topic.groups.clone(),
         });
         {
             let mut topics = self.topics.write();
@@ -534,6 +576,58 @@ impl Broker {
         Ok((p.clone(), appended, must_wait))
     }
 
+    /// Mutates a stream's Redis consumer groups and logs the changes, in one step
+    /// under the groups' lock (so the log order is the mutation order). Returns the
+    /// closure's result and the metadata-log offset that must be durable before the
+    /// result is acknowledged (wait on [`Broker::meta`]'s partition), if anything
+    /// changed.
+    pub fn update_groups<R>(
+        &self,
+        topic: &Topic,
+        f: impl FnOnce(&mut StreamGroups) -> Result<(R, Vec<GroupChange>), GroupError>,
+    ) -> Result<Result<(R, Option<u64>), GroupError>, MetaError> {
+        let mut groups = topic.groups.lock();
+        let (result, changes) = match f(&mut groups) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        if changes.is_empty() {
+            return Ok(Ok((result, None)));
+        }
+        let records = groups_persist::encode(&topic.id, &changes);
+        let next = if records.len() > brook_log::meta::APPLY_RECORDS_MAX {
+            self.meta.apply_chunked_nowait(records, now_ms())?
+        } else {
+            self.meta.apply_nowait(records, now_ms())?
+        };
+        Ok(Ok((result, Some(next))))
+    }
+
+    /// Rewrites the metadata log without its dead records when that pays off.
+    pub fn compact_meta_if_needed(&self) -> Result<bool, MetaError> {
+        let topics = self.topics();
+        let external: u64 = topics
+            .iter()
+            .map(|t| t.groups.lock().persisted_bytes())
+            .sum();
+        if !self.meta.needs_compaction(external) {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let start = self.meta.snapshot_internal(now)?;
+        for t in &topics {
+            let groups = t.groups.lock();
+            let records: Vec<(Bytes, Bytes)> =
+                groups_persist::encode(&t.id, &groups.snapshot_changes())
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect();
+            self.meta.append_snapshot(records, now)?;
+        }
+        self.meta.finish_compaction(start)?;
+        Ok(true)
+    }
+
     pub fn stats(&self) -> BrokerStats {
         let topics = self.topics.read();
         let mut s = BrokerStats {
@@ -614,6 +708,7 @@ fn open_topic(
         created_ms: record.created_ms,
         settings: RwLock::new(record.settings),
         partitions,
+        groups: Arc::default(),
     })
 }
 

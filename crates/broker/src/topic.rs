@@ -182,6 +182,8 @@ pub struct Topic {
     pub created_ms: u64,
     pub(crate) settings: RwLock<TopicSettings>,
     pub(crate) partitions: Vec<Arc<Partition>>,
+    /// Redis consumer groups of this stream (shared with the renamed copy).
+    pub(crate) groups: Arc<parking_lot::Mutex<brook_groups::StreamGroups>>,
 }
 
 impl Topic {
@@ -195,5 +197,11 @@ impl Topic {
 
     pub fn partition(&self, index: u32) -> Option<&Arc<Partition>> {
         self.partitions.get(index as usize)
+    }
+
+    /// Reads the Redis consumer groups (for replies; mutate through
+    /// `Broker::update_groups`).
+    pub fn groups(&self) -> parking_lot::MutexGuard<'_, brook_groups::StreamGroups> {
+        self.groups.lock()
     }
 }

@@ -2,6 +2,7 @@
 //! its arguments, applies itself through the broker, and returns its reply.
 
 pub mod connection;
+pub mod groups;
 pub mod keys;
 pub mod server;
 pub mod streams;
@@ -68,6 +69,7 @@ pub fn commands() -> &'static [Spec] {
         v.extend(server::specs());
         v.extend(keys::specs());
         v.extend(streams::specs());
+        v.extend(groups::specs());
         v.extend(transactions::specs());
         v.sort_by_key(|s| s.name);
         v

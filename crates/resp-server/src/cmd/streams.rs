@@ -491,8 +491,7 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         .map(|ms| Instant::now() + Duration::from_millis(ms));
     let mut flushed = false;
     loop {
-        // Subscribe before reading so an append between the read and the wait is not
-        // missed.
+        // Subscribed before reading, so a stream created after the read is not missed.
         let mut topics_rx = c.server.broker.subscribe_topics();
         topics_rx.borrow_and_update();
         let mut results = Vec::new();
@@ -547,57 +546,79 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(Frame::NullArray);
         }
-        if !flushed {
-            // Earlier pipelined replies must not wait behind a blocked read.
-            c.flush().await?;
-            flushed = true;
+        match block_on(c, waits, topics_rx, deadline, &mut flushed).await? {
+            Woke::Data => {}
+            Woke::Timeout => return Ok(Frame::NullArray),
         }
         let _ = block_ms;
-        waits.push(
-            async move {
-                let _ = topics_rx.changed().await;
-            }
-            .boxed(),
-        );
-        let client = c.client.clone();
-        let mut stopping = c.server.stopping.subscribe();
-        let killed = async move {
-            tokio::select! {
-                () = client.kill.notified() => {}
-                _ = stopping.wait_for(|s| *s) => {}
-            }
-        };
-        c.server
-            .stats
-            .blocked_clients
-            .fetch_add(1, Ordering::Relaxed);
-        c.client.blocked.store(true, Ordering::Relaxed);
-        let woke = async {
-            let (_, _, _) = select_all(waits).await;
-        };
-        let timed_out = match deadline {
-            Some(d) => tokio::select! {
-                () = woke => false,
-                () = tokio::time::sleep_until(d.into()) => true,
-                () = killed => true,
-            },
-            None => tokio::select! {
-                () = woke => false,
-                () = killed => true,
-            },
-        };
-        c.server
-            .stats
-            .blocked_clients
-            .fetch_sub(1, Ordering::Relaxed);
-        c.client.blocked.store(false, Ordering::Relaxed);
-        if c.client.killed.load(Ordering::SeqCst) {
-            return Err(crate::conn::Closed);
-        }
-        if timed_out {
-            return Ok(Frame::NullArray);
-        }
     }
+}
+
+/// Why a blocked command woke up.
+pub enum Woke {
+    /// Something it waits on changed: look again.
+    Data,
+    /// The deadline passed (or the server is stopping): reply with the timeout reply.
+    Timeout,
+}
+
+/// Blocks the connection until one of `waits` completes, a topic is created or
+/// deleted, the deadline passes, the client is killed (`Err`: close), or the server
+/// stops. Flushes earlier pipelined replies first (once per command).
+pub async fn block_on(
+    c: &mut Conn,
+    mut waits: Vec<BoxFuture<'static, ()>>,
+    mut topics_rx: tokio::sync::watch::Receiver<u64>,
+    deadline: Option<Instant>,
+    flushed: &mut bool,
+) -> Result<Woke, crate::conn::Closed> {
+    if !*flushed {
+        // Earlier pipelined replies must not wait behind a blocked read.
+        c.flush().await?;
+        *flushed = true;
+    }
+    waits.push(
+        async move {
+            let _ = topics_rx.changed().await;
+        }
+        .boxed(),
+    );
+    let client = c.client.clone();
+    let mut stopping = c.server.stopping.subscribe();
+    let interrupted = async move {
+        tokio::select! {
+            () = client.kill.notified() => {}
+            _ = stopping.wait_for(|s| *s) => {}
+        }
+    };
+    c.server
+        .stats
+        .blocked_clients
+        .fetch_add(1, Ordering::Relaxed);
+    c.client.blocked.store(true, Ordering::Relaxed);
+    let woke = async {
+        let (_, _, _) = select_all(waits).await;
+    };
+    let timed_out = match deadline {
+        Some(d) => tokio::select! {
+            () = woke => false,
+            () = tokio::time::sleep_until(d.into()) => true,
+            () = interrupted => true,
+        },
+        None => tokio::select! {
+            () = woke => false,
+            () = interrupted => true,
+        },
+    };
+    c.server
+        .stats
+        .blocked_clients
+        .fetch_sub(1, Ordering::Relaxed);
+    c.client.blocked.store(false, Ordering::Relaxed);
+    if c.client.killed.load(Ordering::SeqCst) {
+        return Err(crate::conn::Closed);
+    }
+    Ok(if timed_out { Woke::Timeout } else { Woke::Data })
 }
 
 fn xread_reply(c: &Conn, results: Vec<(Bytes, Frame)>) -> Frame {
@@ -666,6 +687,8 @@ async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
         "stream" if args.len() >= 3 => xinfo_stream(c, &args),
+        "groups" if args.len() == 3 => Ok(super::groups::xinfo_groups(c, &args[2])),
+        "consumers" if args.len() == 4 => Ok(super::groups::xinfo_consumers(c, &args[2], &args[3])),
         "help" => Ok(Frame::Array(
             [
                 "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -693,6 +716,9 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         Ok(None) => return Ok(err("no such key")),
         Err(e) => return Ok(e),
     };
+    let groups = c
+        .stream(&args[2])
+        .map_or(0, |(t, _)| super::groups::group_count(&t));
     let (first, last) = match (stream_read::first_entry(&p), stream_read::last_entry(&p)) {
         (Ok(f), Ok(l)) => (f, l),
         (Err(e), _) | (_, Err(e)) => return Ok(e),
@@ -723,7 +749,7 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
             s("recorded-first-entry-id"),
             id_frame(first.as_ref().map_or(StreamId::ZERO, |r| r.stream_id)),
         ),
-        (s("groups"), Frame::Integer(0)),
+        (s("groups"), Frame::Integer(groups as i64)),
         (s("first-entry"), entry(&first)),
         (s("last-entry"), entry(&last)),
     ];

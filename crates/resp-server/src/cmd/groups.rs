@@ -1,0 +1,1082 @@
+//! Consumer-group commands: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM,
+//! XINFO GROUPS/CONSUMERS, XDELEX, XACKDEL.
+//!
+//! Group state lives in the broker (`brook-groups` state machines, persisted in the
+//! metadata log). Every mutation is logged under the groups' lock; under the `always`
+//! policy the reply waits until the log entry is durable (an acknowledged XACK is
+//! never forgotten).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt};
+
+use brook_broker::{
+    now_ms, GroupChange, GroupError, MetaError, Partition, StreamGroups, Topic, TopicError,
+    TopicSettings,
+};
+use brook_groups::ClaimOptions;
+use brook_model::{Durability, StoredRecord, StreamId};
+use brook_resp_proto::Frame;
+
+use super::streams::{append_error, block_on, invalid_id, parse_id, Woke};
+use super::{
+    bulk, bulk_str, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error,
+    CmdResult, Spec,
+};
+use crate::conn::Conn;
+use crate::keyspace::Key;
+use crate::stream_read::{self, entry_frame, id_frame, read_error};
+
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("xgroup", -2, &[], (0, 0, 0), "stream", "5.0.0", "A container for consumer groups commands.", handler!(xgroup))
+            .with_subcommands(&["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]),
+        spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], (0, 0, 0), "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", handler!(xreadgroup)),
+        spec("xack", -4, &["write", "fast"], (1, 1, 1), "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", handler!(xack)).deferrable(),
+        spec("xpending", -3, &["readonly"], (1, 1, 1), "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", handler!(xpending)),
+        spec("xclaim", -6, &["write", "fast"], (1, 1, 1), "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", handler!(xclaim)),
+        spec("xautoclaim", -6, &["write", "fast"], (1, 1, 1), "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", handler!(xautoclaim)),
+        spec("xdelex", -5, &["write", "fast"], (1, 1, 1), "stream", "8.2.0", "Deletes one or multiple entries from the stream.", handler!(xdelex)),
+        spec("xackdel", -6, &["write", "fast"], (1, 1, 1), "stream", "8.2.0", "Acknowledges and conditionally deletes one or multiple entries for a stream consumer group.", handler!(xackdel)),
+    ]
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn nogroup_key(key: &[u8], group: &[u8]) -> Frame {
+    error(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        s(key),
+        s(group)
+    ))
+}
+
+fn nogroup_for(key: &[u8], group: &[u8]) -> Frame {
+    error(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        s(group),
+        s(key)
+    ))
+}
+
+fn meta_error(e: MetaError) -> Frame {
+    err(format!("cannot persist consumer-group state: {e}"))
+}
+
+type StreamHandle = (Arc<Topic>, Arc<Partition>);
+
+/// The stream's topic and partition, or `Ok(None)` when the key does not exist.
+fn stream(c: &Conn, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
+    match c.lookup(key) {
+        Key::Missing => Ok(None),
+        Key::Stream(_) => Ok(c.stream(key)),
+    }
+}
+
+impl Conn {
+    /// Runs a group mutation; on success arranges for the reply to wait until the
+    /// logged changes are durable (under `always`).
+    fn update_groups<R>(
+        &mut self,
+        topic: &Topic,
+        p: &Partition,
+        f: impl FnOnce(&mut StreamGroups) -> Result<(R, Vec<GroupChange>), GroupError>,
+    ) -> Result<Result<R, GroupError>, Frame> {
+        match self.server.broker.update_groups(topic, f) {
+            Err(e) => Err(meta_error(e)),
+            Ok(Err(e)) => Ok(Err(e)),
+            Ok(Ok((r, next))) => {
+                if let Some(next) = next {
+                    let meta = self.server.broker.meta().partition().clone();
+                    if p.config().durability == Durability::Always {
+                        self.owe_durability(&meta, next);
+                    } else {
+                        self.note_unsynced(&meta, next);
+                    }
+                }
+                Ok(Ok(r))
+            }
+        }
+    }
+}
+
+/// Count of entries ever added up to and including `id` (dense offsets), which is
+/// Brook's `entries-read` for a group whose last-delivered ID is `id`.
+fn entries_read(p: &Partition, id: StreamId) -> Result<u64, Frame> {
+    match id.successor() {
+        Some(next) => p.offset_for_stream_id(next).map_err(read_error),
+        None => Ok(p.marks().high_watermark),
+    }
+}
+
+/// The record with exactly this ID, if it is still in the stream.
+fn record_by_id(p: &Partition, id: StreamId) -> Result<Option<StoredRecord>, Frame> {
+    let off = p.offset_for_stream_id(id).map_err(read_error)?;
+    let recs = p.read_records(off, 1, 1 << 20).map_err(read_error)?;
+    Ok(recs.into_iter().next().filter(|r| r.stream_id == id))
+}
+
+fn exists_fn(p: &Arc<Partition>) -> impl Fn(StreamId) -> bool + '_ {
+    move |id| matches!(record_by_id(p, id), Ok(Some(_)))
+}
+
+// ---- XGROUP --------------------------------------------------------------------------
+
+async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let arity_ok = match sub.as_str() {
+        "create" => (5..=8).contains(&args.len()),
+        "setid" => (5..=7).contains(&args.len()),
+        "destroy" => args.len() == 4,
+        "createconsumer" | "delconsumer" => args.len() == 5,
+        "help" => true,
+        _ => {
+            return Ok(err(format!(
+                "unknown subcommand '{}'. Try XGROUP HELP.",
+                s(&args[1])
+            )))
+        }
+    };
+    if !arity_ok {
+        return Ok(err(format!(
+            "wrong number of arguments for 'xgroup|{sub}' command"
+        )));
+    }
+    if sub == "help" {
+        return Ok(Frame::Array(
+            [
+                "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CREATE <key> <groupname> <id|$> [option]",
+                "CREATECONSUMER <key> <groupname> <consumer>",
+                "DELCONSUMER <key> <groupname> <consumername>",
+                "DESTROY <key> <groupname>",
+                "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            ]
+            .iter()
+            .map(|t| Frame::Simple(Bytes::copy_from_slice(t.as_bytes())))
+            .collect(),
+        ));
+    }
+    let key = args[2].clone();
+    let group = args[3].clone();
+    // Options of CREATE / SETID.
+    let mut mkstream = false;
+    let mut entries_read_opt: Option<i64> = None;
+    if sub == "create" || sub == "setid" {
+        let mut i = 5;
+        while i < args.len() {
+            if sub == "create" && eq(&args[i], "MKSTREAM") {
+                mkstream = true;
+                i += 1;
+            } else if eq(&args[i], "ENTRIESREAD") && i + 1 < args.len() {
+                match parse_i64(&args[i + 1]) {
+                    Some(n) if n >= -1 => entries_read_opt = Some(n),
+                    Some(_) => return Ok(err("value for ENTRIESREAD must be positive or -1")),
+                    None => return Ok(not_integer()),
+                }
+                i += 2;
+            } else {
+                return Ok(syntax_error());
+            }
+        }
+    }
+    let mut found = stream(c, &key);
+    if let Ok(None) = found {
+        if sub == "create" && mkstream {
+            match c
+                .server
+                .broker
+                .create_topic(c.topic_key(&key), TopicSettings::default())
+                .await
+            {
+                Ok(_) | Err(TopicError::AlreadyExists(_)) => {}
+                Err(e) => return Ok(err(e)),
+            }
+            found = stream(c, &key);
+        }
+    }
+    let (topic, p) = match found {
+        Ok(Some(tp)) => tp,
+        Ok(None) => {
+            return Ok(err("The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."))
+        }
+        Err(e) => return Ok(e),
+    };
+    let parse_start = |a: &Bytes| -> Result<StreamId, Frame> {
+        if a.as_ref() == b"$" {
+            Ok(p.last_id().unwrap_or_default())
+        } else {
+            parse_id(a, 0).ok_or_else(invalid_id)
+        }
+    };
+    let entries_read_value = entries_read_opt.and_then(|n| u64::try_from(n).ok());
+    let reply = match sub.as_str() {
+        "create" => {
+            let start = match parse_start(&args[4]) {
+                Ok(id) => id,
+                Err(e) => return Ok(e),
+            };
+            match c.update_groups(&topic, &p, |g| {
+                g.create(group.clone(), start, entries_read_value)
+                    .map(|ch| ((), ch))
+            }) {
+                Ok(Ok(())) => ok(),
+                Ok(Err(e)) => error(e.to_string()),
+                Err(f) => f,
+            }
+        }
+        "setid" => {
+            let start = match parse_start(&args[4]) {
+                Ok(id) => id,
+                Err(e) => return Ok(e),
+            };
+            match c.update_groups(&topic, &p, |g| {
+                g.set_id(&group, start, entries_read_value)
+                    .map(|ch| ((), ch))
+            }) {
+                Ok(Ok(())) => ok(),
+                Ok(Err(_)) => nogroup_for(&key, &group),
+                Err(f) => f,
+            }
+        }
+        "destroy" => match c.update_groups(&topic, &p, |g| Ok(g.destroy(&group))) {
+            Ok(Ok(existed)) => Frame::Integer(i64::from(existed)),
+            Ok(Err(e)) => error(e.to_string()),
+            Err(f) => f,
+        },
+        "createconsumer" => {
+            let consumer = args[4].clone();
+            match c.update_groups(&topic, &p, |g| {
+                g.create_consumer(&group, &consumer, now_ms())
+            }) {
+                Ok(Ok(created)) => Frame::Integer(i64::from(created)),
+                Ok(Err(_)) => nogroup_for(&key, &group),
+                Err(f) => f,
+            }
+        }
+        "delconsumer" => {
+            let consumer = args[4].clone();
+            match c.update_groups(&topic, &p, |g| g.delete_consumer(&group, &consumer)) {
+                Ok(Ok(pending)) => Frame::Integer(pending as i64),
+                Ok(Err(_)) => nogroup_for(&key, &group),
+                Err(f) => f,
+            }
+        }
+        _ => syntax_error(),
+    };
+    Ok(reply)
+}
+
+// ---- XREADGROUP ----------------------------------------------------------------------
+
+enum GroupRead {
+    New,
+    History(StreamId),
+}
+
+/// An entry as XREADGROUP returns it: with CLAIM, two more integers (idle time and
+/// delivery count; 0 and 0 for new entries).
+fn group_entry(r: &StoredRecord, claim: Option<(u64, u64)>) -> Frame {
+    match (entry_frame(r), claim) {
+        (Frame::Array(mut v), Some((idle, count))) => {
+            v.push(Frame::Integer(idle as i64));
+            v.push(Frame::Integer(count as i64));
+            Frame::Array(v)
+        }
+        (f, _) => f,
+    }
+}
+
+async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    if !eq(&args[1], "GROUP") {
+        return Ok(syntax_error());
+    }
+    let group = args[2].clone();
+    let consumer = args[3].clone();
+    let mut count = usize::MAX;
+    let mut block: Option<u64> = None;
+    let mut noack = false;
+    let mut claim_idle: Option<u64> = None;
+    let mut i = 4;
+    while i < args.len() && !eq(&args[i], "STREAMS") {
+        if eq(&args[i], "NOACK") {
+            noack = true;
+            i += 1;
+            continue;
+        }
+        let Some(v) = args.get(i + 1) else {
+            return Ok(syntax_error());
+        };
+        if eq(&args[i], "COUNT") {
+            match parse_i64(v) {
+                Some(n) => count = if n <= 0 { usize::MAX } else { n as usize },
+                None => return Ok(not_integer()),
+            }
+        } else if eq(&args[i], "BLOCK") {
+            match parse_i64(v) {
+                Some(ms) if ms < 0 => return Ok(err("timeout is negative")),
+                Some(ms) => block = Some(ms as u64),
+                None => return Ok(err("timeout is not an integer or out of range")),
+            }
+        } else if eq(&args[i], "CLAIM") {
+            match parse_i64(v) {
+                Some(ms) if ms >= 0 => claim_idle = Some(ms as u64),
+                _ => return Ok(err("min-idle-time must be a positive integer")),
+            }
+        } else {
+            return Ok(syntax_error());
+        }
+        i += 2;
+    }
+    if i >= args.len() {
+        return Ok(syntax_error());
+    }
+    let rest = &args[i + 1..];
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
+        return Ok(err("Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified."));
+    }
+    let n = rest.len() / 2;
+    let keys: Vec<Bytes> = rest[..n].to_vec();
+    let mut modes = Vec::with_capacity(n);
+    for id in &rest[n..] {
+        modes.push(match id.as_ref() {
+            b">" => GroupRead::New,
+            b"$" => return Ok(err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
+            other => match parse_id(other, 0) {
+                Some(id) => GroupRead::History(id),
+                None => return Ok(invalid_id()),
+            },
+        });
+    }
+    // Every stream and group must exist before anything is read.
+    let mut streams = Vec::with_capacity(n);
+    for key in &keys {
+        match stream(c, key) {
+            Ok(Some((t, p))) if t.groups().group(&group).is_some() => streams.push((t, p)),
+            Ok(_) => {
+                return Ok(error(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                s(key),
+                s(&group)
+            )))
+            }
+            Err(e) => return Ok(e),
+        }
+    }
+    let deadline = block
+        .filter(|&ms| ms > 0)
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let mut flushed = false;
+    let mut first_round = true;
+    loop {
+        let mut topics_rx = c.server.broker.subscribe_topics();
+        topics_rx.borrow_and_update();
+        if !first_round {
+            // Woken: the key or the group may be gone.
+            for (key, (t, _)) in keys.iter().zip(&streams) {
+                if !matches!(c.lookup(key), Key::Stream(ref now) if Arc::ptr_eq(now, t) || now.id == t.id)
+                {
+                    return Ok(error("UNBLOCKED the stream key no longer exists"));
+                }
+                if t.groups().group(&group).is_none() {
+                    return Ok(error(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    ));
+                }
+            }
+        }
+        first_round = false;
+        let now = now_ms();
+        let mut results = Vec::new();
+        let mut any_history = false;
+        let mut waits: Vec<BoxFuture<'static, ()>> = Vec::new();
+        for ((key, mode), (topic, p)) in keys.iter().zip(&modes).zip(&streams) {
+            let frames = match mode {
+                GroupRead::History(after) => {
+                    any_history = true;
+                    match read_history(c, topic, p, &group, &consumer, *after, count, now) {
+                        Ok(f) => f,
+                        Err(e) => return Ok(e),
+                    }
+                }
+                GroupRead::New => {
+                    match read_new(
+                        c, topic, p, &group, &consumer, count, noack, claim_idle, now,
+                    ) {
+                        Ok((f, wait_from)) => {
+                            if f.is_empty() {
+                                let p2 = p.clone();
+                                waits.push(
+                                    async move {
+                                        p2.wait_for_data(wait_from).await;
+                                    }
+                                    .boxed(),
+                                );
+                            }
+                            f
+                        }
+                        Err(e) => return Ok(e),
+                    }
+                }
+            };
+            if !frames.is_empty() || matches!(mode, GroupRead::History(_)) {
+                results.push((key.clone(), Frame::Array(frames)));
+            }
+        }
+        if !results.is_empty() || any_history {
+            return Ok(read_reply(c, results));
+        }
+        if block.is_none() || c.in_exec || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Frame::NullArray);
+        }
+        match block_on(c, waits, topics_rx, deadline, &mut flushed).await? {
+            Woke::Data => {}
+            Woke::Timeout => return Ok(Frame::NullArray),
+        }
+    }
+}
+
+fn read_reply(c: &Conn, results: Vec<(Bytes, Frame)>) -> Frame {
+    use brook_resp_proto::Protocol;
+    if c.proto == Protocol::Resp3 {
+        Frame::Map(results.into_iter().map(|(k, v)| (bulk(k), v)).collect())
+    } else {
+        Frame::Array(
+            results
+                .into_iter()
+                .map(|(k, v)| Frame::Array(vec![bulk(k), v]))
+                .collect(),
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_history(
+    c: &mut Conn,
+    topic: &Topic,
+    p: &Arc<Partition>,
+    group: &Bytes,
+    consumer: &Bytes,
+    after: StreamId,
+    count: usize,
+    now: u64,
+) -> Result<Vec<Frame>, Frame> {
+    let mut frames = Vec::new();
+    let result = c.update_groups(topic, p, |g| {
+        let ids = g.consumer_pending_after(group, consumer, after, count)?;
+        let mut records = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            records.push((id, record_by_id(p, id).ok().flatten()));
+        }
+        let changes = g.redeliver(group, consumer, &ids, now)?;
+        Ok((records, changes))
+    })?;
+    let records = result.map_err(|_| nogroup_key(&topic.key.name, group))?;
+    for (id, r) in records {
+        frames.push(match r {
+            Some(r) => entry_frame(&r),
+            None => Frame::Array(vec![id_frame(id), Frame::NullArray]),
+        });
+    }
+    Ok(frames)
+}
+
+/// `>`: claims idle entries first (with CLAIM), then delivers new ones. Returns the
+/// frames and, when nothing was new, the offset to wait beyond.
+#[allow(clippy::too_many_arguments)]
+fn read_new(
+    c: &mut Conn,
+    topic: &Topic,
+    p: &Arc<Partition>,
+    group: &Bytes,
+    consumer: &Bytes,
+    count: usize,
+    noack: bool,
+    claim_idle: Option<u64>,
+    now: u64,
+) -> Result<(Vec<Frame>, u64), Frame> {
+    let result = c.update_groups(topic, p, |g| {
+        let mut changes = Vec::new();
+        let mut claimed: Vec<(StoredRecord, u64, u64)> = Vec::new();
+        if let Some(min_idle) = claim_idle {
+            let idle = g.idle_pending(group, min_idle, count, now)?;
+            let ids: Vec<StreamId> = idle.iter().map(|d| d.id).collect();
+            let (got, ch) = g.claim(
+                group,
+                consumer,
+                min_idle,
+                &ids,
+                ClaimOptions::default(),
+                now,
+                exists_fn(p),
+            )?;
+            changes.extend(ch);
+            for d in idle {
+                if got.contains(&d.id) {
+                    if let Ok(Some(r)) = record_by_id(p, d.id) {
+                        claimed.push((r, d.idle_ms, d.delivery_count));
+                    }
+                }
+            }
+        }
+        let last = g
+            .group(group)
+            .map(|gr| gr.last_delivered)
+            .ok_or(GroupError::NoGroup)?;
+        let room = count.saturating_sub(claimed.len());
+        let fresh = match last.successor() {
+            Some(next) if room > 0 => {
+                stream_read::range(p, next, StreamId::MAX, room).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let ids: Vec<StreamId> = fresh.iter().map(|r| r.stream_id).collect();
+        let read = ids.last().and_then(|id| entries_read(p, *id).ok());
+        changes.extend(g.deliver_new(group, consumer, &ids, read, noack, now)?);
+        let wait_from = match last.successor() {
+            Some(next) => p.offset_for_stream_id(next).unwrap_or(u64::MAX),
+            None => u64::MAX,
+        };
+        Ok(((claimed, fresh, wait_from), changes))
+    })?;
+    let (claimed, fresh, wait_from) = result.map_err(|_| nogroup_key(&topic.key.name, group))?;
+    let with_claim = claim_idle.is_some();
+    let mut frames: Vec<Frame> = claimed
+        .iter()
+        .map(|(r, idle, count)| group_entry(r, Some((*idle, *count))))
+        .collect();
+    frames.extend(
+        fresh
+            .iter()
+            .map(|r| group_entry(r, with_claim.then_some((0, 0)))),
+    );
+    Ok((frames, wait_from))
+}
+
+// ---- XACK, XPENDING ------------------------------------------------------------------
+
+fn parse_ids(args: &[Bytes]) -> Result<Vec<StreamId>, Frame> {
+    args.iter()
+        .map(|a| parse_id(a, 0).ok_or_else(invalid_id))
+        .collect()
+}
+
+async fn xack(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let ids = match parse_ids(&args[3..]) {
+        Ok(ids) => ids,
+        Err(e) => return Ok(e),
+    };
+    let (topic, p) = match stream(c, &args[1]) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => return Ok(Frame::Integer(0)),
+        Err(e) => return Ok(e),
+    };
+    let group = args[2].clone();
+    Ok(match c.update_groups(&topic, &p, |g| g.ack(&group, &ids)) {
+        Ok(Ok(n)) => Frame::Integer(n as i64),
+        Ok(Err(_)) => Frame::Integer(0),
+        Err(f) => f,
+    })
+}
+
+async fn xpending(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let key = args[1].clone();
+    let group = args[2].clone();
+    let mut i = 3;
+    let mut min_idle = None;
+    if args.len() > 3 && eq(&args[3], "IDLE") {
+        match args.get(4).and_then(|a| parse_i64(a)) {
+            Some(ms) => min_idle = Some(ms.max(0) as u64),
+            None => return Ok(not_integer()),
+        }
+        i = 5;
+    }
+    let extended = args.len() > i;
+    if extended && !(args.len() == i + 3 || args.len() == i + 4) {
+        return Ok(syntax_error());
+    }
+    if !extended && min_idle.is_some() {
+        return Ok(syntax_error());
+    }
+    let topic = match stream(c, &key) {
+        Ok(Some((t, _))) => t,
+        Ok(None) => return Ok(nogroup_key(&key, &group)),
+        Err(e) => return Ok(e),
+    };
+    let groups = topic.groups();
+    if !extended {
+        return Ok(match groups.pending_summary(&group) {
+            Err(_) => nogroup_key(&key, &group),
+            Ok(sum) if sum.count == 0 => Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::Null,
+                Frame::Null,
+                Frame::NullArray,
+            ]),
+            Ok(sum) => Frame::Array(vec![
+                Frame::Integer(sum.count as i64),
+                sum.min.map_or(Frame::Null, id_frame),
+                sum.max.map_or(Frame::Null, id_frame),
+                Frame::Array(
+                    sum.per_consumer
+                        .into_iter()
+                        .map(|(cname, n)| {
+                            Frame::Array(vec![bulk(cname), bulk(Bytes::from(n.to_string()))])
+                        })
+                        .collect(),
+                ),
+            ]),
+        });
+    }
+    let parse_bound = |a: &Bytes, start: bool| -> Result<StreamId, Frame> {
+        match a.as_ref() {
+            b"-" => Ok(StreamId::ZERO),
+            b"+" => Ok(StreamId::MAX),
+            other => {
+                if let Some(rest) = other.strip_prefix(b"(") {
+                    let id =
+                        parse_id(rest, if start { 0 } else { u64::MAX }).ok_or_else(invalid_id)?;
+                    if start {
+                        id.successor()
+                            .ok_or_else(|| err("invalid start ID for the interval"))
+                    } else {
+                        match id.seq.checked_sub(1) {
+                            Some(seq) => Ok(StreamId::new(id.ms, seq)),
+                            None => id
+                                .ms
+                                .checked_sub(1)
+                                .map(|ms| StreamId::new(ms, u64::MAX))
+                                .ok_or_else(|| err("invalid end ID for the interval")),
+                        }
+                    }
+                } else {
+                    parse_id(other, if start { 0 } else { u64::MAX }).ok_or_else(invalid_id)
+                }
+            }
+        }
+    };
+    let start = match parse_bound(&args[i], true) {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let end = match parse_bound(&args[i + 1], false) {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let count = match parse_i64(&args[i + 2]) {
+        Some(n) => n.max(0) as usize,
+        None => return Ok(not_integer()),
+    };
+    let consumer = args.get(i + 3).map(|b| b.as_ref());
+    Ok(
+        match groups.pending_range(&group, start, end, count, consumer, min_idle, now_ms()) {
+            Err(_) => nogroup_key(&key, &group),
+            Ok(list) => Frame::Array(
+                list.into_iter()
+                    .map(|d| {
+                        Frame::Array(vec![
+                            id_frame(d.id),
+                            bulk(d.consumer),
+                            Frame::Integer(d.idle_ms as i64),
+                            Frame::Integer(d.delivery_count as i64),
+                        ])
+                    })
+                    .collect(),
+            ),
+        },
+    )
+}
+
+// ---- XCLAIM, XAUTOCLAIM --------------------------------------------------------------
+
+fn entries_or_ids(p: &Partition, ids: &[StreamId], justid: bool) -> Result<Frame, Frame> {
+    if justid {
+        return Ok(Frame::Array(ids.iter().map(|id| id_frame(*id)).collect()));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some(r) = record_by_id(p, id)? {
+            out.push(entry_frame(&r));
+        }
+    }
+    Ok(Frame::Array(out))
+}
+
+async fn xclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let key = args[1].clone();
+    let group = args[2].clone();
+    let consumer = args[3].clone();
+    let Some(min_idle) = parse_i64(&args[4]) else {
+        return Ok(err("Invalid min-idle-time argument for XCLAIM"));
+    };
+    let min_idle = min_idle.max(0) as u64;
+    let mut i = 5;
+    let mut ids = Vec::new();
+    while i < args.len() {
+        match parse_id(&args[i], 0) {
+            Some(id) => ids.push(id),
+            None => break,
+        }
+        i += 1;
+    }
+    let mut opts = ClaimOptions::default();
+    let now = now_ms();
+    while i < args.len() {
+        let a = &args[i];
+        if eq(a, "FORCE") {
+            opts.force = true;
+            i += 1;
+        } else if eq(a, "JUSTID") {
+            opts.justid = true;
+            i += 1;
+        } else if i + 1 < args.len() && (eq(a, "IDLE") || eq(a, "TIME") || eq(a, "RETRYCOUNT")) {
+            let Some(v) = parse_i64(&args[i + 1]) else {
+                return Ok(err(format!(
+                    "Invalid {} option argument for XCLAIM",
+                    s(a).to_uppercase()
+                )));
+            };
+            let v = v.max(0) as u64;
+            if eq(a, "IDLE") {
+                opts.idle_ms = Some(v);
+            } else if eq(a, "TIME") {
+                opts.time_ms = Some(v.min(now));
+            } else {
+                opts.retry_count = Some(v);
+            }
+            i += 2;
+        } else if i + 1 < args.len() && eq(a, "LASTID") {
+            match parse_id(&args[i + 1], 0) {
+                Some(id) => opts.last_id = Some(id),
+                None => return Ok(invalid_id()),
+            }
+            i += 2;
+        } else {
+            return Ok(err(format!("Unrecognized XCLAIM option '{}'", s(a))));
+        }
+    }
+    let (topic, p) = match stream(c, &key) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => return Ok(nogroup_key(&key, &group)),
+        Err(e) => return Ok(e),
+    };
+    let claimed = match c.update_groups(&topic, &p, |g| {
+        g.claim(&group, &consumer, min_idle, &ids, opts, now, exists_fn(&p))
+    }) {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(_)) => return Ok(nogroup_key(&key, &group)),
+        Err(f) => return Ok(f),
+    };
+    Ok(entries_or_ids(&p, &claimed, opts.justid).unwrap_or_else(|e| e))
+}
+
+async fn xautoclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let key = args[1].clone();
+    let group = args[2].clone();
+    let consumer = args[3].clone();
+    let Some(min_idle) = parse_i64(&args[4]) else {
+        return Ok(err("Invalid min-idle-time argument for XAUTOCLAIM"));
+    };
+    let min_idle = min_idle.max(0) as u64;
+    let start = match args[5].as_ref() {
+        b"-" => StreamId::ZERO,
+        other => match parse_id(other, 0) {
+            Some(id) => id,
+            None => return Ok(invalid_id()),
+        },
+    };
+    let mut count = 100usize;
+    let mut justid = false;
+    let mut i = 6;
+    while i < args.len() {
+        if eq(&args[i], "JUSTID") {
+            justid = true;
+            i += 1;
+        } else if eq(&args[i], "COUNT") && i + 1 < args.len() {
+            match parse_i64(&args[i + 1]) {
+                Some(n) if n > 0 && n <= i64::MAX / 10 => count = n as usize,
+                Some(_) => return Ok(err("COUNT must be > 0")),
+                None => return Ok(not_integer()),
+            }
+            i += 2;
+        } else {
+            return Ok(syntax_error());
+        }
+    }
+    let (topic, p) = match stream(c, &key) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => return Ok(nogroup_key(&key, &group)),
+        Err(e) => return Ok(e),
+    };
+    let now = now_ms();
+    let result = c.update_groups(&topic, &p, |g| {
+        let (cursor, claimed, deleted, changes) = g.autoclaim(
+            &group,
+            &consumer,
+            min_idle,
+            start,
+            count,
+            justid,
+            now,
+            exists_fn(&p),
+        )?;
+        Ok(((cursor, claimed, deleted), changes))
+    });
+    let (cursor, claimed, deleted) = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => return Ok(nogroup_key(&key, &group)),
+        Err(f) => return Ok(f),
+    };
+    let entries = match entries_or_ids(&p, &claimed, justid) {
+        Ok(f) => f,
+        Err(e) => return Ok(e),
+    };
+    Ok(Frame::Array(vec![
+        id_frame(cursor),
+        entries,
+        Frame::Array(deleted.into_iter().map(id_frame).collect()),
+    ]))
+}
+
+// ---- XINFO GROUPS / CONSUMERS ----------------------------------------------------------
+
+pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
+    let (topic, p) = match stream(c, key) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => return err("no such key"),
+        Err(e) => return e,
+    };
+    let groups = topic.groups().clone();
+    let mut out = Vec::new();
+    for (name, g) in &groups.groups {
+        let read = entries_read(&p, g.last_delivered).ok();
+        let lag = read.map(|r| p.live_count_from(r));
+        out.push(Frame::Map(vec![
+            (bulk_str("name"), bulk(name.clone())),
+            (
+                bulk_str("consumers"),
+                Frame::Integer(g.consumers.len() as i64),
+            ),
+            (bulk_str("pending"), Frame::Integer(g.pel.len() as i64)),
+            (bulk_str("last-delivered-id"), id_frame(g.last_delivered)),
+            (
+                bulk_str("entries-read"),
+                read.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
+            ),
+            (
+                bulk_str("lag"),
+                lag.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
+            ),
+        ]));
+    }
+    Frame::Array(out)
+}
+
+pub fn xinfo_consumers(c: &mut Conn, key: &Bytes, group: &Bytes) -> Frame {
+    let topic = match stream(c, key) {
+        Ok(Some((t, _))) => t,
+        Ok(None) => return err("no such key"),
+        Err(e) => return e,
+    };
+    let groups = topic.groups();
+    let Some(g) = groups.group(group) else {
+        return nogroup_for(key, group);
+    };
+    let now = now_ms();
+    Frame::Array(
+        g.consumers
+            .iter()
+            .map(|(name, cons)| {
+                Frame::Map(vec![
+                    (bulk_str("name"), bulk(name.clone())),
+                    (
+                        bulk_str("pending"),
+                        Frame::Integer(cons.pending.len() as i64),
+                    ),
+                    (
+                        bulk_str("idle"),
+                        Frame::Integer(now.saturating_sub(cons.seen_ms) as i64),
+                    ),
+                    (
+                        bulk_str("inactive"),
+                        Frame::Integer(cons.active_ms.map_or(-1, |a| now.saturating_sub(a) as i64)),
+                    ),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// Number of groups of a stream (for XINFO STREAM).
+pub fn group_count(topic: &Topic) -> usize {
+    topic.groups().groups.len()
+}
+
+// ---- XDELEX, XACKDEL -------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RefPolicy {
+    KeepRef,
+    DelRef,
+    Acked,
+}
+
+/// Parses `[KEEPREF|DELREF|ACKED] IDS numids id...` from `args[at..]`.
+fn parse_ids_clause(args: &[Bytes], mut at: usize) -> Result<(RefPolicy, Vec<StreamId>), Frame> {
+    let mut policy = RefPolicy::KeepRef;
+    if let Some(a) = args.get(at) {
+        if eq(a, "KEEPREF") || eq(a, "DELREF") || eq(a, "ACKED") {
+            policy = if eq(a, "KEEPREF") {
+                RefPolicy::KeepRef
+            } else if eq(a, "DELREF") {
+                RefPolicy::DelRef
+            } else {
+                RefPolicy::Acked
+            };
+            at += 1;
+        }
+    }
+    if !args.get(at).is_some_and(|a| eq(a, "IDS")) {
+        return Err(syntax_error());
+    }
+    let n = match args.get(at + 1).and_then(|a| parse_i64(a)) {
+        Some(n) if n > 0 => n as usize,
+        Some(_) => return Err(err("Number of IDs must be a positive integer")),
+        None => return Err(err("Number of IDs must be a positive integer")),
+    };
+    let ids = &args[(at + 2).min(args.len())..];
+    if ids.len() != n {
+        return Err(err(
+            "The `numids` parameter must match the number of arguments",
+        ));
+    }
+    Ok((policy, parse_ids(ids)?))
+}
+
+/// Deletes `ids` under `policy`; per ID: -1 not found, 1 deleted, 2 kept (referenced).
+fn delete_with_policy(
+    c: &mut Conn,
+    topic: &Topic,
+    p: &Arc<Partition>,
+    ids: &[StreamId],
+    policy: RefPolicy,
+) -> Result<Vec<i64>, Frame> {
+    let mut codes = Vec::with_capacity(ids.len());
+    let mut offsets = Vec::new();
+    let mut drop_refs = Vec::new();
+    for &id in ids {
+        let off = p.offset_for_stream_id(id).map_err(read_error)?;
+        let found = p
+            .read_records(off, 1, 1 << 20)
+            .map_err(read_error)?
+            .first()
+            .is_some_and(|r| r.stream_id == id && r.offset == off);
+        if !found {
+            codes.push(-1);
+            continue;
+        }
+        if policy == RefPolicy::Acked && topic.groups().referenced(id) {
+            codes.push(2);
+            continue;
+        }
+        if policy == RefPolicy::DelRef {
+            drop_refs.push(id);
+        }
+        offsets.push(off);
+        codes.push(1);
+    }
+    p.delete_records(&offsets).map_err(append_error)?;
+    if !drop_refs.is_empty() {
+        c.update_groups(topic, p, |g| {
+            let changes = drop_refs
+                .iter()
+                .flat_map(|id| g.drop_references(*id))
+                .collect();
+            Ok(((), changes))
+        })?
+        .ok();
+    }
+    Ok(codes)
+}
+
+async fn xdelex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let (policy, ids) = match parse_ids_clause(&args, 2) {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let (topic, p) = match stream(c, &args[1]) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => {
+            return Ok(Frame::Array(
+                ids.iter().map(|_| Frame::Integer(-1)).collect(),
+            ))
+        }
+        Err(e) => return Ok(e),
+    };
+    Ok(match delete_with_policy(c, &topic, &p, &ids, policy) {
+        Ok(codes) => {
+            c.server.touch(c.db, &args[1]);
+            Frame::Array(codes.into_iter().map(Frame::Integer).collect())
+        }
+        Err(e) => e,
+    })
+}
+
+async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let group = args[2].clone();
+    let (policy, ids) = match parse_ids_clause(&args, 3) {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let (topic, p) = match stream(c, &args[1]) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => {
+            return Ok(Frame::Array(
+                ids.iter().map(|_| Frame::Integer(-1)).collect(),
+            ))
+        }
+        Err(e) => return Ok(e),
+    };
+    // Acknowledge in the group first; an ID this group did not have pending is -1.
+    let acked: Vec<bool> = match c.update_groups(&topic, &p, |g| {
+        let mut flags = Vec::with_capacity(ids.len());
+        let mut changes = Vec::new();
+        for &id in &ids {
+            let (n, ch) = g.ack(&group, &[id])?;
+            flags.push(n == 1);
+            changes.extend(ch);
+        }
+        Ok((flags, changes))
+    }) {
+        Ok(Ok(f)) => f,
+        Ok(Err(_)) => return Ok(nogroup_key(&args[1], &group)),
+        Err(f) => return Ok(f),
+    };
+    let to_delete: Vec<StreamId> = ids
+        .iter()
+        .zip(&acked)
+        .filter(|(_, a)| **a)
+        .map(|(id, _)| *id)
+        .collect();
+    let codes = match delete_with_policy(c, &topic, &p, &to_delete, policy) {
+        Ok(codes) => codes,
+        Err(e) => return Ok(e),
+    };
+    let mut codes = codes.into_iter();
+    let out = acked
+        .into_iter()
+        .map(|a| {
+            if a {
+                Frame::Integer(codes.next().unwrap_or(-1))
+            } else {
+                Frame::Integer(-1)
+            }
+        })
+        .collect();
+    c.server.touch(c.db, &args[1]);
+    Ok(Frame::Array(out))
+}
