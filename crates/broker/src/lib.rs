@@ -14,6 +14,7 @@
 //! removes.
 
 pub mod fields;
+mod strings;
 mod topic;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use brook_model::{Durability, IdSpec, Record};
 use brook_groups::persist as groups_persist;
 pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
 pub use brook_log::{AppendError, Appended, Marks, MetaError, Partition, ReadError};
+pub use strings::{StringValue, STRING_BYTES_MAX};
 use topic::{validate_key, TopicRecord};
 pub use topic::{InvalidTopic, Topic, TopicKey, TopicSettings, DATABASES};
 
@@ -162,6 +164,7 @@ pub struct Broker {
     storage: Arc<dyn Storage>,
     syncer: Syncer,
     meta: MetaLog,
+    strings: strings::Strings,
     topics: RwLock<HashMap<TopicKey, Arc<Topic>>>,
     /// Serialises topic creation, deletion and alteration.
     admin: tokio::sync::Mutex<()>,
@@ -329,6 +332,7 @@ impl Broker {
             storage,
             syncer,
             meta,
+            strings: strings::Strings::default(),
             topics: RwLock::new(topics),
             admin: tokio::sync::Mutex::new(()),
             background: Arc::default(),
@@ -376,13 +380,24 @@ impl Broker {
         validate_key(&key)?;
         settings.validate()?;
         let _admin = self.admin.lock().await;
-        if self.topics.read().contains_key(&key) {
-            return Err(TopicError::AlreadyExists(key));
+        let existing = self.topics.read().get(&key).cloned();
+        if let Some(existing) = existing {
+            if !existing.expired(now_ms()) {
+                return Err(TopicError::AlreadyExists(key));
+            }
+            let (old, next) = self.delete_topic_locked(&key)?;
+            self.meta
+                .partition()
+                .wait_durable(next)
+                .await
+                .map_err(MetaError::Wait)?;
+            self.remove_topic_dir(&old)?;
         }
         let record = TopicRecord {
             id: random_id(),
             created_ms: now_ms(),
             settings,
+            expire_at_ms: None,
         };
         let topics_dir = self.config.data_dir.join("topics");
         let topic = open_topic(
@@ -426,11 +441,21 @@ impl Broker {
         if *from == to {
             return Ok(topic);
         }
-        let replaced = self.topic(&to);
+        if self.topic(&to).is_some() {
+            // RENAME overwrites the destination: delete it first (its own commit).
+            let (old, next) = self.delete_topic_locked(&to)?;
+            self.meta
+                .partition()
+                .wait_durable(next)
+                .await
+                .map_err(MetaError::Wait)?;
+            self.remove_topic_dir(&old)?;
+        }
         let record = TopicRecord {
             id: topic.id.clone(),
             created_ms: topic.created_ms,
             settings: topic.settings(),
+            expire_at_ms: topic.expire_at(),
         };
         let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
             path: self.config.data_dir.clone(),
@@ -452,43 +477,121 @@ impl Broker {
             settings: RwLock::new(topic.settings()),
             partitions: topic.partitions.clone(),
             groups: topic.groups.clone(),
+            expire_at_ms: std::sync::atomic::AtomicU64::new(topic.expire_at().unwrap_or(0)),
         });
         {
             let mut topics = self.topics.write();
             topics.remove(from);
             topics.insert(to, renamed.clone());
         }
-        if let Some(old) = replaced {
-            for p in old.partitions() {
-                let _ = p.close();
-            }
-            let dir = self.config.data_dir.join("topics").join(&old.id);
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove replaced topic data; it is removed at next start");
-            }
-        }
         self.topics_changed.send_modify(|g| *g += 1);
         Ok(renamed)
     }
 
-    /// Deletes a topic and its data.
+    /// Deletes a topic, its data and its consumer groups.
     pub async fn delete_topic(&self, key: &TopicKey) -> Result<(), TopicError> {
         let _admin = self.admin.lock().await;
+        let (topic, next) = self.delete_topic_locked(key)?;
+        self.meta
+            .partition()
+            .wait_durable(next)
+            .await
+            .map_err(MetaError::Wait)?;
+        self.remove_topic_dir(&topic)
+    }
+
+    /// [`Broker::delete_topic`] for threads outside the async runtime.
+    fn delete_topic_blocking(&self, key: &TopicKey) -> Result<(), TopicError> {
+        let _admin = self.admin.blocking_lock();
+        let (topic, next) = self.delete_topic_locked(key)?;
+        self.meta
+            .partition()
+            .wait_durable_blocking(next)
+            .map_err(MetaError::Wait)?;
+        self.remove_topic_dir(&topic)
+    }
+
+    /// The commit point of a delete: the tombstone (first) and the group deletions
+    /// are logged; the caller waits for them, then removes the directory.
+    fn delete_topic_locked(&self, key: &TopicKey) -> Result<(Arc<Topic>, u64), TopicError> {
         let topic = self
             .topics
             .write()
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
-        self.meta
-            .apply(vec![(key.meta_key(), None)], now_ms())
-            .await?;
+        let mut changes = vec![(key.meta_key(), None)];
+        {
+            let groups = topic.groups.lock();
+            changes.extend(groups_persist::encode(
+                &topic.id,
+                &groups.delete_all_changes(),
+            ));
+        }
+        let next = self.meta.apply_chunked_nowait(changes, now_ms())?;
         for p in topic.partitions() {
             let _ = p.close();
         }
         self.topics_changed.send_modify(|g| *g += 1);
+        Ok((topic, next))
+    }
+
+    fn remove_topic_dir(&self, topic: &Topic) -> Result<(), TopicError> {
         let dir = self.config.data_dir.join("topics").join(&topic.id);
-        std::fs::remove_dir_all(&dir).map_err(|source| TopicError::Io { path: dir, source })?;
+        std::fs::remove_dir_all(&dir).map_err(|source| TopicError::Io { path: dir, source })
+    }
+
+    /// Sets or clears a topic's expiry (Redis `EXPIRE`/`PERSIST` on a stream key);
+    /// the topic is deleted once it passes.
+    pub async fn set_topic_expiry(
+        &self,
+        key: &TopicKey,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(key)
+            .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let record = TopicRecord {
+            id: topic.id.clone(),
+            created_ms: topic.created_ms,
+            settings: topic.settings(),
+            expire_at_ms,
+        };
+        self.put_topic_record(key, &record).await?;
+        topic
+            .expire_at_ms
+            .store(expire_at_ms.unwrap_or(0), Ordering::SeqCst);
         Ok(())
+    }
+
+    async fn put_topic_record(
+        &self,
+        key: &TopicKey,
+        record: &TopicRecord,
+    ) -> Result<(), TopicError> {
+        let value = serde_json::to_vec(record).map_err(|e| TopicError::Io {
+            path: self.config.data_dir.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        self.meta
+            .apply(vec![(key.meta_key(), Some(Bytes::from(value)))], now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes topics and strings whose expiry passed (run in the background).
+    fn expire_keys(&self) {
+        let now = now_ms();
+        for t in self.topics() {
+            if t.expired(now) {
+                if let Err(e) = self.delete_topic_blocking(&t.key) {
+                    tracing::warn!(topic = %t.key, error = %e, "cannot delete an expired stream");
+                }
+            }
+        }
+        if let Err(e) = self.strings.expire(&self.meta, now) {
+            tracing::warn!(error = %e, "cannot delete expired strings");
+        }
     }
 
     /// Replaces a topic's settings (the partition count cannot shrink; growing it is
@@ -513,6 +616,7 @@ impl Broker {
             id: topic.id.clone(),
             created_ms: topic.created_ms,
             settings: settings.clone(),
+            expire_at_ms: topic.expire_at(),
         };
         let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
             path: self.config.data_dir.clone(),
@@ -574,6 +678,27 @@ impl Broker {
         let appended = p.append_formatted(records, format, now_ms())?;
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
+    }
+
+    /// The live string at `db`/`name`.
+    pub fn string_get(&self, db: u8, name: &[u8]) -> Option<StringValue> {
+        self.strings.get(&self.meta, db, name, now_ms())
+    }
+
+    /// Names of the live strings of a database.
+    pub fn string_names(&self, db: u8) -> Vec<Bytes> {
+        self.strings.names(&self.meta, db, now_ms())
+    }
+
+    /// Atomic read-modify-write of a string (see `Strings::update`). Returns the
+    /// closure's result and the metadata-log offset to wait for before replying.
+    pub fn string_update<R>(
+        &self,
+        db: u8,
+        name: &[u8],
+        f: impl FnOnce(Option<StringValue>) -> (Option<StringValue>, R),
+    ) -> Result<(R, Option<u64>), MetaError> {
+        self.strings.update(&self.meta, db, name, now_ms(), f)
     }
 
     /// Mutates a stream's Redis consumer groups and logs the changes, in one step
@@ -704,11 +829,12 @@ fn open_topic(
     }
     Ok(Topic {
         key,
-        id: record.id,
+        id: record.id.clone(),
         created_ms: record.created_ms,
-        settings: RwLock::new(record.settings),
+        settings: RwLock::new(record.settings.clone()),
         partitions,
         groups: Arc::default(),
+        expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
     })
 }
 
@@ -727,6 +853,10 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
         let Some(broker) = broker.upgrade() else {
             return;
         };
+        broker.expire_keys();
+        if let Err(e) = broker.compact_meta_if_needed() {
+            tracing::warn!(error = %e, "metadata log compaction failed; will retry");
+        }
         let now = now_ms() as i64;
         for t in broker.topics() {
             for p in t.partitions() {

@@ -171,6 +171,9 @@ pub(crate) struct TopicRecord {
     pub id: String,
     pub created_ms: u64,
     pub settings: TopicSettings,
+    /// Redis `EXPIRE` on the stream key.
+    #[serde(default)]
+    pub expire_at_ms: Option<u64>,
 }
 
 /// A live topic.
@@ -184,9 +187,23 @@ pub struct Topic {
     pub(crate) partitions: Vec<Arc<Partition>>,
     /// Redis consumer groups of this stream (shared with the renamed copy).
     pub(crate) groups: Arc<parking_lot::Mutex<brook_groups::StreamGroups>>,
+    /// Expiry (ms since the epoch), 0 for none.
+    pub(crate) expire_at_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Topic {
+    pub fn expire_at(&self) -> Option<u64> {
+        match self.expire_at_ms.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
+    /// Whether the topic's expiry has passed (it is then treated as missing).
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expire_at().is_some_and(|t| t <= now_ms)
+    }
+
     pub fn settings(&self) -> TopicSettings {
         self.settings.read().clone()
     }

@@ -73,6 +73,7 @@ type StreamHandle = (Arc<Topic>, Arc<Partition>);
 fn stream(c: &Conn, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(None),
+        Key::String(_) => Err(super::wrongtype()),
         Key::Stream(_) => Ok(c.stream(key)),
     }
 }

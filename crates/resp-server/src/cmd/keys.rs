@@ -125,6 +125,96 @@ pub fn specs() -> Vec<Spec> {
             "Removes all keys from all databases.",
             handler!(flushall),
         ),
+        spec(
+            "expire",
+            -3,
+            &["write", "fast"],
+            (1, 1, 1),
+            "generic",
+            "1.0.0",
+            "Sets the expiration time of a key in seconds.",
+            handler!(expire),
+        ),
+        spec(
+            "pexpire",
+            -3,
+            &["write", "fast"],
+            (1, 1, 1),
+            "generic",
+            "2.6.0",
+            "Sets the expiration time of a key in milliseconds.",
+            handler!(pexpire),
+        ),
+        spec(
+            "expireat",
+            -3,
+            &["write", "fast"],
+            (1, 1, 1),
+            "generic",
+            "1.2.0",
+            "Sets the expiration time of a key to a Unix timestamp.",
+            handler!(expireat),
+        ),
+        spec(
+            "pexpireat",
+            -3,
+            &["write", "fast"],
+            (1, 1, 1),
+            "generic",
+            "2.6.0",
+            "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+            handler!(pexpireat),
+        ),
+        spec(
+            "ttl",
+            2,
+            &["readonly", "fast"],
+            (1, 1, 1),
+            "generic",
+            "1.0.0",
+            "Returns the expiration time in seconds of a key.",
+            handler!(ttl),
+        ),
+        spec(
+            "pttl",
+            2,
+            &["readonly", "fast"],
+            (1, 1, 1),
+            "generic",
+            "2.6.0",
+            "Returns the expiration time in milliseconds of a key.",
+            handler!(pttl),
+        ),
+        spec(
+            "expiretime",
+            2,
+            &["readonly", "fast"],
+            (1, 1, 1),
+            "generic",
+            "7.0.0",
+            "Returns the expiration time of a key as a Unix timestamp.",
+            handler!(expiretime),
+        ),
+        spec(
+            "pexpiretime",
+            2,
+            &["readonly", "fast"],
+            (1, 1, 1),
+            "generic",
+            "7.0.0",
+            "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+            handler!(pexpiretime),
+        ),
+        spec(
+            "persist",
+            2,
+            &["write", "fast"],
+            (1, 1, 1),
+            "generic",
+            "2.2.0",
+            "Removes the expiration time of a key.",
+            handler!(persist),
+        ),
     ]
 }
 
@@ -132,7 +222,7 @@ fn topic_error(e: TopicError) -> Frame {
     err(e)
 }
 
-async fn delete_key(c: &mut Conn, key: &Bytes) -> Result<bool, Frame> {
+pub async fn delete_key(c: &mut Conn, key: &Bytes) -> Result<bool, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(false),
         Key::Stream(t) => {
@@ -143,6 +233,11 @@ async fn delete_key(c: &mut Conn, key: &Bytes) -> Result<bool, Frame> {
                 .map_err(topic_error)?;
             c.server.touch(c.db, key);
             Ok(true)
+        }
+        Key::String(_) => {
+            let existed = c.update_string(key, |old| (None, old.is_some()))?;
+            c.server.touch(c.db, key);
+            Ok(existed)
         }
     }
 }
@@ -170,6 +265,7 @@ async fn exists(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 fn type_name(k: &Key) -> &'static str {
     match k {
         Key::Stream(_) => "stream",
+        Key::String(_) => "string",
         Key::Missing => "none",
     }
 }
@@ -247,14 +343,41 @@ async fn scan(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 
 async fn rename_generic(c: &mut Conn, args: Vec<Bytes>, nx: bool) -> CmdResult {
     let (from, to) = (args[1].clone(), args[2].clone());
-    let Key::Stream(topic) = c.lookup(&from) else {
+    let source = c.lookup(&from);
+    if matches!(source, Key::Missing) {
         return Ok(err("no such key"));
-    };
+    }
     if nx && !matches!(c.lookup(&to), Key::Missing) {
         return Ok(Frame::Integer(0));
     }
     if from == to {
         return Ok(if nx { Frame::Integer(0) } else { ok() });
+    }
+    let topic = match source {
+        Key::Stream(t) => t,
+        Key::String(v) => {
+            // A string moves by copy and delete; the destination loses its old value.
+            if let Key::Stream(_) = c.lookup(&to) {
+                if let Err(e) = delete_key(c, &to).await {
+                    return Ok(e);
+                }
+            }
+            if let Err(e) = c.update_string(&to, |_| (Some(v), ())) {
+                return Ok(e);
+            }
+            if let Err(e) = c.update_string(&from, |_| (None, ())) {
+                return Ok(e);
+            }
+            c.server.touch(c.db, &from);
+            c.server.touch(c.db, &to);
+            return Ok(if nx { Frame::Integer(1) } else { ok() });
+        }
+        Key::Missing => return Ok(err("no such key")),
+    };
+    if let Key::String(_) = c.lookup(&to) {
+        if let Err(e) = delete_key(c, &to).await {
+            return Ok(e);
+        }
     }
     if let Err(e) = c
         .server
@@ -300,15 +423,183 @@ async fn flushdb(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(ok())
 }
 
+/// The current expiry of a key (`Ok(None)`: none; `Err`: key missing).
+fn expiry_of(c: &Conn, key: &Bytes) -> Result<Option<u64>, ()> {
+    match c.lookup(key) {
+        Key::Missing => Err(()),
+        Key::Stream(t) => Ok(t.expire_at()),
+        Key::String(v) => Ok(v.expire_at_ms),
+    }
+}
+
+/// Sets (or clears) a key's expiry; the key exists.
+async fn set_expiry(c: &mut Conn, key: &Bytes, at: Option<u64>) -> Result<(), Frame> {
+    match c.lookup(key) {
+        Key::Missing => Ok(()),
+        Key::Stream(t) => c
+            .server
+            .broker
+            .set_topic_expiry(&t.key, at)
+            .await
+            .map_err(topic_error),
+        Key::String(_) => c.update_string(key, |old| {
+            (
+                old.map(|mut v| {
+                    v.expire_at_ms = at;
+                    v
+                }),
+                (),
+            )
+        }),
+    }
+}
+
+/// `EXPIRE`-family: `at_ms` computes the absolute expiry from the argument.
+async fn expire_generic(
+    c: &mut Conn,
+    args: Vec<Bytes>,
+    at_ms: impl Fn(i64) -> Option<i64>,
+) -> CmdResult {
+    let Some(n) = super::parse_i64(&args[2]) else {
+        return Ok(not_integer());
+    };
+    let Some(at) = at_ms(n) else {
+        return Ok(err(format!(
+            "invalid expire time in '{}' command",
+            String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+        )));
+    };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &args[3..] {
+        if eq(a, "NX") {
+            nx = true;
+        } else if eq(a, "XX") {
+            xx = true;
+        } else if eq(a, "GT") {
+            gt = true;
+        } else if eq(a, "LT") {
+            lt = true;
+        } else {
+            return Ok(err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Ok(err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Ok(err("GT and LT options at the same time are not compatible"));
+    }
+    let key = args[1].clone();
+    let Ok(current) = expiry_of(c, &key) else {
+        return Ok(Frame::Integer(0));
+    };
+    let at = at.max(0) as u64;
+    let allowed = match current {
+        None => !xx && !gt,
+        Some(cur) => !nx && (!gt || at > cur) && (!lt || at < cur),
+    };
+    if !allowed {
+        return Ok(Frame::Integer(0));
+    }
+    if at <= brook_broker::now_ms() {
+        // An expiry in the past deletes the key now.
+        return Ok(match delete_key(c, &key).await {
+            Ok(_) => Frame::Integer(1),
+            Err(e) => e,
+        });
+    }
+    if let Err(e) = set_expiry(c, &key, Some(at)).await {
+        return Ok(e);
+    }
+    c.server.touch(c.db, &key);
+    Ok(Frame::Integer(1))
+}
+
+fn now_i64() -> i64 {
+    brook_broker::now_ms() as i64
+}
+
+async fn expire(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    expire_generic(c, args, |s| {
+        s.checked_mul(1000).and_then(|ms| ms.checked_add(now_i64()))
+    })
+    .await
+}
+
+async fn pexpire(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    expire_generic(c, args, |ms| ms.checked_add(now_i64())).await
+}
+
+async fn expireat(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    expire_generic(c, args, |s| s.checked_mul(1000)).await
+}
+
+async fn pexpireat(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    expire_generic(c, args, Some).await
+}
+
+/// TTL-family replies: -2 missing, -1 no expiry, else `f(expire_at_ms)`.
+fn ttl_generic(c: &Conn, key: &Bytes, f: impl Fn(u64) -> i64) -> Frame {
+    Frame::Integer(match expiry_of(c, key) {
+        Err(()) => -2,
+        Ok(None) => -1,
+        Ok(Some(at)) => f(at),
+    })
+}
+
+async fn ttl(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(ttl_generic(c, &args[1], |at| {
+        (at.saturating_sub(brook_broker::now_ms()) as i64 + 500) / 1000
+    }))
+}
+
+async fn pttl(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(ttl_generic(c, &args[1], |at| {
+        at.saturating_sub(brook_broker::now_ms()) as i64
+    }))
+}
+
+async fn expiretime(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(ttl_generic(c, &args[1], |at| (at / 1000) as i64))
+}
+
+async fn pexpiretime(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(ttl_generic(c, &args[1], |at| at as i64))
+}
+
+async fn persist(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let key = args[1].clone();
+    match expiry_of(c, &key) {
+        Ok(Some(_)) => {
+            if let Err(e) = set_expiry(c, &key, None).await {
+                return Ok(e);
+            }
+            c.server.touch(c.db, &key);
+            Ok(Frame::Integer(1))
+        }
+        _ => Ok(Frame::Integer(0)),
+    }
+}
+
 async fn flushall(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     if !flush_mode_ok(&args) {
         return Ok(syntax_error());
     }
-    for t in c.server.broker.topics() {
-        if let Err(e) = c.server.broker.delete_topic(&t.key).await {
-            return Ok(topic_error(e));
+    let db = c.db;
+    for d in 0..brook_broker::DATABASES {
+        c.db = d;
+        for key in c.keys() {
+            if let Err(e) = delete_key(c, &key).await {
+                c.db = db;
+                return Ok(e);
+            }
         }
-        c.server.touch(t.key.db, &t.key.name);
     }
+    c.db = db;
     Ok(ok())
 }

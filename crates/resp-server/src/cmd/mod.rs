@@ -6,6 +6,7 @@ pub mod groups;
 pub mod keys;
 pub mod server;
 pub mod streams;
+pub mod strings;
 pub mod transactions;
 
 use std::collections::HashMap;
@@ -70,6 +71,7 @@ pub fn commands() -> &'static [Spec] {
         v.extend(keys::specs());
         v.extend(streams::specs());
         v.extend(groups::specs());
+        v.extend(strings::specs());
         v.extend(transactions::specs());
         v.sort_by_key(|s| s.name);
         v
@@ -144,7 +146,136 @@ pub fn eq(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
 }
 
+/// Commands of Redis types Brook does not store, and the type's name.
+fn unsupported_type(name: &str) -> Option<&'static str> {
+    const LISTS: &[&str] = &[
+        "lpush",
+        "rpush",
+        "lpushx",
+        "rpushx",
+        "lpop",
+        "rpop",
+        "lrange",
+        "llen",
+        "lindex",
+        "lset",
+        "lrem",
+        "linsert",
+        "ltrim",
+        "blpop",
+        "brpop",
+        "lmove",
+        "blmove",
+        "rpoplpush",
+        "brpoplpush",
+        "lpos",
+        "lmpop",
+        "blmpop",
+    ];
+    const HASHES: &[&str] = &[
+        "hset",
+        "hget",
+        "hmset",
+        "hmget",
+        "hgetall",
+        "hdel",
+        "hexists",
+        "hincrby",
+        "hincrbyfloat",
+        "hkeys",
+        "hvals",
+        "hlen",
+        "hsetnx",
+        "hstrlen",
+        "hscan",
+        "hrandfield",
+        "hexpire",
+        "hgetdel",
+        "hgetex",
+        "hsetex",
+    ];
+    const SETS: &[&str] = &[
+        "sadd",
+        "srem",
+        "smembers",
+        "sismember",
+        "smismember",
+        "scard",
+        "spop",
+        "srandmember",
+        "sinter",
+        "sunion",
+        "sdiff",
+        "sinterstore",
+        "sunionstore",
+        "sdiffstore",
+        "smove",
+        "sscan",
+        "sintercard",
+    ];
+    const ZSETS: &[&str] = &[
+        "zadd",
+        "zrem",
+        "zrange",
+        "zrangebyscore",
+        "zrevrangebyscore",
+        "zrevrange",
+        "zscore",
+        "zincrby",
+        "zcard",
+        "zcount",
+        "zrank",
+        "zrevrank",
+        "zpopmin",
+        "zpopmax",
+        "bzpopmin",
+        "bzpopmax",
+        "zrangestore",
+        "zunionstore",
+        "zinterstore",
+        "zscan",
+        "zmscore",
+        "zremrangebyscore",
+        "zremrangebyrank",
+        "zlexcount",
+        "zrangebylex",
+        "zmpop",
+        "bzmpop",
+    ];
+    const OTHER: &[(&str, &str)] = &[
+        ("pfadd", "HyperLogLogs"),
+        ("pfcount", "HyperLogLogs"),
+        ("pfmerge", "HyperLogLogs"),
+        ("geoadd", "geospatial indexes"),
+        ("geosearch", "geospatial indexes"),
+        ("geodist", "geospatial indexes"),
+        ("setbit", "bitmaps"),
+        ("getbit", "bitmaps"),
+        ("bitcount", "bitmaps"),
+    ];
+    if LISTS.contains(&name) {
+        Some("lists")
+    } else if HASHES.contains(&name) {
+        Some("hashes")
+    } else if SETS.contains(&name) {
+        Some("sets")
+    } else if ZSETS.contains(&name) {
+        Some("sorted sets")
+    } else {
+        OTHER.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+}
+
 fn unknown_command(args: &[Bytes]) -> Frame {
+    let lower = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .unwrap_or_default();
+    if let Some(kind) = unsupported_type(&lower) {
+        return err(format!(
+            "'{lower}' works on {kind}, which Brook does not store: Brook serves streams and strings only"
+        ));
+    }
     let name = args
         .first()
         .map(|a| String::from_utf8_lossy(a).into_owned())

@@ -14,7 +14,8 @@ use brook_model::{IdSpec, StreamId};
 use brook_resp_proto::Frame;
 
 use super::{
-    bulk, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error, CmdResult, Spec,
+    bulk, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error, wrongtype,
+    CmdResult, Spec,
 };
 use crate::conn::Conn;
 use crate::keyspace::Key;
@@ -203,6 +204,7 @@ fn topic_error(e: TopicError) -> Frame {
 fn stream_of(c: &Conn, key: &Bytes) -> Result<Option<Arc<Partition>>, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(None),
+        Key::String(_) => Err(wrongtype()),
         Key::Stream(_) => Ok(c.stream(key).map(|(_, p)| p)),
     }
 }
@@ -247,6 +249,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     }
     let topic = match c.lookup(&key) {
         Key::Stream(t) => t,
+        Key::String(_) => return Ok(wrongtype()),
         Key::Missing if nomkstream => return Ok(Frame::Null),
         Key::Missing => {
             let created = c
