@@ -18,6 +18,8 @@ use crate::RespServer;
 
 /// Replies are written to the socket once this much is buffered, even mid-pipeline.
 const OUT_FLUSH_BYTES: usize = 1024 * 1024;
+/// Most requests parsed ahead before they are run.
+const PIPELINE_REQUESTS_MAX: usize = 1024;
 /// Initial read buffer size.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
@@ -78,26 +80,56 @@ where
     let mut decoder = RequestDecoder::new();
     tokio::pin!(shutdown);
     'conn: loop {
-        loop {
+        // Parse what is buffered (up to a bound), then run it: consecutive simple
+        // XADDs to one stream become one append (one write, one durability wait).
+        let mut requests = Vec::new();
+        let mut protocol_error = None;
+        while requests.len() < PIPELINE_REQUESTS_MAX {
             match decoder.decode(&mut input, &server.limits) {
-                Ok(Some(args)) => {
-                    if conn.execute(args).await.is_err() {
-                        break 'conn;
-                    }
-                    if conn.quit || client.killed.load(Ordering::SeqCst) {
-                        let _ = conn.flush().await;
-                        break 'conn;
-                    }
-                }
+                Ok(Some(args)) => requests.push(args),
                 Ok(None) => break,
                 Err(e) => {
-                    server.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-                    conn.push(&Frame::Error(Bytes::from(e.to_string())));
-                    let _ = conn.flush().await;
-                    tracing::debug!(%peer, error = %e, "closing connection after a protocol error");
-                    break 'conn;
+                    protocol_error = Some(e);
+                    break;
                 }
             }
+        }
+        let mut rest = requests.as_slice();
+        while !rest.is_empty() {
+            let run = if conn.multi.is_none() {
+                cmd::streams::xadd_run_len(rest)
+            } else {
+                0
+            };
+            let executed = if run >= 2 {
+                match cmd::streams::xadd_run(&mut conn, &rest[..run]).await {
+                    Ok(true) => run,
+                    Ok(false) => 0,
+                    Err(_) => break 'conn,
+                }
+            } else {
+                0
+            };
+            let executed = if executed == 0 {
+                let Some(args) = rest.first() else { break };
+                if conn.execute(args.clone()).await.is_err() {
+                    break 'conn;
+                }
+                1
+            } else {
+                executed
+            };
+            rest = rest.get(executed..).unwrap_or_default();
+            if conn.quit || client.killed.load(Ordering::SeqCst) {
+                let _ = conn.flush().await;
+                break 'conn;
+            }
+        }
+        if let Some(e) = protocol_error {
+            conn.push(&Frame::Error(Bytes::from(e.to_string())));
+            let _ = conn.flush().await;
+            tracing::debug!(%peer, error = %e, "closing connection after a protocol error");
+            break 'conn;
         }
         if conn.flush().await.is_err() {
             break;
@@ -117,7 +149,21 @@ where
 impl Conn {
     /// Encodes a reply into the output buffer.
     pub fn push(&mut self, frame: &Frame) {
+        if matches!(frame, Frame::Error(_)) {
+            self.server
+                .stats
+                .error_replies
+                .fetch_add(1, Ordering::Relaxed);
+        }
         frame.encode(self.proto, &mut self.out);
+    }
+
+    /// Writes buffered replies if they are large (mid-pipeline).
+    pub async fn flush_if_large(&mut self) -> Result<(), Closed> {
+        if self.out.len() >= OUT_FLUSH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Waits for owed durability, then writes the buffered replies.
@@ -168,6 +214,16 @@ impl Conn {
         } else {
             self.unsynced_writes.push((p.clone(), next_offset));
         }
+    }
+
+    /// Counts requests run outside [`cmd::dispatch`] (coalesced XADDs) in the stats.
+    pub fn count_commands(&self, n: u64, name: &str) {
+        self.server.stats.commands.fetch_add(n, Ordering::Relaxed);
+        self.client.last_active_ms.store(
+            self.client.created.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        *self.client.last_command.lock() = name.to_string();
     }
 
     /// Runs one request and buffers its reply.

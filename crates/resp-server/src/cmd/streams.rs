@@ -300,6 +300,81 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(id_frame(id))
 }
 
+/// Most XADDs coalesced into one append.
+const XADD_RUN_MAX: usize = 1024;
+
+/// Whether `args` is `XADD key <id> field value ...` with no options.
+fn simple_xadd(args: &[Bytes]) -> bool {
+    args.len() >= 5
+        && args.len() % 2 == 1
+        && args.first().is_some_and(|a| eq(a, "XADD"))
+        && args.get(2).and_then(|id| parse_xadd_id(id)).is_some()
+}
+
+/// How many requests at the start of `requests` are simple XADDs to the same key
+/// (and so may be appended together by [`xadd_run`]).
+pub fn xadd_run_len(requests: &[Vec<Bytes>]) -> usize {
+    let Some(first) = requests.first() else {
+        return 0;
+    };
+    if !simple_xadd(first) {
+        return 0;
+    }
+    requests
+        .iter()
+        .take(XADD_RUN_MAX)
+        .take_while(|r| simple_xadd(r) && r.get(1) == first.get(1))
+        .count()
+}
+
+/// Runs a run of simple XADDs to one stream as one append per record format, which
+/// has exactly the effect of running them one by one, and buffers their replies.
+/// Returns `false` (having done nothing) when the run must go command by command:
+/// the key is not a stream, or some ID is refused (so each gets its own reply).
+pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::conn::Closed> {
+    let Some(key) = run.first().and_then(|r| r.get(1)).cloned() else {
+        return Ok(false);
+    };
+    let Key::Stream(topic) = c.lookup(&key) else {
+        return Ok(false);
+    };
+    let now = brook_broker::now_ms() as i64;
+    let mut encoded = Vec::with_capacity(run.len());
+    for args in run {
+        let Some(spec) = args.get(2).and_then(|id| parse_xadd_id(id)) else {
+            return Ok(false);
+        };
+        let fields: Vec<(Bytes, Bytes)> = args[3..]
+            .chunks_exact(2)
+            .map(|kv| (kv[0].clone(), kv[1].clone()))
+            .collect();
+        let (format, record) = fields::encode(&fields, now);
+        encoded.push((format, spec, record));
+    }
+    if encoded.iter().any(|(f, _, _)| *f != encoded[0].0) {
+        return Ok(false);
+    }
+    let format = encoded[0].0;
+    let records = encoded.into_iter().map(|(_, spec, r)| (spec, r)).collect();
+    let (p, appended, must_wait) = match c.server.broker.append_deferred(&topic, 0, records, format)
+    {
+        Ok(r) => r,
+        Err(_) => return Ok(false),
+    };
+    if must_wait {
+        c.owe_durability(&p, appended.next_offset);
+    } else {
+        c.note_unsynced(&p, appended.next_offset);
+    }
+    c.count_commands(run.len() as u64, "xadd");
+    c.server.touch(c.db, &key);
+    for id in &appended.ids {
+        c.push(&id_frame(*id));
+    }
+    c.flush_if_large().await?;
+    Ok(true)
+}
+
 fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
     match args.get(at) {
         None => Ok(usize::MAX),
