@@ -19,9 +19,8 @@ step "cargo test"
 cargo test --workspace --locked
 
 step "benchmark smoke run (builds and runs each bench briefly; numbers are not judged here)"
-if [ -x bench/log-append.sh ]; then
-  bench/log-append.sh --quick
-fi
+bench/log-append.sh --quick
+bench/startup.sh --quick
 
 echo
 echo "all checks passed"
