@@ -912,6 +912,77 @@ pub fn xinfo_consumers(c: &mut Conn, key: &Bytes, group: &Bytes) -> Frame {
     )
 }
 
+/// The `groups` part of `XINFO STREAM key FULL [COUNT n]`.
+pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
+    let groups = topic.groups().clone();
+    let mut out = Vec::new();
+    for (name, g) in &groups.groups {
+        let read = entries_read(p, g.last_delivered).ok();
+        let lag = read.map(|r| p.live_count_from(r));
+        let pel: Vec<Frame> = g
+            .pel
+            .iter()
+            .take(count)
+            .map(|(id, pe)| {
+                Frame::Array(vec![
+                    id_frame(*id),
+                    bulk(pe.consumer.clone()),
+                    Frame::Integer(pe.delivery_ms as i64),
+                    Frame::Integer(pe.delivery_count as i64),
+                ])
+            })
+            .collect();
+        let consumers: Vec<Frame> = g
+            .consumers
+            .iter()
+            .map(|(cname, cons)| {
+                let pending: Vec<Frame> = cons
+                    .pending
+                    .iter()
+                    .take(count)
+                    .filter_map(|id| g.pel.get(id).map(|pe| (id, pe)))
+                    .map(|(id, pe)| {
+                        Frame::Array(vec![
+                            id_frame(*id),
+                            Frame::Integer(pe.delivery_ms as i64),
+                            Frame::Integer(pe.delivery_count as i64),
+                        ])
+                    })
+                    .collect();
+                Frame::Map(vec![
+                    (bulk_str("name"), bulk(cname.clone())),
+                    (bulk_str("seen-time"), Frame::Integer(cons.seen_ms as i64)),
+                    (
+                        bulk_str("active-time"),
+                        Frame::Integer(cons.active_ms.map_or(-1, |a| a as i64)),
+                    ),
+                    (
+                        bulk_str("pel-count"),
+                        Frame::Integer(cons.pending.len() as i64),
+                    ),
+                    (bulk_str("pending"), Frame::Array(pending)),
+                ])
+            })
+            .collect();
+        out.push(Frame::Map(vec![
+            (bulk_str("name"), bulk(name.clone())),
+            (bulk_str("last-delivered-id"), id_frame(g.last_delivered)),
+            (
+                bulk_str("entries-read"),
+                read.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
+            ),
+            (
+                bulk_str("lag"),
+                lag.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
+            ),
+            (bulk_str("pel-count"), Frame::Integer(g.pel.len() as i64)),
+            (bulk_str("pending"), Frame::Array(pel)),
+            (bulk_str("consumers"), Frame::Array(consumers)),
+        ]));
+    }
+    Frame::Array(out)
+}
+
 /// Number of groups of a stream (for XINFO STREAM).
 pub fn group_count(topic: &Topic) -> usize {
     topic.groups().groups.len()

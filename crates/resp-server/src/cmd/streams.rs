@@ -789,22 +789,30 @@ async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 }
 
 fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
+    // XINFO STREAM key [FULL [COUNT n]]
+    let (full, count) = match args.len() {
+        3 => (false, 0),
+        4 if eq(&args[3], "FULL") => (true, 10),
+        6 if eq(&args[3], "FULL") && eq(&args[4], "COUNT") => match parse_i64(&args[5]) {
+            Some(n) if n <= 0 => (true, usize::MAX),
+            Some(n) => (true, n as usize),
+            None => return Ok(not_integer()),
+        },
+        _ => return Ok(syntax_error()),
+    };
     let p = match stream_of(c, &args[2]) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(err("no such key")),
         Err(e) => return Ok(e),
     };
-    let groups = c
-        .stream(&args[2])
-        .map_or(0, |(t, _)| super::groups::group_count(&t));
+    let topic = c.stream(&args[2]).map(|(t, _)| t);
     let (first, last) = match (stream_read::first_entry(&p), stream_read::last_entry(&p)) {
         (Ok(f), Ok(l)) => (f, l),
         (Err(e), _) | (_, Err(e)) => return Ok(e),
     };
     let marks = p.marks();
     let s = |v: &str| bulk(Bytes::copy_from_slice(v.as_bytes()));
-    let entry = |r: &Option<brook_model::StoredRecord>| r.as_ref().map_or(Frame::Null, entry_frame);
-    let pairs = vec![
+    let mut pairs = vec![
         (s("length"), Frame::Integer(p.live_count() as i64)),
         (
             s("radix-tree-keys"),
@@ -827,12 +835,24 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
             s("recorded-first-entry-id"),
             id_frame(first.as_ref().map_or(StreamId::ZERO, |r| r.stream_id)),
         ),
-        (s("groups"), Frame::Integer(groups as i64)),
-        (s("first-entry"), entry(&first)),
-        (s("last-entry"), entry(&last)),
     ];
-    if args.len() > 3 && !eq(&args[3], "FULL") {
-        return Ok(syntax_error());
+    if !full {
+        let groups = topic.as_ref().map_or(0, |t| super::groups::group_count(t));
+        let entry =
+            |r: &Option<brook_model::StoredRecord>| r.as_ref().map_or(Frame::Null, entry_frame);
+        pairs.push((s("groups"), Frame::Integer(groups as i64)));
+        pairs.push((s("first-entry"), entry(&first)));
+        pairs.push((s("last-entry"), entry(&last)));
+        return Ok(Frame::Map(pairs));
     }
+    let entries = match stream_read::range(&p, StreamId::ZERO, StreamId::MAX, count) {
+        Ok(r) => entries_frame(&r),
+        Err(e) => return Ok(e),
+    };
+    pairs.push((s("entries"), entries));
+    let groups = topic.map_or(Frame::Array(vec![]), |t| {
+        super::groups::xinfo_full_groups(&t, &p, count)
+    });
+    pairs.push((s("groups"), groups));
     Ok(Frame::Map(pairs))
 }
