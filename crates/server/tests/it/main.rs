@@ -7,4 +7,6 @@
 mod config;
 mod http;
 mod lifecycle;
+mod resp_client;
+mod resp_raw;
 mod util;
