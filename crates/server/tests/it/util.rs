@@ -294,9 +294,10 @@ pub fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 /// -p brook --test it resp_raw -- --include-ignored`). Stopped on drop.
 pub struct RespTarget {
     pub addr: SocketAddr,
-    pub brook: Option<Server>,
+    /// Held so the server runs until the target is dropped.
+    _brook: Option<Server>,
     redis: Option<Child>,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl RespTarget {
@@ -331,17 +332,17 @@ impl RespTarget {
             });
             return RespTarget {
                 addr,
-                brook: None,
+                _brook: None,
                 redis: Some(child),
-                dir,
+                _dir: dir,
             };
         }
         let (server, addr) = start_brook(dir.path(), &dir.path().join("data"));
         RespTarget {
             addr,
-            brook: Some(server),
+            _brook: Some(server),
             redis: None,
-            dir,
+            _dir: dir,
         }
     }
 }
