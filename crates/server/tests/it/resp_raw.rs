@@ -1106,3 +1106,84 @@ fn scan_count_below_one_is_a_syntax_error() {
     raw.expect(&["SCAN", "0", "COUNT", "0"], b"-ERR syntax error\r\n");
     raw.expect(&["SCAN", "0", "COUNT", "-1"], b"-ERR syntax error\r\n");
 }
+
+// ---- blocking reads ----------------------------------------------------------------------
+
+/// Waits until INFO says `n` clients are blocked (a deterministic signal that a
+/// blocking command has been registered).
+fn wait_blocked(raw: &mut Raw, n: u32) {
+    crate::util::poll(&format!("{n} blocked client(s)"), || {
+        let V::Bulk(Some(info)) = parse_at(&raw.cmd(&["INFO", "clients"]), 0).unwrap().0 else {
+            panic!("INFO is not a bulk string")
+        };
+        let info = String::from_utf8(info).unwrap();
+        info.contains(&format!("blocked_clients:{n}\r\n"))
+            .then_some(())
+    });
+}
+
+#[test]
+fn blocked_xread_is_woken_by_rename_and_by_xadd_and_can_be_killed() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let addr = target.addr;
+    let mut admin = Raw::connect(addr);
+    let mut reader = Raw::connect(addr);
+
+    // RENAME onto the key a reader waits on wakes it (Redis signals the new key).
+    reader.send(&enc_str(&[
+        "XREAD", "BLOCK", "10000", "STREAMS", "dst", "$",
+    ]));
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["XADD", "src", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["RENAME", "src", "dst"], b"+OK\r\n");
+    assert_eq!(
+        esc(&reader.frame()),
+        esc(b"*1\r\n*2\r\n$3\r\ndst\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n")
+    );
+
+    // BLOCK 0 waits without a timeout.
+    reader.send(&enc_str(&["XREAD", "BLOCK", "0", "STREAMS", "dst", "$"]));
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["XADD", "dst", "2-1", "g", "w"], b"$3\r\n2-1\r\n");
+    assert_eq!(
+        esc(&reader.frame()),
+        esc(b"*1\r\n*2\r\n$3\r\ndst\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\ng\r\n$1\r\nw\r\n")
+    );
+
+    // DEL of the key does not wake the reader; its timeout does, with a null.
+    reader.send(&enc_str(&["XREAD", "BLOCK", "300", "STREAMS", "dst", "$"]));
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["DEL", "dst"], b":1\r\n");
+    assert_eq!(esc(&reader.frame()), esc(b"*-1\r\n"));
+
+    // CLIENT KILL of a blocked client closes its connection.
+    reader.expect(&["CLIENT", "SETNAME", "victim"], b"+OK\r\n");
+    let V::Int(victim) = parse_at(&reader.cmd(&["CLIENT", "ID"]), 0).unwrap().0 else {
+        panic!("CLIENT ID is not an integer")
+    };
+    reader.send(&enc_str(&["XREAD", "BLOCK", "0", "STREAMS", "dst", "$"]));
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["CLIENT", "KILL", "ID", &victim.to_string()], b":1\r\n");
+    reader.expect_closed();
+    wait_blocked(&mut admin, 0);
+}
+
+#[test]
+fn sigterm_ends_blocked_reads_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = crate::util::start_brook(dir.path(), &dir.path().join("data"));
+    let mut admin = Raw::connect(addr);
+    let mut reader = Raw::connect(addr);
+    reader.send(&enc_str(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]));
+    wait_blocked(&mut admin, 1);
+    server.terminate();
+    let (status, log) = server.wait_exit_and_log();
+    assert_eq!(status.code(), Some(0), "log:\n{log}");
+    // The blocked client is let go: at most a null reply, then the connection closes.
+    let n = reader.fill();
+    if n > 0 {
+        assert_eq!(esc(&reader.frame()), esc(b"*-1\r\n"));
+    }
+    reader.expect_closed();
+}
