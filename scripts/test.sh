@@ -7,7 +7,15 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "install test dependencies"
-./scripts/install-test-deps.sh
+# redis-tools: redis-cli, used by the Python tests.
+./scripts/install-test-deps.sh redis-tools
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || {
+    ./scripts/install-test-deps.sh python3-venv
+    python3 -m venv --clear .venv
+  }
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -17,6 +25,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Python client tests (redis-py, redis-cli) against the debug brook binary"
+cargo build -p brook --locked
+BROOK_BIN="${CARGO_TARGET_DIR:-target}/debug/brook" .venv/bin/pytest -q tests/python
 
 step "benchmark smoke run (builds and runs each bench briefly; numbers are not judged here)"
 bench/log-append.sh --quick

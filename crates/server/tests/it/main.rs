@@ -7,4 +7,7 @@
 mod config;
 mod http;
 mod lifecycle;
+mod resp_client;
+mod resp_durability;
+mod resp_raw;
 mod util;

@@ -248,3 +248,110 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Response {
         body: body.to_string(),
     }
 }
+
+impl Server {
+    /// The RESP listener's address, from the log.
+    pub fn resp_addr(&mut self) -> SocketAddr {
+        let log = self.log();
+        self.addr("resp")
+            .unwrap_or_else(|| panic!("no resp listening line; log:\n{log}"))
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub fn kill9(&mut self) {
+        self.signal("KILL");
+        let status = self.wait_exit();
+        assert!(!status.success(), "SIGKILL exit status {status}");
+    }
+}
+
+/// Starts `brook server` with its data in `data_dir` and every listener on a free
+/// port; returns it and its RESP address.
+pub fn start_brook(cwd: &Path, data_dir: &Path) -> (Server, SocketAddr) {
+    let args = free_ports(data_dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(command(cwd, &args, &[]));
+    let addr = server.resp_addr();
+    (server, addr)
+}
+
+/// Polls `check` until it returns `Some`, or panics after [`TIMEOUT`] with `what`.
+pub fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What RESP tests talk to: `brook server`, or — when `BROOK_IT_REDIS_SERVER` names a
+/// `redis-server` binary — a real Redis, to check that the replies these tests expect
+/// are what Redis answers. Redis runs with `appendonly yes` and `appendfsync always`,
+/// the configuration whose guarantees match Brook's default (`BROOK_IT_REDIS_SERVER=/usr/bin/redis-server cargo test
+/// -p brook --test it resp_raw -- --include-ignored`). Stopped on drop.
+pub struct RespTarget {
+    pub addr: SocketAddr,
+    /// Held so the server runs until the target is dropped.
+    _brook: Option<Server>,
+    redis: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl RespTarget {
+    pub fn start() -> RespTarget {
+        let dir = tempfile::tempdir().unwrap();
+        if let Ok(redis_server) = std::env::var("BROOK_IT_REDIS_SERVER") {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new(redis_server)
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ])
+                .args(["--daemonize", "no"])
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn redis-server");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            poll("redis-server to accept connections", || {
+                TcpStream::connect(addr).ok()
+            });
+            return RespTarget {
+                addr,
+                _brook: None,
+                redis: Some(child),
+                _dir: dir,
+            };
+        }
+        let (server, addr) = start_brook(dir.path(), &dir.path().join("data"));
+        RespTarget {
+            addr,
+            _brook: Some(server),
+            redis: None,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RespTarget {
+    fn drop(&mut self) {
+        if let Some(child) = self.redis.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
