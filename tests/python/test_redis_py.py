@@ -92,8 +92,6 @@ def test_xdel_xtrim_and_xinfo_stream(brook):
         r.xinfo_stream("missing")
 
 
-@pytest.mark.xfail(strict=True, reason="brook bug: XINFO STREAM key FULL is answered "
-                   "like plain XINFO STREAM (no entries list)")
 def test_xinfo_stream_full(brook):
     r = client(brook)
     r.xadd("s", {"a": "1"}, id="1-1")

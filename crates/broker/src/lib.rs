@@ -37,7 +37,7 @@ pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
 pub use brook_log::{AppendError, Appended, Marks, MetaError, Partition, ReadError};
 pub use strings::{StringValue, STRING_BYTES_MAX};
 use topic::{validate_key, TopicRecord};
-pub use topic::{InvalidTopic, Topic, TopicKey, TopicSettings, DATABASES};
+pub use topic::{InvalidTopic, StreamMeta, Topic, TopicKey, TopicSettings, DATABASES};
 
 /// What the broker needs to open a data directory.
 #[derive(Debug, Clone)]
@@ -398,6 +398,7 @@ impl Broker {
             created_ms: now_ms(),
             settings,
             expire_at_ms: None,
+            stream: StreamMeta::default(),
         };
         let topics_dir = self.config.data_dir.join("topics");
         let topic = open_topic(
@@ -451,12 +452,7 @@ impl Broker {
                 .map_err(MetaError::Wait)?;
             self.remove_topic_dir(&old)?;
         }
-        let record = TopicRecord {
-            id: topic.id.clone(),
-            created_ms: topic.created_ms,
-            settings: topic.settings(),
-            expire_at_ms: topic.expire_at(),
-        };
+        let record = topic.record();
         let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
             path: self.config.data_dir.clone(),
             source: std::io::Error::other(e),
@@ -478,6 +474,7 @@ impl Broker {
             partitions: topic.partitions.clone(),
             groups: topic.groups.clone(),
             expire_at_ms: std::sync::atomic::AtomicU64::new(topic.expire_at().unwrap_or(0)),
+            stream_meta: parking_lot::Mutex::new(topic.stream_meta()),
         });
         {
             let mut topics = self.topics.write();
@@ -552,15 +549,34 @@ impl Broker {
             .topic(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
         let record = TopicRecord {
-            id: topic.id.clone(),
-            created_ms: topic.created_ms,
-            settings: topic.settings(),
             expire_at_ms,
+            ..topic.record()
         };
         self.put_topic_record(key, &record).await?;
         topic
             .expire_at_ms
             .store(expire_at_ms.unwrap_or(0), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Updates a stream's Redis counters (see [`StreamMeta`]) durably.
+    pub async fn update_stream_meta(
+        &self,
+        topic: &Topic,
+        f: impl FnOnce(&mut StreamMeta),
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().await;
+        let mut meta = topic.stream_meta();
+        f(&mut meta);
+        if meta == topic.stream_meta() {
+            return Ok(());
+        }
+        let record = TopicRecord {
+            stream: meta,
+            ..topic.record()
+        };
+        self.put_topic_record(&topic.key, &record).await?;
+        *topic.stream_meta.lock() = meta;
         Ok(())
     }
 
@@ -613,10 +629,8 @@ impl Broker {
             }));
         }
         let record = TopicRecord {
-            id: topic.id.clone(),
-            created_ms: topic.created_ms,
             settings: settings.clone(),
-            expire_at_ms: topic.expire_at(),
+            ..topic.record()
         };
         let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
             path: self.config.data_dir.clone(),
@@ -835,6 +849,7 @@ fn open_topic(
         partitions,
         groups: Arc::default(),
         expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
+        stream_meta: parking_lot::Mutex::new(record.stream),
     })
 }
 

@@ -174,6 +174,30 @@ pub(crate) struct TopicRecord {
     /// Redis `EXPIRE` on the stream key.
     #[serde(default)]
     pub expire_at_ms: Option<u64>,
+    #[serde(default)]
+    pub stream: StreamMeta,
+}
+
+/// Redis stream counters that are not derived from the log: the largest ID removed
+/// by XDEL/XTRIM (`max-deleted-entry-id`) and the amount by which XSETID
+/// ENTRIESADDED moved `entries-added` away from the log's dense offset count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamMeta {
+    pub max_deleted_ms: u64,
+    pub max_deleted_seq: u64,
+    pub entries_added_delta: i64,
+}
+
+impl StreamMeta {
+    pub fn max_deleted(&self) -> brook_model::StreamId {
+        brook_model::StreamId::new(self.max_deleted_ms, self.max_deleted_seq)
+    }
+
+    pub fn set_max_deleted(&mut self, id: brook_model::StreamId) {
+        self.max_deleted_ms = id.ms;
+        self.max_deleted_seq = id.seq;
+    }
 }
 
 /// A live topic.
@@ -189,6 +213,7 @@ pub struct Topic {
     pub(crate) groups: Arc<parking_lot::Mutex<brook_groups::StreamGroups>>,
     /// Expiry (ms since the epoch), 0 for none.
     pub(crate) expire_at_ms: std::sync::atomic::AtomicU64,
+    pub(crate) stream_meta: parking_lot::Mutex<StreamMeta>,
 }
 
 impl Topic {
@@ -206,6 +231,21 @@ impl Topic {
 
     pub fn settings(&self) -> TopicSettings {
         self.settings.read().clone()
+    }
+
+    pub fn stream_meta(&self) -> StreamMeta {
+        *self.stream_meta.lock()
+    }
+
+    /// The record that describes this topic in the metadata log.
+    pub(crate) fn record(&self) -> TopicRecord {
+        TopicRecord {
+            id: self.id.clone(),
+            created_ms: self.created_ms,
+            settings: self.settings(),
+            expire_at_ms: self.expire_at(),
+            stream: self.stream_meta(),
+        }
     }
 
     pub fn partitions(&self) -> &[Arc<Partition>] {

@@ -153,7 +153,9 @@ async fn auth(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     // No users or passwords are configured: Redis's answer for that case.
     Ok(match args.len() {
         2 => no_password(),
-        3 if eq(&args[1], "default") => no_password(),
+        // The default user has no password: any password is accepted, as by Redis's
+        // `default on nopass`.
+        3 if args[1].as_ref() == b"default" => ok(),
         3 => error("WRONGPASS invalid username-password pair or user is disabled."),
         _ => super::syntax_error(),
     })
@@ -174,9 +176,13 @@ async fn hello(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut name = None;
     while i < args.len() {
         if eq(&args[i], "AUTH") && i + 2 < args.len() {
-            // No passwords are configured: only the default user with any password
-            // would be accepted by a Redis without requirepass... which answers this.
-            return Ok(no_password());
+            // Only the default user exists, and it takes any password.
+            if args[i + 1].as_ref() != b"default" {
+                return Ok(error(
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                ));
+            }
+            i += 3;
         } else if eq(&args[i], "SETNAME") && i + 1 < args.len() {
             let n = args[i + 1].clone();
             if n.iter()
@@ -342,6 +348,7 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             }
         }
         ("kill", n) if n >= 3 => return Ok(client_kill(c, &args)),
+        ("kill", _) => err("wrong number of arguments for 'client|kill' command"),
         ("no-evict", 3) | ("no-touch", 3) => {
             if eq(&args[2], "on") || eq(&args[2], "off") {
                 if sub == "no-evict" {
@@ -407,7 +414,13 @@ fn client_kill(c: &mut Conn, args: &[Bytes]) -> Frame {
         let k = String::from_utf8_lossy(&args[i]).to_ascii_lowercase();
         let v = String::from_utf8_lossy(&args[i + 1]).into_owned();
         match k.as_str() {
-            "id" | "addr" | "laddr" | "user" | "type" | "maxage" => filters.push((k, v)),
+            "id" => {
+                if v.parse::<u64>().map_or(true, |id| id == 0) {
+                    return err("client-id should be greater than 0");
+                }
+                filters.push((k, v));
+            }
+            "addr" | "laddr" | "user" | "type" | "maxage" => filters.push((k, v)),
             "skipme" => skipme = v.eq_ignore_ascii_case("yes"),
             _ => return super::syntax_error(),
         }
@@ -436,9 +449,6 @@ fn client_kill(c: &mut Conn, args: &[Bytes]) -> Frame {
             cl.kill();
             killed += 1;
         }
-    }
-    if killed == 0 && filters.iter().any(|(k, _)| k == "id") && filters.len() == 1 {
-        return err("No such client");
     }
     Frame::Integer(killed)
 }

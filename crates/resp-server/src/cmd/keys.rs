@@ -304,7 +304,7 @@ async fn scan(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         if eq(&args[i], "MATCH") {
             pattern = Some(value.clone());
         } else if eq(&args[i], "COUNT") {
-            match parse_u64(value) {
+            match super::parse_i64(value) {
                 Some(n) if n >= 1 => count = n.min(1_000_000) as usize,
                 Some(_) => return Ok(syntax_error()),
                 None => return Ok(not_integer()),

@@ -276,23 +276,25 @@ fn unknown_command(args: &[Bytes]) -> Frame {
             "'{lower}' works on {kind}, which Brook does not store: Brook serves streams and strings only"
         ));
     }
-    let name = args
-        .first()
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    let name: String = name.chars().take(128).collect();
-    let mut rest = String::new();
+    // Built from the raw bytes, as Redis does (`%.128s` of the name, then each
+    // argument quoted while the list stays within 128 bytes).
+    let mut msg: Vec<u8> = b"ERR unknown command '".to_vec();
+    let name = args.first().map(|a| a.as_ref()).unwrap_or_default();
+    msg.extend_from_slice(name.get(..128).unwrap_or(name));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut used = 0usize;
     for a in args.iter().skip(1) {
-        if rest.len() >= 128 {
+        if used >= 128 {
             break;
         }
-        let room = 128 - rest.len();
-        let s: String = String::from_utf8_lossy(a).chars().take(room).collect();
-        rest.push_str(&format!("'{s}' "));
+        let room = 128 - used;
+        let part = a.get(..room).unwrap_or(a);
+        msg.push(b'\'');
+        msg.extend_from_slice(part);
+        msg.extend_from_slice(b"' ");
+        used += part.len() + 3;
     }
-    err(format!(
-        "unknown command '{name}', with args beginning with: {rest}"
-    ))
+    Frame::Error(Bytes::from(msg))
 }
 
 /// Checks a command against the table (existence, arity). `Err` is the reply.
@@ -322,7 +324,14 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             return Ok(reply);
         }
     };
-    *conn.client.last_command.lock() = spec.name.to_string();
+    *conn.client.last_command.lock() = match (spec.subcommands.is_empty(), args.get(1)) {
+        (false, Some(sub)) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ),
+        _ => spec.name.to_string(),
+    };
     if conn.multi.is_some()
         && !matches!(
             spec.name,

@@ -142,7 +142,7 @@ async fn command(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 Frame::Array(
                     args[2..]
                         .iter()
-                        .map(|n| find(n).map_or(Frame::NullArray, command_info))
+                        .map(|n| find(n).map_or(Frame::Null, command_info))
                         .collect(),
                 )
             }
@@ -186,6 +186,17 @@ async fn command(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                     .collect();
                 Frame::Array(keys)
             }
+            Some(s) if s.flags.contains(&"movablekeys") => {
+                // XREAD / XREADGROUP: the keys are the first half after STREAMS.
+                let cmd_args = &args[2..];
+                match cmd_args.iter().position(|a| eq(a, "STREAMS")) {
+                    Some(at) => {
+                        let rest = &cmd_args[at + 1..];
+                        Frame::Array(rest[..rest.len() / 2].iter().cloned().map(bulk).collect())
+                    }
+                    None => err("Invalid arguments specified for command"),
+                }
+            }
             Some(_) => err("The command has no key arguments"),
             None => err("Invalid command specified"),
         },
@@ -202,8 +213,11 @@ async fn command(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
             .collect(),
         ),
+        "count" | "getkeys" | "getkeysandflags" => err(format!(
+            "wrong number of arguments for 'command|{sub}' command"
+        )),
         _ => err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            "unknown subcommand '{}'. Try COMMAND HELP.",
             String::from_utf8_lossy(&args[1])
         )),
     })

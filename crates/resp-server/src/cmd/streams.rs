@@ -145,8 +145,9 @@ fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
     }
 }
 
-/// Applies a trim; returns how many live entries were removed.
-fn apply_trim(p: &Partition, trim: Trim) -> Result<u64, Frame> {
+/// Applies a trim; returns how many live entries were removed and the ID of the last
+/// one (for `max-deleted-entry-id`).
+fn apply_trim(p: &Partition, trim: Trim) -> Result<(u64, Option<StreamId>), Frame> {
     let before = p.live_count();
     let marks = p.marks();
     let mut cut = match trim {
@@ -172,10 +173,17 @@ fn apply_trim(p: &Partition, trim: Trim) -> Result<u64, Frame> {
             cut = lo;
         }
     }
+    let mut last_trimmed = None;
     if cut > marks.log_start {
+        last_trimmed = p
+            .read_records(cut - 1, 1, 1 << 20)
+            .map_err(read_error)?
+            .first()
+            .filter(|r| r.offset == cut - 1)
+            .map(|r| r.stream_id);
         p.trim_to(cut).map_err(append_error)?;
     }
-    Ok(before.saturating_sub(p.live_count()))
+    Ok((before.saturating_sub(p.live_count()), last_trimmed))
 }
 
 pub fn append_error(e: AppendError) -> Frame {
@@ -236,12 +244,13 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         return Ok(super::wrong_args("xadd"));
     };
     let pairs = &args[i + 1..];
-    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
-        return Ok(super::wrong_args("xadd"));
-    }
+    // Redis checks the ID before the field count.
     let Some(spec_id) = parse_xadd_id(id_arg) else {
         return Ok(invalid_id());
     };
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+        return Ok(super::wrong_args("xadd"));
+    }
     if let IdSpec::Explicit(id) = spec_id {
         if id == StreamId::ZERO {
             return Ok(err("The ID specified in XADD must be greater than 0-0"));
@@ -292,8 +301,14 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             // Trimming moves the log start within what readers may see: settle first.
             c.settle_durability().await?;
         }
-        if let Err(e) = apply_trim(&p, trim) {
-            return Ok(e);
+        match apply_trim(&p, trim) {
+            Ok((_, Some(last))) => {
+                if let Err(e) = note_deleted(c, &topic, last).await {
+                    return Ok(e);
+                }
+            }
+            Ok((_, None)) => {}
+            Err(e) => return Ok(e),
         }
     }
     let id = appended.ids.first().copied().unwrap_or_default();
@@ -409,6 +424,7 @@ fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
         Err(e) => return Ok(e),
     };
     let count = match parse_count(&args, 4) {
+        Ok(0) => return Ok(Frame::NullArray),
         Ok(n) => n,
         Err(e) => return Ok(e),
     };
@@ -450,6 +466,7 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Err(e) => return Ok(e),
     };
     let mut offsets = Vec::with_capacity(ids.len());
+    let mut max_found = StreamId::ZERO;
     for id in ids {
         let off = match p.offset_for_stream_id(id) {
             Ok(o) => o,
@@ -460,7 +477,8 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 if r.first()
                     .is_some_and(|r| r.stream_id == id && r.offset == off) =>
             {
-                offsets.push(off)
+                offsets.push(off);
+                max_found = max_found.max(id);
             }
             Ok(_) => {}
             Err(e) => return Ok(read_error(e)),
@@ -468,6 +486,13 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     }
     match p.delete_records(&offsets) {
         Ok(n) => {
+            if n > 0 {
+                if let Some((topic, _)) = c.stream(&args[1]) {
+                    if let Err(e) = note_deleted(c, &topic, max_found).await {
+                        return Ok(e);
+                    }
+                }
+            }
             c.server.touch(c.db, &args[1]);
             Ok(Frame::Integer(n as i64))
         }
@@ -496,15 +521,20 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Ok(None) => return Ok(Frame::Integer(0)),
         Err(e) => return Ok(e),
     };
-    Ok(match apply_trim(&p, trim) {
-        Ok(n) => {
+    match apply_trim(&p, trim) {
+        Ok((n, last)) => {
             if n > 0 {
                 c.server.touch(c.db, &args[1]);
             }
-            Frame::Integer(n as i64)
+            if let (Some(id), Some((topic, _))) = (last, c.stream(&args[1])) {
+                if let Err(e) = note_deleted(c, &topic, id).await {
+                    return Ok(e);
+                }
+            }
+            Ok(Frame::Integer(n as i64))
         }
-        Err(e) => e,
-    })
+        Err(e) => Ok(e),
+    }
 }
 
 /// Where an XREAD starts in one stream.
@@ -717,29 +747,45 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let Some(id) = parse_id(&args[2], 0) else {
         return Ok(invalid_id());
     };
+    let mut entries_added: Option<u64> = None;
+    let mut max_deleted: Option<StreamId> = None;
     let mut i = 3;
     while i < args.len() {
         let Some(v) = args.get(i + 1) else {
             return Ok(syntax_error());
         };
         if eq(&args[i], "ENTRIESADDED") {
-            if parse_i64(v).is_none_or(|n| n < 0) {
-                return Ok(err("entries_added must be positive"));
+            match parse_i64(v) {
+                Some(n) if n >= 0 => entries_added = Some(n as u64),
+                _ => return Ok(err("entries_added must be positive")),
             }
         } else if eq(&args[i], "MAXDELETEDID") {
-            if parse_id(v, 0).is_none() {
-                return Ok(invalid_id());
+            match parse_id(v, 0) {
+                Some(m) => max_deleted = Some(m),
+                None => return Ok(invalid_id()),
             }
         } else {
             return Ok(syntax_error());
         }
         i += 2;
     }
-    let p = match stream_of(c, &args[1]) {
-        Ok(Some(p)) => p,
+    let Some((topic, p)) = (match stream_of(c, &args[1]) {
+        Ok(Some(_)) => c.stream(&args[1]),
         Ok(None) => return Ok(err("no such key")),
         Err(e) => return Ok(e),
+    }) else {
+        return Ok(err("no such key"));
     };
+    if entries_added.is_some_and(|n| n < p.live_count()) {
+        return Ok(err(
+            "The entries_added specified in XSETID is smaller than the target stream length",
+        ));
+    }
+    if max_deleted.is_some_and(|m| id < m) {
+        return Ok(err(
+            "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+        ));
+    }
     match stream_read::last_entry(&p) {
         Ok(Some(last)) if id < last.stream_id => {
             return Ok(err(
@@ -750,15 +796,52 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Err(e) => return Ok(e),
     }
     match p.set_last_id(id) {
-        Ok(()) => {
-            c.server.touch(c.db, &args[1]);
-            Ok(ok())
+        Ok(()) => {}
+        Err(AppendError::IdBelowStored { stored }) => {
+            return Ok(err(format!(
+                "The ID specified in XSETID is smaller than {stored}, an entry deleted but still stored; Brook keeps stream IDs increasing in its log"
+            )))
         }
-        Err(AppendError::IdBelowStored { stored }) => Ok(err(format!(
-            "The ID specified in XSETID is smaller than {stored}, an entry deleted but still stored; Brook keeps stream IDs increasing in its log"
-        ))),
-        Err(e) => Ok(append_error(e)),
+        Err(e) => return Ok(append_error(e)),
     }
+    let hw = p.marks().high_watermark;
+    let updated = c
+        .server
+        .broker
+        .update_stream_meta(&topic, |m| {
+            if let Some(n) = entries_added {
+                m.entries_added_delta = n as i64 - hw as i64;
+            }
+            if let Some(d) = max_deleted {
+                m.set_max_deleted(d);
+            }
+        })
+        .await;
+    if let Err(e) = updated {
+        return Ok(err(e));
+    }
+    c.server.touch(c.db, &args[1]);
+    Ok(ok())
+}
+
+/// Records the largest ID removed by XDEL/XTRIM (`max-deleted-entry-id`).
+pub async fn note_deleted(
+    c: &Conn,
+    topic: &brook_broker::Topic,
+    id: StreamId,
+) -> Result<(), Frame> {
+    if id <= topic.stream_meta().max_deleted() {
+        return Ok(());
+    }
+    c.server
+        .broker
+        .update_stream_meta(topic, |m| {
+            if id > m.max_deleted() {
+                m.set_max_deleted(id);
+            }
+        })
+        .await
+        .map_err(err)
 }
 
 async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
@@ -806,6 +889,7 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         Err(e) => return Ok(e),
     };
     let topic = c.stream(&args[2]).map(|(t, _)| t);
+    let stream_meta = topic.as_ref().map(|t| t.stream_meta()).unwrap_or_default();
     let (first, last) = match (stream_read::first_entry(&p), stream_read::last_entry(&p)) {
         (Ok(f), Ok(l)) => (f, l),
         (Err(e), _) | (_, Err(e)) => return Ok(e),
@@ -826,10 +910,13 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
             s("last-generated-id"),
             id_frame(p.last_id().unwrap_or_default()),
         ),
-        (s("max-deleted-entry-id"), id_frame(StreamId::ZERO)),
+        (
+            s("max-deleted-entry-id"),
+            id_frame(stream_meta.max_deleted()),
+        ),
         (
             s("entries-added"),
-            Frame::Integer(marks.high_watermark as i64),
+            Frame::Integer(marks.high_watermark as i64 + stream_meta.entries_added_delta),
         ),
         (
             s("recorded-first-entry-id"),

@@ -550,7 +550,7 @@ fn client_setname_getname_list_and_kill() {
 }
 
 #[test]
-#[ignore = "brook bug: CLIENT LIST/CLIENT INFO report cmd=client for subcommands; Redis 7 reports cmd=client|id"]
+
 fn client_list_names_the_last_subcommand() {
     let target = RespTarget::start();
     let mut con = connect(target.addr);
