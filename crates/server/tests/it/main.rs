@@ -9,5 +9,6 @@ mod http;
 mod lifecycle;
 mod resp_client;
 mod resp_durability;
+mod resp_pipeline;
 mod resp_raw;
 mod util;
