@@ -22,6 +22,9 @@ step "benchmark smoke run (builds and runs each bench briefly; numbers are not j
 if [ -x bench/log-append.sh ]; then
   bench/log-append.sh --quick
 fi
+if [ -x bench/resp-vs-redis.sh ]; then
+  bench/resp-vs-redis.sh --quick
+fi
 
 echo
 echo "all checks passed"
