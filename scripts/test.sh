@@ -33,6 +33,7 @@ BROOK_BIN="${CARGO_TARGET_DIR:-target}/debug/brook" .venv/bin/pytest -q tests/py
 step "benchmark smoke run (builds and runs each bench briefly; numbers are not judged here)"
 bench/log-append.sh --quick
 bench/startup.sh --quick
+bench/resp-vs-redis.sh --quick
 
 echo
 echo "all checks passed"
