@@ -138,5 +138,22 @@ pub fn entries_frame(records: &[StoredRecord]) -> Frame {
 }
 
 pub fn id_frame(id: StreamId) -> Frame {
-    bulk(Bytes::from(id.to_string()))
+    // Hot (every XADD reply, every entry read): format without `fmt`.
+    fn put(mut n: u64, buf: &mut [u8; 41], at: &mut usize) {
+        loop {
+            *at -= 1;
+            buf[*at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let mut buf = [0u8; 41];
+    let mut at = buf.len();
+    put(id.seq, &mut buf, &mut at);
+    at -= 1;
+    buf[at] = b'-';
+    put(id.ms, &mut buf, &mut at);
+    bulk(Bytes::copy_from_slice(&buf[at..]))
 }
