@@ -45,6 +45,9 @@ thread_local! {
     /// busy writer does not allocate (and page-fault in) a fresh buffer per append.
     static ENCODE_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
+/// Smallest and largest file read when reading entries.
+const READ_CHUNK_MIN: usize = 16 * 1024;
+const READ_CHUNK_MAX: usize = 4 * 1024 * 1024;
 /// Buffers larger than this are freed after use rather than kept.
 const ENCODE_BUFFER_KEEP_BYTES: usize = 16 * 1024 * 1024;
 const CHECKPOINT_MAGIC: &[u8; 8] = b"BRKPART1";
@@ -797,6 +800,18 @@ impl Partition {
     /// never returned: a read that reaches it gets the entries before it, and the
     /// next read (starting at it) gets [`ReadError::Corrupt`].
     pub fn read(&self, from: u64, max_bytes: usize) -> Result<Vec<Entry>, ReadError> {
+        self.read_limited(from, max_bytes, usize::MAX)
+    }
+
+    /// [`Partition::read`] that also stops once the entries hold `max_records`
+    /// records from `from` on. Reads the file in chunks that start small (16 KiB) and
+    /// double, so a read of a few records does not load (and check) megabytes.
+    pub fn read_limited(
+        &self,
+        from: u64,
+        max_bytes: usize,
+        max_records: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
         let marks = self.marks();
         if from < marks.log_start || from > marks.high_watermark {
             return Err(ReadError::OffsetOutOfRange {
@@ -809,6 +824,7 @@ impl Partition {
         let mut out = Vec::new();
         let mut total = 0usize;
         let mut offset = from;
+        let mut chunk = READ_CHUNK_MIN;
         let first = segments
             .partition_point(|s| s.base_offset <= from)
             .saturating_sub(1);
@@ -847,7 +863,9 @@ impl Partition {
                 }
                 let want = max_bytes
                     .saturating_sub(total)
-                    .clamp(64 * 1024, 4 * 1024 * 1024);
+                    .clamp(READ_CHUNK_MIN, READ_CHUNK_MAX)
+                    .min(chunk);
+                chunk = (chunk * 2).min(READ_CHUNK_MAX);
                 let n = ((end - pos) as usize).min(want);
                 let chunk = seg.read_bytes(pos, n).map_err(io)?;
                 let (mut entries, mut used, mut error) = crate::segment::split_entries(&chunk);
@@ -866,7 +884,8 @@ impl Partition {
                 }
                 collect(entries, &mut out, &mut total, &mut offset, &marks);
                 pos += used as u64;
-                if total >= max_bytes && !out.is_empty() {
+                let records = offset.saturating_sub(from) as usize;
+                if (total >= max_bytes || records >= max_records) && !out.is_empty() {
                     return Ok(out);
                 }
             }
@@ -894,7 +913,7 @@ impl Partition {
         let mut out = Vec::new();
         let mut next = from;
         while out.len() < max_records && next < marks.high_watermark {
-            let entries = match self.read(next, max_bytes) {
+            let entries = match self.read_limited(next, max_bytes, max_records - out.len()) {
                 Ok(e) => e,
                 // Trimmed concurrently: continue from the new start.
                 Err(ReadError::OffsetOutOfRange { log_start, .. }) if log_start > next => {
@@ -993,7 +1012,7 @@ impl Partition {
             })?;
         let mut from = self.offset_at_position(seg, start)?.max(marks.log_start);
         while from < marks.high_watermark {
-            let entries = self.read(from, 256 * 1024)?;
+            let entries = self.read_limited(from, 256 * 1024, 64)?;
             let Some(last) = entries.last() else { break };
             from = last.meta.next_offset();
             for e in entries {
