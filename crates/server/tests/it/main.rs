@@ -9,5 +9,7 @@ mod http;
 mod lifecycle;
 mod resp_client;
 mod resp_durability;
+mod resp_groups;
 mod resp_raw;
+mod resp_strings;
 mod util;
