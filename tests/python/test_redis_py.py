@@ -244,3 +244,111 @@ def test_redis_cli_pipe_mass_insertion_and_info_keyspace(brook):
     assert lines[1].startswith("db0:keys=2,expires=0,avg_ttl=0"), out
     assert lines[2].startswith("db2:keys=1,expires=0,avg_ttl=0"), out
     assert len(lines) == 3, out
+
+
+def test_consumer_group_worker_loop(brook):
+    """The usual reliable-consumer loop: workers read with XREADGROUP and XACK what they
+    processed; a crashed worker's entries are found with XPENDING and taken over with
+    XAUTOCLAIM; XINFO shows the group's progress."""
+    r = client(brook)
+    assert r.xgroup_create("jobs", "workers", id="0", mkstream=True) is True
+    with pytest.raises(redis.ResponseError) as e:
+        r.xgroup_create("jobs", "workers", id="0")
+    assert str(e.value) == "BUSYGROUP Consumer Group name already exists"
+    for i in range(10):
+        r.xadd("jobs", {"n": str(i)}, id=f"{i + 1}-0")
+
+    # A worker reads three jobs and dies without acknowledging them.
+    crashed = r.xreadgroup("workers", "crashy", {"jobs": ">"}, count=3)
+    assert [m[0] for m in crashed[0][1]] == [b"1-0", b"2-0", b"3-0"]
+
+    # A healthy worker processes the rest in batches, acknowledging each job.
+    done, errors = [], []
+
+    def worker():
+        try:
+            w = client(brook)
+            while len(done) < 7:
+                reply = w.xreadgroup("workers", "healthy", {"jobs": ">"}, count=4,
+                                     block=TIMEOUT_S * 1000)
+                assert reply, "XREADGROUP BLOCK timed out"
+                for msg_id, fields in reply[0][1]:
+                    done.append(int(fields[b"n"]))
+                    assert w.xack("jobs", "workers", msg_id) == 1
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    t.join(TIMEOUT_S)
+    assert not t.is_alive(), "worker hung"
+    assert errors == []
+    assert done == list(range(3, 10))
+
+    # What is left is the crashed worker's.
+    assert r.xpending("jobs", "workers") == {
+        "pending": 3, "min": b"1-0", "max": b"3-0",
+        "consumers": [{"name": b"crashy", "pending": 3}],
+    }
+    # Age them deterministically (XCLAIM IDLE), then find them by idle time.
+    assert r.xclaim("jobs", "workers", "crashy", 0, ["1-0", "2-0", "3-0"], idle=60_000,
+                    justid=True) == [b"1-0", b"2-0", b"3-0"]
+    rows = r.xpending_range("jobs", "workers", min="-", max="+", count=10, idle=30_000)
+    assert [(x["message_id"], x["consumer"], x["times_delivered"]) for x in rows] == [
+        (b"1-0", b"crashy", 1), (b"2-0", b"crashy", 1), (b"3-0", b"crashy", 1)]
+    assert all(60_000 <= x["time_since_delivered"] < 70_000 for x in rows)
+
+    # A rescuer takes them over, two at a time, following the cursor.
+    cursor, claimed, deleted = r.xautoclaim("jobs", "workers", "rescuer", 30_000, "0-0",
+                                            count=2)
+    assert cursor == b"3-0"
+    assert claimed == [(b"1-0", {b"n": b"0"}), (b"2-0", {b"n": b"1"})]
+    assert deleted == []
+    r.xdel("jobs", "3-0")  # one job was cancelled meanwhile
+    cursor, claimed, deleted = r.xautoclaim("jobs", "workers", "rescuer", 30_000, cursor)
+    assert (cursor, claimed, deleted) == (b"0-0", [], [b"3-0"])
+    assert r.xautoclaim("jobs", "workers", "rescuer", 30_000, "0-0") == [b"0-0", [], []]
+    rows = r.xpending_range("jobs", "workers", min="-", max="+", count=10)
+    assert [(x["message_id"], x["consumer"], x["times_delivered"]) for x in rows] == [
+        (b"1-0", b"rescuer", 2), (b"2-0", b"rescuer", 2)]
+    assert r.xack("jobs", "workers", "1-0", "2-0", "3-0") == 2
+
+    assert r.xinfo_groups("jobs") == [{
+        "name": b"workers", "consumers": 3, "pending": 0, "last-delivered-id": b"10-0",
+        "entries-read": 10, "lag": 0,
+    }]
+    consumers = r.xinfo_consumers("jobs", "workers")
+    assert [(c["name"], c["pending"]) for c in consumers] == [
+        (b"crashy", 0), (b"healthy", 0), (b"rescuer", 0)]
+    assert all(0 <= c["idle"] < TIMEOUT_S * 1000 for c in consumers)
+    assert r.xgroup_delconsumer("jobs", "workers", "crashy") == 0
+    assert r.xgroup_destroy("jobs", "workers") == 1
+    assert r.xinfo_groups("jobs") == []
+
+
+def test_resp3_xreadgroup(brook):
+    r = client(brook, protocol=3)
+    assert r.xgroup_create("s", "g", id="$", mkstream=True) is True
+    r.xadd("s", {"a": "1"}, id="1-1")
+    r.xadd("s", {"b": "2"}, id="2-1")
+    r.xadd("t", {"c": "3"}, id="3-1")
+    r.xgroup_create("t", "g", id="0")
+    # A map from key to entries.
+    assert r.xreadgroup("g", "c", {"s": ">"}, count=1) == {b"s": [[(b"1-1", {b"a": b"1"})]]}
+    assert r.xreadgroup("g", "c", {"s": ">", "t": ">"}) == {
+        b"s": [[(b"2-1", {b"b": b"2"})]], b"t": [[(b"3-1", {b"c": b"3"})]]}
+    # Nothing new: null, also after a BLOCK timeout.
+    assert r.xreadgroup("g", "c", {"s": ">"}) == {}
+    assert r.xreadgroup("g", "c", {"s": ">"}, block=20) == {}
+    # History, and a deleted pending entry with a null body.
+    r.xdel("s", "2-1")
+    assert r.xreadgroup("g", "c", {"s": "0"}) == {
+        b"s": [[(b"1-1", {b"a": b"1"}), (b"2-1", {})]]}  # redis-py: null body as {}
+    assert r.xreadgroup("g", "other", {"s": "0"}) == {b"s": [[]]}
+    assert r.xpending("s", "g") == {
+        "pending": 2, "min": b"1-1", "max": b"2-1", "consumers": [{"name": b"c", "pending": 2}]}
+    assert r.xack("s", "g", "1-1", "2-1") == 2
+    with pytest.raises(redis.ResponseError) as e:
+        r.xreadgroup("nog", "c", {"s": ">"})
+    assert str(e.value) == (
+        "NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option")

@@ -9,6 +9,8 @@ mod http;
 mod lifecycle;
 mod resp_client;
 mod resp_durability;
+mod resp_groups;
 mod resp_pipeline;
 mod resp_raw;
+mod resp_strings;
 mod util;

@@ -1,12 +1,13 @@
 //! Acknowledged XADDs survive a restart, both a clean one (SIGTERM) and a crash
 //! (SIGKILL in the middle of a write load), under the default fsync policy `always`:
 //! every entry whose reply reached the client is there after the restart, in order,
-//! byte for byte.
+//! byte for byte. Consumer-group state (PELs, last-delivered IDs, consumers) too.
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Instant;
 
+use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{Commands as _, Connection};
 
 use crate::util::{start_brook, TIMEOUT};
@@ -208,4 +209,376 @@ fn acknowledged_entries_survive_sigkill_mid_load() {
         (ms.parse().unwrap(), seq.parse().unwrap())
     };
     assert!(parse(&next) > parse(&last), "{next} after {last}");
+}
+
+// ---- consumer-group state --------------------------------------------------------------
+
+/// What a group looks like from outside, timing aside: XINFO GROUPS (without lag
+/// details that depend on nothing but these), every PEL row with its owner and
+/// delivery count, and every consumer with its pending count.
+/// One XINFO GROUPS row: name, consumers, pending, last-delivered-id, entries-read, lag.
+type GroupRow = (String, i64, i64, String, Option<i64>, Option<i64>);
+/// A group's PEL rows: (id, consumer, delivery count).
+type PelRows = Vec<(String, String, i64)>;
+
+#[derive(Debug, PartialEq)]
+struct GroupState {
+    groups: Vec<GroupRow>,
+    pel: Vec<(String, PelRows)>,
+    consumers: Vec<(String, Vec<(String, i64)>)>,
+}
+
+fn group_state(con: &mut Connection, key: &str) -> GroupState {
+    use redis::Value as Rv;
+    fn s(v: &Rv) -> String {
+        match v {
+            Rv::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+            Rv::SimpleString(s) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+    fn i(v: &Rv) -> Option<i64> {
+        match v {
+            Rv::Int(i) => Some(*i),
+            Rv::Nil => None,
+            other => panic!("not an integer: {other:?}"),
+        }
+    }
+    fn fields(v: &Rv) -> Vec<(String, Rv)> {
+        let Rv::Array(flat) = v else {
+            panic!("not an array: {v:?}")
+        };
+        flat.chunks(2)
+            .map(|kv| (s(&kv[0]), kv[1].clone()))
+            .collect()
+    }
+    fn get<'a>(f: &'a [(String, Rv)], k: &str) -> &'a Rv {
+        &f.iter()
+            .find(|(n, _)| n == k)
+            .unwrap_or_else(|| panic!("no {k}"))
+            .1
+    }
+    let Rv::Array(groups) = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(key)
+        .query(con)
+        .unwrap()
+    else {
+        panic!("XINFO GROUPS is not an array")
+    };
+    let mut state = GroupState {
+        groups: vec![],
+        pel: vec![],
+        consumers: vec![],
+    };
+    for g in &groups {
+        let f = fields(g);
+        let name = s(get(&f, "name"));
+        state.groups.push((
+            name.clone(),
+            i(get(&f, "consumers")).unwrap(),
+            i(get(&f, "pending")).unwrap(),
+            s(get(&f, "last-delivered-id")),
+            i(get(&f, "entries-read")),
+            i(get(&f, "lag")),
+        ));
+        let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            .arg(key)
+            .arg(&name)
+            .arg("-")
+            .arg("+")
+            .arg(1000)
+            .query(con)
+            .unwrap();
+        state.pel.push((
+            name.clone(),
+            rows.into_iter()
+                .map(|(id, c, _, n)| (id, c, n as i64))
+                .collect(),
+        ));
+        let Rv::Array(consumers) = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(key)
+            .arg(&name)
+            .query(con)
+            .unwrap()
+        else {
+            panic!("XINFO CONSUMERS is not an array")
+        };
+        let consumers = consumers
+            .iter()
+            .map(|c| {
+                let f = fields(c);
+                (s(get(&f, "name")), i(get(&f, "pending")).unwrap())
+            })
+            .collect();
+        state.consumers.push((name, consumers));
+    }
+    state
+}
+
+/// Builds group state with every kind of change (create, read, NOACK read, ack, claim,
+/// history read, SETID, consumer create/delete, group destroy), stops the server with
+/// `stop`, restarts it and checks that the state is the same and goes on from there.
+fn group_state_survives(stop: impl FnOnce(&mut crate::util::Server)) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, addr) = start_brook(dir.path(), &data);
+    let mut con = connect_db(addr, 0);
+    let q = |con: &mut Connection, args: &[&str]| -> redis::Value {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(con)
+            .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+    };
+    for i in 1..=6 {
+        let _: String = con.xadd("s", format!("{i}-1"), &[("f", i)]).unwrap();
+    }
+    q(&mut con, &["XGROUP", "CREATE", "s", "g", "0"]);
+    q(&mut con, &["XGROUP", "CREATE", "s", "h", "$"]);
+    q(&mut con, &["XGROUP", "CREATE", "s", "gone", "0"]);
+    q(&mut con, &["XGROUP", "CREATECONSUMER", "s", "g", "idle"]);
+    q(&mut con, &["XGROUP", "CREATECONSUMER", "s", "g", "temp"]);
+    q(
+        &mut con,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    q(
+        &mut con,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    let acked: i64 = con.xack("s", "g", &["2-1"]).unwrap();
+    assert_eq!(acked, 1);
+    q(
+        &mut con,
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "bob",
+            "0",
+            "1-1",
+            "RETRYCOUNT",
+            "5",
+            "JUSTID",
+        ],
+    );
+    q(
+        &mut con,
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+    );
+    q(&mut con, &["XGROUP", "DELCONSUMER", "s", "g", "temp"]);
+    q(&mut con, &["XGROUP", "DESTROY", "s", "gone"]);
+    q(&mut con, &["XGROUP", "SETID", "s", "h", "4-1"]);
+    q(
+        &mut con,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "h",
+            "carol",
+            "NOACK",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    let before = group_state(&mut con, "s");
+    assert_eq!(
+        before.pel,
+        [
+            (
+                "g".to_string(),
+                vec![
+                    ("1-1".to_string(), "bob".to_string(), 5),
+                    ("3-1".to_string(), "alice".to_string(), 2),
+                    ("4-1".to_string(), "bob".to_string(), 1),
+                    ("5-1".to_string(), "bob".to_string(), 1),
+                ]
+            ),
+            ("h".to_string(), vec![])
+        ]
+    );
+    assert_eq!(before.groups[0].3, "5-1");
+    assert_eq!(before.groups[1].3, "5-1");
+    drop(con);
+
+    stop(&mut server);
+
+    let (_server, addr) = start_brook(dir.path(), &data);
+    let mut con = connect_db(addr, 0);
+    let after = group_state(&mut con, "s");
+    assert_eq!(after, before);
+    // The groups go on from their last-delivered IDs: nothing is delivered twice.
+    let reply: StreamReadReply = con
+        .xread_options(
+            &["s"],
+            &[">"],
+            &StreamReadOptions::default().group("g", "dave"),
+        )
+        .unwrap();
+    let ids: Vec<&str> = reply.keys[0].ids.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["6-1"]);
+    let reply: StreamReadReply = con
+        .xread_options(
+            &["s"],
+            &[">"],
+            &StreamReadOptions::default().group("h", "dave"),
+        )
+        .unwrap();
+    let ids: Vec<&str> = reply.keys[0].ids.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["6-1"]);
+    // And acknowledging after the restart works on the recovered PEL.
+    let acked: i64 = con.xack("s", "g", &["1-1", "2-1", "3-1"]).unwrap();
+    assert_eq!(acked, 2);
+}
+
+#[test]
+fn group_state_survives_sigkill_and_restart() {
+    group_state_survives(|server| server.kill9());
+}
+
+#[test]
+fn group_state_survives_sigterm_and_restart() {
+    group_state_survives(|server| {
+        server.terminate();
+        let (status, log) = server.wait_exit_and_log();
+        assert_eq!(status.code(), Some(0), "log:\n{log}");
+    });
+}
+
+/// What a consumer saw before the crash.
+#[derive(Default)]
+struct Worked {
+    /// IDs whose XREADGROUP reply arrived.
+    delivered: Vec<String>,
+    /// IDs whose XACK reply (1) arrived.
+    acked: Vec<String>,
+    /// An XACK sent without a reply, if any.
+    ack_in_flight: Option<String>,
+}
+
+#[test]
+fn acknowledged_reads_and_acks_survive_sigkill_mid_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, addr) = start_brook(dir.path(), &data);
+    let mut con = connect_db(addr, 0);
+    let mut pipe = redis::pipe();
+    for i in 1..=5000u64 {
+        pipe.xadd("jobs", format!("{i}-0"), &[("n", i)]).ignore();
+    }
+    let _: () = pipe.query(&mut con).unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("jobs")
+        .arg("g")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+
+    let (tx, progress) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut con = connect_db(addr, 0);
+        let mut worked = Worked::default();
+        let opts = StreamReadOptions::default().group("g", "w").count(1);
+        loop {
+            let reply: redis::RedisResult<StreamReadReply> =
+                con.xread_options(&["jobs"], &[">"], &opts);
+            let Ok(reply) = reply else { return worked };
+            let id = reply.keys[0].ids[0].id.clone();
+            worked.delivered.push(id.clone());
+            worked.ack_in_flight = Some(id.clone());
+            let acked: redis::RedisResult<i64> = con.xack("jobs", "g", &[&id]);
+            match acked {
+                Ok(n) => {
+                    assert_eq!(n, 1);
+                    worked.ack_in_flight = None;
+                    worked.acked.push(id);
+                    let _ = tx.send(());
+                }
+                Err(_) => return worked,
+            }
+        }
+    });
+    // Kill after enough acknowledgements (a signal, not a sleep).
+    let deadline = Instant::now() + TIMEOUT;
+    for _ in 0..300 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        progress
+            .recv_timeout(left)
+            .expect("the worker stopped getting replies");
+    }
+    server.kill9();
+    let worked = worker.join().unwrap();
+    eprintln!(
+        "before SIGKILL: {} delivered, {} acknowledged",
+        worked.delivered.len(),
+        worked.acked.len()
+    );
+
+    let (_server, addr) = start_brook(dir.path(), &data);
+    let mut con = connect_db(addr, 0);
+    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg("jobs")
+        .arg("g")
+        .arg("-")
+        .arg("+")
+        .arg(10_000)
+        .query(&mut con)
+        .unwrap();
+    let pending: Vec<String> = pending.into_iter().map(|(id, ..)| id).collect();
+    for id in &worked.acked {
+        assert!(
+            !pending.contains(id),
+            "{id} was acknowledged, but is pending after the crash"
+        );
+    }
+    // Delivered but not acknowledged: pending, unless its XACK was in flight.
+    for id in worked
+        .delivered
+        .iter()
+        .filter(|id| !worked.acked.contains(id))
+    {
+        assert!(
+            pending.contains(id) || worked.ack_in_flight.as_ref() == Some(id),
+            "{id} was delivered and not acknowledged, but is not pending after the crash"
+        );
+    }
+    // Nothing delivered before the crash is delivered again as new.
+    let last = worked.delivered.last().unwrap();
+    let reply: StreamReadReply = con
+        .xread_options(
+            &["jobs"],
+            &[">"],
+            &StreamReadOptions::default().group("g", "w2").count(1),
+        )
+        .unwrap();
+    let next = &reply.keys[0].ids[0].id;
+    let seq = |id: &str| -> u64 { id.split_once('-').unwrap().0.parse().unwrap() };
+    assert!(seq(next) > seq(last), "{next} delivered again after {last}");
 }

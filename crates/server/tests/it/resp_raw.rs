@@ -163,7 +163,7 @@ impl Raw {
         let _ = self.stream.write_all(bytes);
     }
 
-    fn fill(&mut self) -> usize {
+    pub fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 64 * 1024];
         match self.stream.read(&mut chunk) {
             Ok(n) => {
@@ -1111,7 +1111,7 @@ fn scan_count_below_one_is_a_syntax_error() {
 
 /// Waits until INFO says `n` clients are blocked (a deterministic signal that a
 /// blocking command has been registered).
-fn wait_blocked(raw: &mut Raw, n: u32) {
+pub fn wait_blocked(raw: &mut Raw, n: u32) {
     crate::util::poll(&format!("{n} blocked client(s)"), || {
         let V::Bulk(Some(info)) = parse_at(&raw.cmd(&["INFO", "clients"]), 0).unwrap().0 else {
             panic!("INFO is not a bulk string")

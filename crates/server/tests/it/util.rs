@@ -347,6 +347,23 @@ impl RespTarget {
     }
 }
 
+impl RespTarget {
+    /// Whether this is a real Redis (cross-check mode), not Brook.
+    pub fn is_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// For tests of Brook-only behaviour (commands Redis 7.0 lacks, or that Redis
+    /// answers differently by design): true, with a note on stderr, when the target
+    /// is a real Redis, so the test can return early.
+    pub fn skip_on_redis(&self, why: &str) -> bool {
+        if self.is_redis() {
+            eprintln!("skipped against redis-server: {why}");
+        }
+        self.is_redis()
+    }
+}
+
 impl Drop for RespTarget {
     fn drop(&mut self) {
         if let Some(child) = self.redis.as_mut() {
