@@ -475,6 +475,7 @@ impl Broker {
             groups: topic.groups.clone(),
             expire_at_ms: std::sync::atomic::AtomicU64::new(topic.expire_at().unwrap_or(0)),
             stream_meta: parking_lot::Mutex::new(topic.stream_meta()),
+            groups_gone: topic.groups_gone.clone(),
         });
         {
             let mut topics = self.topics.write();
@@ -733,6 +734,12 @@ impl Broker {
         if changes.is_empty() {
             return Ok(Ok((result, None)));
         }
+        if changes
+            .iter()
+            .any(|c| matches!(c, GroupChange::GroupDelete { .. }))
+        {
+            topic.groups_gone.send_modify(|v| *v += 1);
+        }
         let records = groups_persist::encode(&topic.id, &changes);
         let next = if records.len() > brook_log::meta::APPLY_RECORDS_MAX {
             self.meta.apply_chunked_nowait(records, now_ms())?
@@ -850,6 +857,7 @@ fn open_topic(
         groups: Arc::default(),
         expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
         stream_meta: parking_lot::Mutex::new(record.stream),
+        groups_gone: Arc::new(tokio::sync::watch::channel(0).0),
     })
 }
 

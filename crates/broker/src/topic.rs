@@ -214,6 +214,8 @@ pub struct Topic {
     /// Expiry (ms since the epoch), 0 for none.
     pub(crate) expire_at_ms: std::sync::atomic::AtomicU64,
     pub(crate) stream_meta: parking_lot::Mutex<StreamMeta>,
+    /// Bumped when a group is destroyed (wakes readers blocked on that group).
+    pub(crate) groups_gone: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Topic {
@@ -231,6 +233,11 @@ impl Topic {
 
     pub fn settings(&self) -> TopicSettings {
         self.settings.read().clone()
+    }
+
+    /// A receiver that changes when a group of this stream is destroyed.
+    pub fn subscribe_group_removals(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.groups_gone.subscribe()
     }
 
     pub fn stream_meta(&self) -> StreamMeta {

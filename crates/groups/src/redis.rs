@@ -302,7 +302,8 @@ impl StreamGroups {
         }
         let c = g.consumer_mut(consumer, now_ms);
         c.seen_ms = now_ms;
-        if !ids.is_empty() {
+        // As Redis 7.2+: only entries that enter the PEL make the consumer active.
+        if !ids.is_empty() && !noack {
             c.active_ms = Some(now_ms);
         }
         let c = c.clone();
@@ -376,9 +377,12 @@ impl StreamGroups {
         Ok((n, changes))
     }
 
-    /// Whether any group still has `id` pending (the `ACKED` deletion policy).
+    /// Whether some group still needs `id` (the `ACKED` deletion policy): it has not
+    /// read it yet, or has it pending.
     pub fn referenced(&self, id: StreamId) -> bool {
-        self.groups.values().any(|g| g.pel.contains_key(&id))
+        self.groups
+            .values()
+            .any(|g| g.last_delivered < id || g.pel.contains_key(&id))
     }
 
     /// Removes `id` from every group's PEL (the `DELREF` deletion policy).
@@ -496,10 +500,12 @@ impl StreamGroups {
                     }
                     p
                 }
+                // As Redis: FORCE creates the pending entry with one delivery, which
+                // the claim then counts like any other.
                 None if opts.force && exists(id) => Pending {
                     consumer: consumer.clone(),
                     delivery_ms: now_ms,
-                    delivery_count: 0,
+                    delivery_count: 1,
                 },
                 None => continue,
             };
@@ -548,7 +554,8 @@ impl StreamGroups {
         let mut cursor = StreamId::ZERO;
         let candidates: Vec<StreamId> = g.pel.range(start..).map(|(id, _)| *id).collect();
         for (scanned, id) in candidates.into_iter().enumerate() {
-            if scanned >= count.saturating_mul(10) || claimed.len() >= count {
+            // As Redis: entries found deleted use up COUNT too.
+            if scanned >= count.saturating_mul(10) || claimed.len() + deleted.len() >= count {
                 cursor = id;
                 break;
             }

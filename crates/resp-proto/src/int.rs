@@ -6,7 +6,7 @@ const LONG_STR_SIZE: usize = 21;
 /// Parses `s` the way Redis's `string2ll` does: an optional `-`, then `0` alone or a
 /// digit `1-9` followed by digits; no `+`, no spaces, no leading zeros, no `-0`,
 /// at most 20 bytes, and within `i64`. Returns `None` for anything else.
-pub(crate) fn string2ll(s: &[u8]) -> Option<i64> {
+pub fn string2ll(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() >= LONG_STR_SIZE {
         return None;
     }

@@ -100,6 +100,7 @@ mod reply;
 mod request;
 
 pub use frame::{format_double, Frame, Protocol};
+pub use int::string2ll;
 pub use reply::{parse_frame, FrameError, FRAME_DEPTH_MAX};
 pub use request::{parse_request, split_args, ProtocolError, RequestDecoder};
 

@@ -114,6 +114,29 @@ fn entries_read(p: &Partition, id: StreamId) -> Result<u64, Frame> {
     }
 }
 
+/// A group's `entries-read` (its logical read counter: set by ENTRIESREAD or by
+/// reading; nil until then) and `lag` (entries added after what it read; computed
+/// from the log's dense offsets when the counter is unknown).
+fn read_and_lag(
+    topic: &Topic,
+    p: &Partition,
+    g: &brook_groups::Group,
+) -> (Option<u64>, Option<u64>) {
+    let added =
+        (p.marks().high_watermark as i64 + topic.stream_meta().entries_added_delta).max(0) as u64;
+    let lag = if added == 0 {
+        Some(0)
+    } else {
+        match g.entries_read {
+            Some(n) => Some(added.saturating_sub(n)),
+            None => entries_read(p, g.last_delivered)
+                .ok()
+                .map(|n| added.saturating_sub(n)),
+        }
+    };
+    (g.entries_read, lag)
+}
+
 /// The record with exactly this ID, if it is still in the stream.
 fn record_by_id(p: &Partition, id: StreamId) -> Result<Option<StoredRecord>, Frame> {
     let off = p.offset_for_stream_id(id).map_err(read_error)?;
@@ -181,7 +204,10 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 }
                 i += 2;
             } else {
-                return Ok(syntax_error());
+                return Ok(err(format!(
+                    "unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
+                    s(&args[1])
+                )));
             }
         }
     }
@@ -326,7 +352,8 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         } else if eq(&args[i], "CLAIM") {
             match parse_i64(v) {
                 Some(ms) if ms >= 0 => claim_idle = Some(ms as u64),
-                _ => return Ok(err("min-idle-time must be a positive integer")),
+                Some(_) => return Ok(err("min-idle-time must be a positive integer")),
+                None => return Ok(err("min-idle-time is not an integer")),
             }
         } else {
             return Ok(syntax_error());
@@ -376,6 +403,13 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     loop {
         let mut topics_rx = c.server.broker.subscribe_topics();
         topics_rx.borrow_and_update();
+        let mut removals: Vec<_> = streams
+            .iter()
+            .map(|(t, _)| t.subscribe_group_removals())
+            .collect();
+        for r in &mut removals {
+            r.borrow_and_update();
+        }
         if !first_round {
             // Woken: the key or the group may be gone.
             for (key, (t, _)) in keys.iter().zip(&streams) {
@@ -434,6 +468,14 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         if block.is_none() || c.in_exec || deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(Frame::NullArray);
         }
+        for mut r in removals {
+            waits.push(
+                async move {
+                    let _ = r.changed().await;
+                }
+                .boxed(),
+            );
+        }
         match block_on(c, waits, topics_rx, deadline, &mut flushed).await? {
             Woke::Data => {}
             Woke::Timeout => return Ok(Frame::NullArray),
@@ -473,7 +515,14 @@ fn read_history(
         for &id in &ids {
             records.push((id, record_by_id(p, id).ok().flatten()));
         }
-        let changes = g.redeliver(group, consumer, &ids, now)?;
+        // As Redis: an entry deleted from the stream comes back with a null body and
+        // its delivery is not counted.
+        let existing: Vec<StreamId> = records
+            .iter()
+            .filter(|(_, r)| r.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let changes = g.redeliver(group, consumer, &existing, now)?;
         Ok((records, changes))
     })?;
     let records = result.map_err(|_| nogroup_key(&topic.key.name, group))?;
@@ -536,7 +585,11 @@ fn read_new(
             _ => Vec::new(),
         };
         let ids: Vec<StreamId> = fresh.iter().map(|r| r.stream_id).collect();
-        let read = ids.last().and_then(|id| entries_read(p, *id).ok());
+        let delta = topic.stream_meta().entries_added_delta;
+        let read = ids
+            .last()
+            .and_then(|id| entries_read(p, *id).ok())
+            .map(|n| (n as i64 + delta).max(0) as u64);
         changes.extend(g.deliver_new(group, consumer, &ids, read, noack, now)?);
         let wait_from = match last.successor() {
             Some(next) => p.offset_for_stream_id(next).unwrap_or(u64::MAX),
@@ -854,8 +907,7 @@ pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
     let groups = topic.groups().clone();
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
-        let read = entries_read(&p, g.last_delivered).ok();
-        let lag = read.map(|r| p.live_count_from(r));
+        let (read, lag) = read_and_lag(&topic, &p, g);
         out.push(Frame::Map(vec![
             (bulk_str("name"), bulk(name.clone())),
             (
@@ -917,8 +969,7 @@ pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
     let groups = topic.groups().clone();
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
-        let read = entries_read(p, g.last_delivered).ok();
-        let lag = read.map(|r| p.live_count_from(r));
+        let (read, lag) = read_and_lag(topic, p, g);
         let pel: Vec<Frame> = g
             .pel
             .iter()
@@ -1021,10 +1072,14 @@ fn parse_ids_clause(args: &[Bytes], mut at: usize) -> Result<(RefPolicy, Vec<Str
         None => return Err(err("Number of IDs must be a positive integer")),
     };
     let ids = &args[(at + 2).min(args.len())..];
-    if ids.len() != n {
+    // As Redis: too few IDs is a count mismatch, extra arguments a syntax error.
+    if ids.len() < n {
         return Err(err(
             "The `numids` parameter must match the number of arguments",
         ));
+    }
+    if ids.len() > n {
+        return Err(syntax_error());
     }
     Ok((policy, parse_ids(ids)?))
 }
@@ -1049,6 +1104,9 @@ fn delete_with_policy(
             .is_some_and(|r| r.stream_id == id && r.offset == off);
         if !found {
             codes.push(-1);
+            if policy == RefPolicy::DelRef {
+                drop_refs.push(id);
+            }
             continue;
         }
         if policy == RefPolicy::Acked && topic.groups().referenced(id) {
@@ -1113,6 +1171,11 @@ async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Err(e) => return Ok(e),
     };
+    if topic.groups().group(&group).is_none() {
+        return Ok(Frame::Array(
+            ids.iter().map(|_| Frame::Integer(-1)).collect(),
+        ));
+    }
     // Acknowledge in the group first; an ID this group did not have pending is -1.
     let acked: Vec<bool> = match c.update_groups(&topic, &p, |g| {
         let mut flags = Vec::with_capacity(ids.len());
@@ -1128,26 +1191,16 @@ async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Ok(Err(_)) => return Ok(nogroup_key(&args[1], &group)),
         Err(f) => return Ok(f),
     };
-    let to_delete: Vec<StreamId> = ids
-        .iter()
-        .zip(&acked)
-        .filter(|(_, a)| **a)
-        .map(|(id, _)| *id)
-        .collect();
-    let codes = match delete_with_policy(c, &topic, &p, &to_delete, policy) {
+    // Then delete under the policy, whether or not this group had the ID pending:
+    // -1 only when the ID is neither in the stream nor was pending here.
+    let codes = match delete_with_policy(c, &topic, &p, &ids, policy) {
         Ok(codes) => codes,
         Err(e) => return Ok(e),
     };
-    let mut codes = codes.into_iter();
-    let out = acked
+    let out = codes
         .into_iter()
-        .map(|a| {
-            if a {
-                Frame::Integer(codes.next().unwrap_or(-1))
-            } else {
-                Frame::Integer(-1)
-            }
-        })
+        .zip(acked)
+        .map(|(code, acked)| Frame::Integer(if code == -1 && acked { 1 } else { code }))
         .collect();
     c.server.touch(c.db, &args[1]);
     Ok(Frame::Array(out))

@@ -130,16 +130,14 @@ pub fn bulk_str(s: &str) -> Frame {
     Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
 }
 
+/// An integer argument, parsed as strictly as Redis does (`string2ll`: no `+`, no
+/// leading zeros, no `-0`, no spaces).
 pub fn parse_i64(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    brook_resp_proto::string2ll(b)
 }
 
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.starts_with('+') {
-        return None;
-    }
-    s.parse().ok()
+    parse_i64(b).and_then(|n| u64::try_from(n).ok())
 }
 
 pub fn eq(a: &[u8], b: &str) -> bool {

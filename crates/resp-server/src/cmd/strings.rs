@@ -75,8 +75,10 @@ async fn set_generic(
             _ => Frame::Null,
         };
     }
-    // SET replaces a key of any type.
-    if let Key::Stream(_) = current {
+    // SET replaces a key of any type (KEEPTTL keeps a replaced stream's TTL too).
+    let mut replaced_ttl = None;
+    if let Key::Stream(t) = &current {
+        replaced_ttl = t.expire_at();
         if let Err(e) = delete_key(c, &key).await {
             return e;
         }
@@ -85,7 +87,7 @@ async fn set_generic(
         let expire_at_ms = match ttl {
             Ttl::None => None,
             Ttl::At(t) => Some(t),
-            Ttl::Keep => old.as_ref().and_then(|o| o.expire_at_ms),
+            Ttl::Keep => old.as_ref().and_then(|o| o.expire_at_ms).or(replaced_ttl),
         };
         (
             Some(StringValue {

@@ -303,7 +303,7 @@ fn xgroup_create_setid_destroy_and_consumers() {
 }
 
 #[test]
-#[ignore = "brook bug: XGROUP CREATE with an unknown option says `syntax error`, Redis says `unknown subcommand or wrong number of arguments for 'CREATE'` (FINDINGS #12)"]
+
 fn xgroup_create_with_an_unknown_option_is_a_subcommand_syntax_error() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -315,7 +315,7 @@ fn xgroup_create_with_an_unknown_option_is_a_subcommand_syntax_error() {
 }
 
 #[test]
-#[ignore = "brook bug: XGROUP CREATE ... ENTRIESREAD n is accepted but ignored (FINDINGS #13)"]
+
 fn xgroup_create_entriesread_sets_entries_read_and_lag() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -676,7 +676,7 @@ fn xreadgroup_history_reads_the_own_pel_and_counts_deliveries() {
 }
 
 #[test]
-#[ignore = "brook bug: a history read counts a delivery of a pending entry that was deleted from the stream (FINDINGS #22)"]
+
 fn xreadgroup_history_does_not_count_deleted_entries() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -830,7 +830,7 @@ fn xreadgroup_block_ends_with_an_error_when_the_key_is_deleted_or_replaced() {
 }
 
 #[test]
-#[ignore = "brook bug: XGROUP DESTROY does not end a blocked XREADGROUP with -NOGROUP; it waits for its timeout and answers null (FINDINGS #14)"]
+
 fn xreadgroup_block_ends_with_nogroup_when_the_group_is_destroyed() {
     let target = RespTarget::start();
     let mut admin = Raw::connect(target.addr);
@@ -1209,7 +1209,7 @@ fn xclaim_min_idle_justid_force_retrycount_and_deleted_entries() {
 }
 
 #[test]
-#[ignore = "brook bug: XCLAIM ... FORCE of an entry that was not pending sets its delivery count one too low (1 instead of 2; with JUSTID 0 instead of 1) (FINDINGS #15)"]
+
 fn xclaim_force_counts_the_claim_as_a_delivery() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -1357,7 +1357,7 @@ fn xautoclaim_cursor_count_justid_and_deleted_ids() {
 }
 
 #[test]
-#[ignore = "brook bug: XAUTOCLAIM's COUNT does not count the deleted IDs it reports, so it claims more and moves the cursor further than Redis (FINDINGS #16)"]
+
 fn xautoclaim_count_includes_deleted_entries() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -1451,7 +1451,7 @@ fn xinfo_groups_reports_entries_read_and_lag() {
 }
 
 #[test]
-#[ignore = "brook bug: XINFO GROUPS reports a computed entries-read where Redis reports nil (a group created or SETID without ENTRIESREAD that has not read yet) (FINDINGS #24)"]
+
 fn xinfo_groups_entries_read_is_nil_until_the_group_reads() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
@@ -1560,7 +1560,7 @@ fn xinfo_consumers_reports_pending_and_idle() {
 }
 
 #[test]
-#[ignore = "brook bug: a NOACK read sets a consumer's `inactive`; Redis 7.2+ only counts reads that add to the PEL (FINDINGS #17)"]
+
 fn xinfo_consumers_inactive_ignores_noack_reads() {
     let target = RespTarget::start();
     if target.skip_on_redis("Redis 7.0 has no `inactive` field") {
@@ -1838,7 +1838,7 @@ fn xdelex_keepref_delref_and_acked() {
 }
 
 #[test]
-#[ignore = "brook bug: XDELEX ... DELREF of an ID no longer in the stream leaves its dangling PEL references (FINDINGS #18)"]
+
 fn xdelex_delref_removes_dangling_references() {
     let target = RespTarget::start();
     if target.skip_on_redis("XDELEX is Redis 8.2") {
@@ -1861,7 +1861,7 @@ fn xdelex_delref_removes_dangling_references() {
 }
 
 #[test]
-#[ignore = "brook bug: XDELEX/XACKDEL ... ACKED delete entries that a group has not been delivered yet (FINDINGS #19)"]
+
 fn xdelex_acked_keeps_entries_a_group_has_not_read_yet() {
     let target = RespTarget::start();
     if target.skip_on_redis("XDELEX is Redis 8.2") {
@@ -2017,7 +2017,7 @@ fn xackdel_acknowledges_and_deletes_per_policy() {
 }
 
 #[test]
-#[ignore = "brook bug: XACKDEL ... KEEPREF of IDs only pending (already deleted from the stream) answers -1 instead of 1 (FINDINGS #20c)"]
+
 fn xackdel_acknowledges_dangling_references() {
     let target = RespTarget::start();
     if target.skip_on_redis("XACKDEL is Redis 8.2") {
@@ -2065,7 +2065,7 @@ fn xackdel_acknowledges_dangling_references() {
 }
 
 #[test]
-#[ignore = "brook bug: XACKDEL with a group that does not exist answers NOGROUP, Redis -1 per ID; `IDS 1 1-1 2-2` is `syntax error` in Redis (FINDINGS #20)"]
+
 fn xackdel_missing_group_and_extra_ids_reply_like_redis() {
     let target = RespTarget::start();
     if target.skip_on_redis("XACKDEL is Redis 8.2") {
@@ -2289,7 +2289,7 @@ fn xreadgroup_claim_returns_idle_pending_entries_first() {
 }
 
 #[test]
-#[ignore = "brook bug: XREADGROUP CLAIM with a non-integer min-idle-time says `must be a positive integer`; Redis 8.4 says `min-idle-time is not an integer` (FINDINGS #21)"]
+
 fn xreadgroup_claim_non_integer_min_idle_time_error() {
     let target = RespTarget::start();
     if target.skip_on_redis("XREADGROUP CLAIM is Redis 8.4") {

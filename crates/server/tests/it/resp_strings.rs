@@ -295,7 +295,7 @@ fn set_over_a_stream_replaces_it_with_its_groups() {
 }
 
 #[test]
-#[ignore = "brook bug: SET ... KEEPTTL over a stream key with a TTL drops the TTL (FINDINGS #23)"]
+
 fn set_keepttl_over_a_stream_keeps_its_ttl() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
