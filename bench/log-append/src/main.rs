@@ -174,7 +174,7 @@ fn main() -> Result<()> {
     let interval = Durability::Interval {
         ms: args.interval_ms,
     };
-    let scenarios: [(&str, Kind); 6] = [
+    let scenarios: [(&str, Kind); 7] = [
         ("always-1", Kind::Single { appenders: 1 }),
         (
             "always-n",
@@ -204,6 +204,12 @@ fn main() -> Result<()> {
             "never-batched",
             Kind::Batched {
                 durability: Durability::Never,
+            },
+        ),
+        (
+            "interval-kafka",
+            Kind::KafkaBatched {
+                durability: interval,
             },
         ),
     ];

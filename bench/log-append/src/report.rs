@@ -138,6 +138,10 @@ fn scenario_name(kind: Kind) -> String {
             Durability::Interval { ms } => format!("interval {ms} ms, batched"),
             Durability::Never => "never, batched (+final fsync)".into(),
         },
+        Kind::KafkaBatched { durability } => match durability {
+            Durability::Interval { ms } => format!("interval {ms} ms, Kafka batches"),
+            other => format!("{other}, Kafka batches"),
+        },
     }
 }
 
@@ -203,7 +207,7 @@ impl Report {
                 }
                 _ => ("n/a".into(), None),
             },
-            Kind::Batched { .. } => match self.baseline.dd_mb_per_s() {
+            Kind::Batched { .. } | Kind::KafkaBatched { .. } => match self.baseline.dd_mb_per_s() {
                 Some(b) if b > 0.0 => {
                     let r = o.payload_mb_per_s() / b;
                     (format!("{:.0}% of dd", r * 100.0), Some(r))
@@ -411,6 +415,21 @@ impl Report {
                 matches!(
                     o.kind,
                     Kind::Batched {
+                        durability: Durability::Interval { .. }
+                    }
+                )
+            },
+            INTERVAL_VS_DD_MIN,
+        );
+        target(
+            format!(
+                "interval, Kafka batches (append_kafka_batch) >= {:.0}% of dd bandwidth",
+                INTERVAL_VS_DD_MIN * 100.0
+            ),
+            &|o| {
+                matches!(
+                    o.kind,
+                    Kind::KafkaBatched {
                         durability: Durability::Interval { .. }
                     }
                 )

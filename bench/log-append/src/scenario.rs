@@ -25,6 +25,10 @@ pub enum Kind {
     /// One writer appending batches of about `batch_bytes` of records, then one final
     /// `wait_durable` so everything reached the disk. Under `always` every batch waits.
     Batched { durability: Durability },
+    /// The same with batches already encoded as Kafka RecordBatches (the path of a
+    /// Kafka producer's batch, `append_kafka_batch`: checked and stored as sent). The
+    /// batch is encoded once, outside the timed loop, as the client would have.
+    KafkaBatched { durability: Durability },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,7 +142,7 @@ impl Runner {
         }
         let durability = match kind {
             Kind::Single { .. } | Kind::Tasks { .. } => Durability::Always,
-            Kind::Batched { durability } => durability,
+            Kind::Batched { durability } | Kind::KafkaBatched { durability } => durability,
         };
         let config = PartitionConfig {
             durability,
@@ -154,7 +158,12 @@ impl Runner {
         let result = match kind {
             Kind::Single { appenders } => self.single(&partition, appenders, record_bytes),
             Kind::Tasks { appenders } => self.tasks(&partition, appenders, record_bytes),
-            Kind::Batched { durability } => self.batched(&partition, durability, record_bytes),
+            Kind::Batched { durability } => {
+                self.batched(&partition, durability, record_bytes, false)
+            }
+            Kind::KafkaBatched { durability } => {
+                self.batched(&partition, durability, record_bytes, true)
+            }
         };
         let closed = partition.close();
         drop(partition);
@@ -296,9 +305,16 @@ impl Runner {
         partition: &Arc<Partition>,
         durability: Durability,
         record_bytes: usize,
+        kafka: bool,
     ) -> Result<Outcome> {
         let per_batch = (self.budget.batch_bytes / record_bytes).max(1);
         let pool = value_pool(per_batch * record_bytes);
+        let mut kafka_batch = Vec::new();
+        if kafka {
+            let template = records(&pool, record_bytes, per_batch);
+            brook_log::batch::encode_batch(template.iter().map(|(_, r)| r), &mut kafka_batch)
+                .map_err(|e| anyhow!("encode: {e}"))?;
+        }
         let wait_each = matches!(durability, Durability::Always);
         let start = Instant::now();
         let deadline = start + self.budget.duration;
@@ -307,10 +323,12 @@ impl Runner {
         let mut next_offset = 0;
         while payload < self.budget.volume_bytes && Instant::now() < deadline {
             let t = Instant::now();
-            let recs = records(&pool, record_bytes, per_batch);
-            let appended = partition
-                .append(recs, now_ms())
-                .map_err(|e| anyhow!("append: {e}"))?;
+            let appended = if kafka {
+                partition.append_kafka_batch(&kafka_batch, now_ms())
+            } else {
+                partition.append(records(&pool, record_bytes, per_batch), now_ms())
+            }
+            .map_err(|e| anyhow!("append: {e}"))?;
             next_offset = appended.next_offset;
             if wait_each {
                 partition
@@ -326,9 +344,14 @@ impl Runner {
             .map_err(|e| anyhow!("final wait_durable: {e}"))?;
         let final_sync = sync_start.elapsed();
         let elapsed = start.elapsed();
+        let kind = if kafka {
+            Kind::KafkaBatched { durability }
+        } else {
+            Kind::Batched { durability }
+        };
         Ok(outcome(
             partition,
-            Kind::Batched { durability },
+            kind,
             record_bytes,
             elapsed,
             Some(final_sync),

@@ -400,6 +400,58 @@ pub fn check_entry(buf: &[u8]) -> Result<Option<EntryMeta>, CorruptEntry> {
     }))
 }
 
+/// Checks a Kafka RecordBatch v2 handed to the log already encoded (a Kafka
+/// producer's batch): exact length, magic, CRC32C, no compression, a record count
+/// that matches `lastOffsetDelta`, and record framing that covers the records section
+/// exactly. Returns the record count. (Record contents are not decoded: a malformed
+/// record body is reported when a reader decodes it, never served as data.)
+pub fn check_kafka_batch(b: &[u8]) -> Result<u32, CorruptEntry> {
+    if b.len() < KAFKA_HEADER_LEN {
+        return Err(CorruptEntry::Length(b.len() as i64));
+    }
+    let kafka_len = kafka_len_from_header(b)?;
+    if kafka_len != b.len() || kafka_len > BATCH_BYTES_MAX + 1024 {
+        return Err(CorruptEntry::Length(b.len() as i64));
+    }
+    let stored = be_u32(b, 17);
+    let computed = crc32c::crc32c(&b[CRC_START..]);
+    if stored != computed {
+        return Err(CorruptEntry::KafkaCrc { stored, computed });
+    }
+    let attributes = be_i16(b, 21);
+    if attributes & COMPRESSION_MASK != 0 {
+        return Err(CorruptEntry::Compressed(attributes & COMPRESSION_MASK));
+    }
+    let count = be_i32(b, 57);
+    let last_delta = be_i32(b, 23);
+    if count < 1
+        || i64::from(count) != i64::from(last_delta) + 1
+        || count as usize > BATCH_RECORDS_MAX
+    {
+        return Err(CorruptEntry::Count(i64::from(count)));
+    }
+    let mut cursor = &b[KAFKA_HEADER_LEN..];
+    for index in 0..count as usize {
+        let bad = CorruptEntry::Record {
+            index,
+            what: "length",
+        };
+        let len = get_varint(&mut cursor).ok_or(bad.clone())?;
+        let len = usize::try_from(len).map_err(|_| bad.clone())?;
+        if len == 0 || len > cursor.len() {
+            return Err(bad);
+        }
+        cursor = &cursor[len..];
+    }
+    if !cursor.is_empty() {
+        return Err(CorruptEntry::Record {
+            index: count as usize,
+            what: "trailing bytes after last record",
+        });
+    }
+    Ok(count as u32)
+}
+
 /// Decodes the stream-ID block of an entry holding `count` records.
 pub fn decode_ids(mut block: &[u8], count: u32) -> Result<Vec<StreamId>, CorruptEntry> {
     if block.len() < 16 {

@@ -127,6 +127,8 @@ pub enum AppendError {
     Closed,
     #[error("the ID is smaller than the stored record {stored}")]
     IdBelowStored { stored: StreamId },
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(CorruptEntry),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -539,7 +541,49 @@ impl Partition {
         entry: &mut Vec<u8>,
     ) -> Result<Appended, AppendError> {
         batch::encode_batch(records.iter().map(|(_, r)| r), entry)?;
-        let count = records.len() as u64;
+        let mut specs = records.iter().map(|(spec, _)| *spec);
+        self.append_entry(entry, &mut specs, records.len(), format, now_ms)
+    }
+
+    /// Appends a Kafka RecordBatch v2 as a producer encoded it (uncompressed), without
+    /// re-encoding its records: the batch is checked
+    /// ([`batch::check_kafka_batch`]), gets its base offset and automatic stream IDs,
+    /// and is written as one entry (format tag 0). The producer's timestamps, keys,
+    /// values, headers and producer fields are kept as sent.
+    pub fn append_kafka_batch(
+        &self,
+        kafka_batch: &[u8],
+        now_ms: u64,
+    ) -> Result<Appended, AppendError> {
+        let count = batch::check_kafka_batch(kafka_batch).map_err(AppendError::InvalidBatch)?;
+        ENCODE_BUFFER.with(|cell| {
+            let mut entry = cell.take();
+            entry.clear();
+            entry.reserve(kafka_batch.len() + 32 + count as usize * 4);
+            entry.extend_from_slice(kafka_batch);
+            // Not covered by Kafka's CRC: the broker owns the leader epoch.
+            entry[12..16].copy_from_slice(&0i32.to_be_bytes());
+            let mut specs = std::iter::repeat_n(IdSpec::Auto, count as usize);
+            let result = self.append_entry(&mut entry, &mut specs, count as usize, 0, now_ms);
+            if entry.capacity() <= ENCODE_BUFFER_KEEP_BYTES {
+                cell.replace(entry);
+            }
+            result
+        })
+    }
+
+    /// Assigns offsets and stream IDs to an encoded batch in `entry`, seals it and
+    /// writes it. `specs` yields `count` ID specs.
+    fn append_entry(
+        &self,
+        entry: &mut Vec<u8>,
+        specs: &mut dyn Iterator<Item = IdSpec>,
+        count: usize,
+        format: u8,
+        now_ms: u64,
+    ) -> Result<Appended, AppendError> {
+        let records_len = count;
+        let count = count as u64;
         let mut w = self.writer.lock();
         if let Some(reason) = &w.failed {
             return Err(AppendError::Failed {
@@ -550,10 +594,16 @@ impl Partition {
         if w.closed {
             return Err(AppendError::Closed);
         }
-        let mut ids = Vec::with_capacity(records.len());
+        let mut ids = Vec::with_capacity(records_len);
         let mut last = w.last_id;
-        for (spec, _) in records {
-            let id = spec.assign(last, now_ms)?;
+        for spec in specs {
+            // Runs of automatic IDs in one millisecond are consecutive: skip the rules.
+            let id = match (spec, last) {
+                (IdSpec::Auto, Some(prev)) if prev.ms >= now_ms && prev.seq < u64::MAX => {
+                    StreamId::new(prev.ms, prev.seq + 1)
+                }
+                _ => spec.assign(last, now_ms)?,
+            };
             ids.push(id);
             last = Some(id);
         }

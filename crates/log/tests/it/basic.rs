@@ -398,3 +398,60 @@ fn set_last_id_moves_auto_ids_and_survives_restart() {
     let a = p.append(vec![record("b")], 10).unwrap();
     assert_eq!(a.ids, vec![StreamId::new(100, 6)]);
 }
+
+#[test]
+fn kafka_batches_are_appended_as_sent_and_checked() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    let records: Vec<Record> = (0..5)
+        .map(|i| Record {
+            timestamp_ms: 1_000 + i,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::from(format!("v{i}"))),
+            headers: vec![],
+        })
+        .collect();
+    let mut batch = Vec::new();
+    brook_log::batch::encode_batch(records.iter(), &mut batch).unwrap();
+    p.append(vec![record("first")], 7).unwrap();
+    let a = p.append_kafka_batch(&batch, 7).unwrap();
+    assert_eq!(a.base_offset, 1);
+    assert_eq!(a.next_offset, 6);
+    assert_eq!(a.ids.len(), 5);
+    let got = p.read_records(1, 10, usize::MAX).unwrap();
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[2].key.as_deref(), Some(&b"k2"[..]));
+    assert_eq!(got[4].timestamp_ms, 1_004, "producer timestamps are kept");
+    assert_eq!(got[4].offset, 5);
+    // The stored Kafka bytes are the producer's, with the base offset set.
+    let entries = p.read(1, 1).unwrap();
+    let stored = entries[0].kafka_batch();
+    assert_eq!(&stored[0..8], &1u64.to_be_bytes());
+    assert_eq!(&stored[21..], &batch[21..]);
+
+    // Damaged or compressed batches are refused and change nothing.
+    let mut bad = batch.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(
+        p.append_kafka_batch(&bad, 7),
+        Err(AppendError::InvalidBatch(
+            brook_log::CorruptEntry::KafkaCrc { .. }
+        ))
+    ));
+    let mut compressed = batch.clone();
+    compressed[22] |= 1; // attributes: gzip
+    let crc = crc32c::crc32c(&compressed[21..]);
+    compressed[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert!(matches!(
+        p.append_kafka_batch(&compressed, 7),
+        Err(AppendError::InvalidBatch(
+            brook_log::CorruptEntry::Compressed(1)
+        ))
+    ));
+    assert!(matches!(
+        p.append_kafka_batch(&batch[..batch.len() - 3], 7),
+        Err(AppendError::InvalidBatch(_))
+    ));
+    assert_eq!(p.marks().log_end, 6);
+}
