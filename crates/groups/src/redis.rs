@@ -385,6 +385,39 @@ impl StreamGroups {
             .any(|g| g.last_delivered < id || g.pel.contains_key(&id))
     }
 
+    /// The smallest ID some group still needs (not yet read by it, or pending in it):
+    /// trimming under the `ACKED` policy stops there.
+    pub fn first_needed(&self) -> Option<StreamId> {
+        self.groups
+            .values()
+            .filter_map(|g| {
+                let unread = g.last_delivered.successor();
+                let pending = g.pel.keys().next().copied();
+                match (unread, pending) {
+                    (Some(u), Some(p)) => Some(u.min(p)),
+                    (u, p) => u.or(p),
+                }
+            })
+            .min()
+    }
+
+    /// Removes every pending entry below `id` from every group (trimming under the
+    /// `DELREF` policy).
+    pub fn drop_references_below(&mut self, id: StreamId) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (name, g) in &mut self.groups {
+            let doomed: Vec<StreamId> = g.pel.range(..id).map(|(i, _)| *i).collect();
+            for i in doomed {
+                g.unpend(i);
+                changes.push(Change::PendingDelete {
+                    group: name.clone(),
+                    id: i,
+                });
+            }
+        }
+        changes
+    }
+
     /// Removes `id` from every group's PEL (the `DELREF` deletion policy).
     pub fn drop_references(&mut self, id: StreamId) -> Vec<Change> {
         let mut changes = Vec::new();

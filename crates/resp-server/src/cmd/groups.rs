@@ -20,7 +20,7 @@ use brook_groups::ClaimOptions;
 use brook_model::{Durability, StoredRecord, StreamId};
 use brook_resp_proto::Frame;
 
-use super::streams::{append_error, block_on, invalid_id, parse_id, Woke};
+use super::streams::{append_error, block_on, invalid_id, parse_id, RefPolicy, Woke};
 use super::{
     bulk, bulk_str, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error,
     CmdResult, Spec,
@@ -81,7 +81,7 @@ fn stream(c: &Conn, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
 impl Conn {
     /// Runs a group mutation; on success arranges for the reply to wait until the
     /// logged changes are durable (under `always`).
-    fn update_groups<R>(
+    pub(crate) fn update_groups<R>(
         &mut self,
         topic: &Topic,
         p: &Partition,
@@ -1041,27 +1041,12 @@ pub fn group_count(topic: &Topic) -> usize {
 
 // ---- XDELEX, XACKDEL -------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum RefPolicy {
-    KeepRef,
-    DelRef,
-    Acked,
-}
-
 /// Parses `[KEEPREF|DELREF|ACKED] IDS numids id...` from `args[at..]`.
 fn parse_ids_clause(args: &[Bytes], mut at: usize) -> Result<(RefPolicy, Vec<StreamId>), Frame> {
     let mut policy = RefPolicy::KeepRef;
-    if let Some(a) = args.get(at) {
-        if eq(a, "KEEPREF") || eq(a, "DELREF") || eq(a, "ACKED") {
-            policy = if eq(a, "KEEPREF") {
-                RefPolicy::KeepRef
-            } else if eq(a, "DELREF") {
-                RefPolicy::DelRef
-            } else {
-                RefPolicy::Acked
-            };
-            at += 1;
-        }
+    if let Some(pol) = args.get(at).and_then(|a| RefPolicy::parse(a)) {
+        policy = pol;
+        at += 1;
     }
     if !args.get(at).is_some_and(|a| eq(a, "IDS")) {
         return Err(syntax_error());

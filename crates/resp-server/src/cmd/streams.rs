@@ -96,6 +96,30 @@ fn predecessor(id: StreamId) -> Option<StreamId> {
     }
 }
 
+/// What deleting or trimming entries does to consumer-group references (Redis 8.2):
+/// `KEEPREF` (default) leaves PEL entries, `DELREF` removes them, `ACKED` only
+/// removes entries every group has read and acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefPolicy {
+    KeepRef,
+    DelRef,
+    Acked,
+}
+
+impl RefPolicy {
+    pub fn parse(a: &[u8]) -> Option<RefPolicy> {
+        if eq(a, "KEEPREF") {
+            Some(RefPolicy::KeepRef)
+        } else if eq(a, "DELREF") {
+            Some(RefPolicy::DelRef)
+        } else if eq(a, "ACKED") {
+            Some(RefPolicy::Acked)
+        } else {
+            None
+        }
+    }
+}
+
 /// How `XADD`/`XTRIM` trim.
 #[derive(Debug, Clone, Copy)]
 enum Trim {
@@ -147,13 +171,25 @@ fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
 
 /// Applies a trim; returns how many live entries were removed and the ID of the last
 /// one (for `max-deleted-entry-id`).
-fn apply_trim(p: &Partition, trim: Trim) -> Result<(u64, Option<StreamId>), Frame> {
+fn apply_trim(
+    c: &mut Conn,
+    topic: &brook_broker::Topic,
+    p: &Partition,
+    trim: Trim,
+    policy: RefPolicy,
+) -> Result<(u64, Option<StreamId>), Frame> {
     let before = p.live_count();
     let marks = p.marks();
     let mut cut = match trim {
         Trim::MaxLen { n, .. } => p.offset_keeping_last(n),
         Trim::MinId { id, .. } => p.offset_for_stream_id(id).map_err(read_error)?,
     };
+    if policy == RefPolicy::Acked {
+        // Keep everything some group has not read or acknowledged yet.
+        if let Some(needed) = topic.groups().first_needed() {
+            cut = cut.min(p.offset_for_stream_id(needed).map_err(read_error)?);
+        }
+    }
     let limit = match trim {
         Trim::MaxLen { limit, .. } | Trim::MinId { limit, .. } => limit,
     };
@@ -182,6 +218,13 @@ fn apply_trim(p: &Partition, trim: Trim) -> Result<(u64, Option<StreamId>), Fram
             .filter(|r| r.offset == cut - 1)
             .map(|r| r.stream_id);
         p.trim_to(cut).map_err(append_error)?;
+        if policy == RefPolicy::DelRef {
+            if let Some(last) = last_trimmed {
+                let below = last.successor().unwrap_or(StreamId::MAX);
+                c.update_groups(topic, p, |g| Ok(((), g.drop_references_below(below))))?
+                    .ok();
+            }
+        }
     }
     Ok((before.saturating_sub(p.live_count()), last_trimmed))
 }
@@ -224,6 +267,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut i = 2;
     let mut nomkstream = false;
     let mut trim = None;
+    let mut policy = RefPolicy::KeepRef;
     while i < args.len() {
         let a = &args[i];
         if eq(a, "NOMKSTREAM") {
@@ -234,7 +278,8 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 Ok(t) => trim = Some(t),
                 Err(e) => return Ok(e),
             }
-        } else if eq(a, "KEEPREF") || eq(a, "DELREF") || eq(a, "ACKED") {
+        } else if let Some(pol) = RefPolicy::parse(a) {
+            policy = pol;
             i += 1;
         } else {
             break;
@@ -301,7 +346,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             // Trimming moves the log start within what readers may see: settle first.
             c.settle_durability().await?;
         }
-        match apply_trim(&p, trim) {
+        match apply_trim(c, &topic, &p, trim, policy) {
             Ok((_, Some(last))) => {
                 if let Err(e) = note_deleted(c, &topic, last).await {
                     return Ok(e);
@@ -509,19 +554,25 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Ok(t) => t,
         Err(e) => return Ok(e),
     };
+    let mut policy = RefPolicy::KeepRef;
     while i < args.len() {
-        if eq(&args[i], "KEEPREF") || eq(&args[i], "DELREF") || eq(&args[i], "ACKED") {
-            i += 1;
-        } else {
-            return Ok(syntax_error());
+        match RefPolicy::parse(&args[i]) {
+            Some(pol) => {
+                policy = pol;
+                i += 1;
+            }
+            None => return Ok(syntax_error()),
         }
     }
-    let p = match stream_of(c, &args[1]) {
-        Ok(Some(p)) => p,
+    let (topic, p) = match stream_of(c, &args[1]) {
+        Ok(Some(_)) => match c.stream(&args[1]) {
+            Some(tp) => tp,
+            None => return Ok(Frame::Integer(0)),
+        },
         Ok(None) => return Ok(Frame::Integer(0)),
         Err(e) => return Ok(e),
     };
-    match apply_trim(&p, trim) {
+    match apply_trim(c, &topic, &p, trim, policy) {
         Ok((n, last)) => {
             if n > 0 {
                 c.server.touch(c.db, &args[1]);

@@ -12,5 +12,6 @@ mod resp_durability;
 mod resp_groups;
 mod resp_pipeline;
 mod resp_raw;
+mod resp_refs;
 mod resp_strings;
 mod util;
