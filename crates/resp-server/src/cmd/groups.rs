@@ -20,7 +20,9 @@ use brook_groups::ClaimOptions;
 use brook_model::{Durability, StoredRecord, StreamId};
 use brook_resp_proto::Frame;
 
-use super::streams::{append_error, block_on, invalid_id, parse_id, RefPolicy, Woke};
+use super::streams::{
+    append_error, block_on, invalid_id, parse_id, parse_read_option, split_streams, RefPolicy, Woke,
+};
 use super::{
     bulk, bulk_str, eq, err, error, handler, not_integer, ok, parse_i64, spec, syntax_error,
     CmdResult, Spec,
@@ -335,42 +337,29 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             i += 1;
             continue;
         }
-        let Some(v) = args.get(i + 1) else {
-            return Ok(syntax_error());
-        };
-        if eq(&args[i], "COUNT") {
-            match parse_i64(v) {
-                Some(n) => count = if n <= 0 { usize::MAX } else { n as usize },
-                None => return Ok(not_integer()),
+        if eq(&args[i], "CLAIM") {
+            match args.get(i + 1).map(|v| parse_i64(v)) {
+                Some(Some(ms)) if ms >= 0 => claim_idle = Some(ms as u64),
+                Some(Some(_)) => return Ok(err("min-idle-time must be a positive integer")),
+                Some(None) => return Ok(err("min-idle-time is not an integer")),
+                None => return Ok(syntax_error()),
             }
-        } else if eq(&args[i], "BLOCK") {
-            match parse_i64(v) {
-                Some(ms) if ms < 0 => return Ok(err("timeout is negative")),
-                Some(ms) => block = Some(ms as u64),
-                None => return Ok(err("timeout is not an integer or out of range")),
-            }
-        } else if eq(&args[i], "CLAIM") {
-            match parse_i64(v) {
-                Some(ms) if ms >= 0 => claim_idle = Some(ms as u64),
-                Some(_) => return Ok(err("min-idle-time must be a positive integer")),
-                None => return Ok(err("min-idle-time is not an integer")),
-            }
-        } else {
-            return Ok(syntax_error());
+            i += 2;
+            continue;
         }
-        i += 2;
+        match parse_read_option(&args, i, &mut count, &mut block) {
+            Ok(true) => i += 2,
+            Ok(false) => return Ok(syntax_error()),
+            Err(e) => return Ok(e),
+        }
     }
-    if i >= args.len() {
-        return Ok(syntax_error());
-    }
-    let rest = &args[i + 1..];
-    if rest.is_empty() || !rest.len().is_multiple_of(2) {
-        return Ok(err("Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified."));
-    }
-    let n = rest.len() / 2;
-    let keys: Vec<Bytes> = rest[..n].to_vec();
+    let (keys, ids) = match split_streams(&args, i, "xreadgroup", "'>'") {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let n = keys.len();
     let mut modes = Vec::with_capacity(n);
-    for id in &rest[n..] {
+    for id in ids {
         modes.push(match id.as_ref() {
             b">" => GroupRead::New,
             b"$" => return Ok(err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),

@@ -601,36 +601,20 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut block: Option<u64> = None;
     let mut i = 1;
     while i < args.len() && !eq(&args[i], "STREAMS") {
-        let Some(v) = args.get(i + 1) else {
-            return Ok(syntax_error());
-        };
-        if eq(&args[i], "COUNT") {
-            match parse_i64(v) {
-                Some(n) => count = if n <= 0 { usize::MAX } else { n as usize },
-                None => return Ok(not_integer()),
-            }
-        } else if eq(&args[i], "BLOCK") {
-            match parse_i64(v) {
-                Some(ms) if ms < 0 => return Ok(err("timeout is negative")),
-                Some(ms) => block = Some(ms as u64),
-                None => return Ok(err("timeout is not an integer or out of range")),
-            }
-        } else {
-            return Ok(syntax_error());
+        match parse_read_option(&args, i, &mut count, &mut block) {
+            Ok(true) => i += 2,
+            Ok(false) => return Ok(syntax_error()),
+            Err(e) => return Ok(e),
         }
-        i += 2;
     }
-    if i >= args.len() {
-        return Ok(syntax_error());
-    }
-    let rest = &args[i + 1..];
-    if rest.is_empty() || !rest.len().is_multiple_of(2) {
-        return Ok(err("Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."));
-    }
-    let n = rest.len() / 2;
-    let keys: Vec<Bytes> = rest[..n].to_vec();
+    let (keys, ids) = match split_streams(&args, i, "xread", "'$'") {
+        Ok(v) => v,
+        Err(e) => return Ok(e),
+    };
+    let n = keys.len();
+    let rest_ids = ids;
     let mut starts = Vec::with_capacity(n);
-    for (k, id) in keys.iter().zip(&rest[n..]) {
+    for (k, id) in keys.iter().zip(rest_ids) {
         let p = match stream_of(c, k) {
             Ok(p) => p,
             Err(e) => return Ok(e),
@@ -778,6 +762,55 @@ pub async fn block_on(
         return Err(crate::conn::Closed);
     }
     Ok(if timed_out { Woke::Timeout } else { Woke::Data })
+}
+
+/// Parses `COUNT n` or `BLOCK ms` at `args[i]` (shared by XREAD and XREADGROUP).
+/// `Ok(false)`: not one of them.
+pub fn parse_read_option(
+    args: &[Bytes],
+    i: usize,
+    count: &mut usize,
+    block: &mut Option<u64>,
+) -> Result<bool, Frame> {
+    let Some(v) = args.get(i + 1) else {
+        return Ok(false);
+    };
+    if eq(&args[i], "COUNT") {
+        let n = parse_i64(v).ok_or_else(not_integer)?;
+        *count = if n <= 0 { usize::MAX } else { n as usize };
+        Ok(true)
+    } else if eq(&args[i], "BLOCK") {
+        match parse_i64(v) {
+            Some(ms) if ms < 0 => Err(err("timeout is negative")),
+            Some(ms) => {
+                *block = Some(ms as u64);
+                Ok(true)
+            }
+            None => Err(err("timeout is not an integer or out of range")),
+        }
+    } else {
+        Ok(false)
+    }
+}
+
+/// Splits `STREAMS key... id...` (at `args[at]`) into keys and IDs.
+pub fn split_streams<'a>(
+    args: &'a [Bytes],
+    at: usize,
+    command: &str,
+    id_hint: &str,
+) -> Result<(Vec<Bytes>, &'a [Bytes]), Frame> {
+    if at >= args.len() {
+        return Err(syntax_error());
+    }
+    let rest = &args[at + 1..];
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
+        return Err(err(format!(
+            "Unbalanced '{command}' list of streams: for each stream key an ID or {id_hint} must be specified."
+        )));
+    }
+    let n = rest.len() / 2;
+    Ok((rest[..n].to_vec(), &rest[n..]))
 }
 
 fn xread_reply(c: &Conn, results: Vec<(Bytes, Frame)>) -> Frame {
