@@ -316,11 +316,19 @@ async fn scan(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         i += 2;
     }
-    let keys = c.keys();
-    let start = (cursor as usize).min(keys.len());
-    let end = start.saturating_add(count).min(keys.len());
+    // Keys are visited in the order of a fixed 63-bit hash, and the cursor is the hash
+    // to continue from: keys deleted or added between calls do not shift the others,
+    // so every key present for the whole scan is returned (Redis's guarantee). Keys
+    // sharing a hash are always returned in the same call.
+    let mut keys: Vec<(u64, Bytes)> = c.keys().into_iter().map(|k| (scan_hash(&k), k)).collect();
+    keys.sort();
+    let start = keys.partition_point(|(h, _)| *h < cursor);
+    let mut end = start.saturating_add(count).min(keys.len());
+    while end < keys.len() && end > start && keys[end].0 == keys[end - 1].0 {
+        end += 1;
+    }
     let mut out = Vec::new();
-    for k in keys.get(start..end).unwrap_or_default() {
+    for (_, k) in keys.get(start..end).unwrap_or_default() {
         if pattern
             .as_ref()
             .is_some_and(|p| !glob::matches(p, k, false))
@@ -334,11 +342,21 @@ async fn scan(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         out.push(bulk(k.clone()));
     }
-    let next = if end >= keys.len() { 0 } else { end };
+    let next = keys.get(end).map_or(0, |(h, _)| *h);
     Ok(Frame::Array(vec![
         bulk(Bytes::from(next.to_string())),
         Frame::Array(out),
     ]))
+}
+
+/// FNV-1a, forced non-zero (0 is the cursor that starts and ends a scan).
+fn scan_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h >> 1).max(1)
 }
 
 async fn rename_generic(c: &mut Conn, args: Vec<Bytes>, nx: bool) -> CmdResult {

@@ -13,5 +13,6 @@ mod resp_groups;
 mod resp_pipeline;
 mod resp_raw;
 mod resp_refs;
+mod resp_scan;
 mod resp_strings;
 mod util;
