@@ -107,6 +107,18 @@ fn server_command(args: ServerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // Like Redis: raise the open-files limit so the connection limit (two listeners of
+    // up to 10,000 clients each) is not cut short by a default soft limit of 1024.
+    match rlimit::increase_nofile_limit(2 * 10_000 + 256) {
+        Ok(limit) if limit < 2 * 10_000 + 256 => {
+            tracing::warn!(
+                limit,
+                "the open-files limit is low; clients beyond it will be refused"
+            )
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
