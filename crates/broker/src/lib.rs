@@ -34,6 +34,9 @@ use brook_model::{Durability, IdSpec, Record};
 
 use brook_groups::persist as groups_persist;
 pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
+/// Checks an uncompressed Kafka RecordBatch v2 as [`Partition::append_kafka_batch`]
+/// will, without appending it.
+pub use brook_log::batch::check_kafka_batch;
 pub use brook_log::{
     AppendError, Appended, CorruptEntry, EncodeError, Entry, Marks, MetaError, Partition,
     ReadError, WaitError,

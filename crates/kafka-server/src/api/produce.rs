@@ -4,9 +4,10 @@
 //! `1` once written (after fsync when the topic's policy is `always`, since readers
 //! would not see the records before that either), `-1` after fsync.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use brook_broker::{AppendError, EncodeError, Partition, ProduceError, Topic};
+use brook_broker::{check_kafka_batch, AppendError, EncodeError, Partition, ProduceError, Topic};
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader};
@@ -128,7 +129,10 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
     })
 }
 
-/// Appends every batch in `records` to partition `index` of `topic`.
+/// Appends every batch in `records` to partition `index` of `topic`. When there are
+/// several, all are checked first (decompressing each and dropping the result, so
+/// memory stays at one batch), so a bad batch refuses the whole partition instead
+/// of leaving the ones before it stored.
 fn produce_partition(
     ctx: &Ctx,
     topic: &Topic,
@@ -142,12 +146,48 @@ fn produce_partition(
             ResponseError::UnknownTopicOrPartition,
             format!("no partition {index}"),
         ))?;
-    let corrupt = |what: String| (ResponseError::CorruptMessage, what);
-    let mut rest: &[u8] = records.map(|b| &b[..]).unwrap_or_default();
+    let batches = split_batches(records.map(|b| &b[..]).unwrap_or_default())?;
+    if batches.len() > 1 {
+        for batch in &batches {
+            let plain = plain_batch(batch)?;
+            check_kafka_batch(&plain).map_err(|e| corrupt(e.to_string()))?;
+        }
+    }
+    let mut written: Option<Written> = None;
+    for batch in batches {
+        let plain = plain_batch(batch)?;
+        let (p, appended, must_wait) = ctx
+            .broker
+            .append_kafka_batch_deferred(topic, partition, &plain)
+            .map_err(produce_error)?;
+        match &mut written {
+            None => {
+                written = Some(Written {
+                    partition: p,
+                    base_offset: appended.base_offset,
+                    next_offset: appended.next_offset,
+                    must_wait,
+                })
+            }
+            Some(w) => {
+                w.next_offset = appended.next_offset;
+                w.must_wait |= must_wait;
+            }
+        }
+    }
+    written.ok_or_else(|| corrupt("no records".into()))
+}
+
+fn corrupt(what: String) -> Refusal {
+    (ResponseError::CorruptMessage, what)
+}
+
+/// Splits a partition's records into its RecordBatches by their length fields.
+fn split_batches(mut rest: &[u8]) -> Result<Vec<&[u8]>, Refusal> {
+    let mut batches = Vec::new();
     if rest.is_empty() {
         return Err(corrupt("no records".into()));
     }
-    let mut written: Option<Written> = None;
     while !rest.is_empty() {
         let batch_length = rest
             .get(8..12)
@@ -168,42 +208,26 @@ fn produce_partition(
                 format!("batch of {len} bytes exceeds {BATCH_BYTES_MAX}"),
             ));
         }
-        let batch = rest
-            .get(..len)
+        let (batch, tail) = rest
+            .split_at_checked(len)
             .ok_or_else(|| corrupt(format!("batch of {len} bytes, {} sent", rest.len())))?;
-        rest = &rest[len..];
-        let codec = compression::batch_codec(batch).map_err(|e| corrupt(e.to_string()))?;
-        let appended = if codec == Codec::None {
-            ctx.broker
-                .append_kafka_batch_deferred(topic, partition, batch)
-        } else {
-            let plain =
-                compression::decompress_batch(batch, BATCH_BYTES_MAX).map_err(|e| match e {
-                    DecompressError::TooLarge { .. } => {
-                        (ResponseError::MessageTooLarge, e.to_string())
-                    }
-                    _ => corrupt(e.to_string()),
-                })?;
-            ctx.broker
-                .append_kafka_batch_deferred(topic, partition, &plain)
-        };
-        let (p, appended, must_wait) = appended.map_err(produce_error)?;
-        match &mut written {
-            None => {
-                written = Some(Written {
-                    partition: p,
-                    base_offset: appended.base_offset,
-                    next_offset: appended.next_offset,
-                    must_wait,
-                })
-            }
-            Some(w) => {
-                w.next_offset = appended.next_offset;
-                w.must_wait |= must_wait;
-            }
-        }
+        batches.push(batch);
+        rest = tail;
     }
-    written.ok_or_else(|| corrupt("no records".into()))
+    Ok(batches)
+}
+
+/// The batch as the log stores it: as sent if uncompressed, else decompressed.
+fn plain_batch(batch: &[u8]) -> Result<Cow<'_, [u8]>, Refusal> {
+    match compression::batch_codec(batch).map_err(|e| corrupt(e.to_string()))? {
+        Codec::None => Ok(Cow::Borrowed(batch)),
+        _ => compression::decompress_batch(batch, BATCH_BYTES_MAX)
+            .map(Cow::Owned)
+            .map_err(|e| match e {
+                DecompressError::TooLarge { .. } => (ResponseError::MessageTooLarge, e.to_string()),
+                _ => corrupt(e.to_string()),
+            }),
+    }
 }
 
 fn produce_error(error: ProduceError) -> Refusal {
@@ -357,6 +381,16 @@ mod tests {
             let got = code(produce_partition(&ctx, &topic, index, records.as_ref()));
             assert_eq!(got, Some(want), "{records:?}");
         }
+        assert_eq!(topic.partition(0).unwrap().marks().log_end, 0);
+        // A good batch followed by a bad one: nothing is stored.
+        let mut two = good.clone();
+        two.extend_from_slice(&batch(1, 1, b"not gzip"));
+        let got = code(produce_partition(&ctx, &topic, 0, Some(&Bytes::from(two))));
+        assert_eq!(got, Some(ResponseError::CorruptMessage));
+        let mut two = good.clone();
+        two.extend_from_slice(&batch(0, 2, &record())); // count 2, one record
+        let got = code(produce_partition(&ctx, &topic, 0, Some(&Bytes::from(two))));
+        assert_eq!(got, Some(ResponseError::CorruptMessage));
         assert_eq!(topic.partition(0).unwrap().marks().log_end, 0);
     }
 }
