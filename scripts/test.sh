@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "install test dependencies"
-# redis-tools: redis-cli, used by the Python tests.
-./scripts/install-test-deps.sh redis-tools
+# redis-tools: redis-cli, used by the Python tests; kcat (librdkafka): the Kafka tests.
+./scripts/install-test-deps.sh redis-tools kcat
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv || {
     ./scripts/install-test-deps.sh python3-venv

@@ -34,7 +34,13 @@ use brook_model::{Durability, IdSpec, Record};
 
 use brook_groups::persist as groups_persist;
 pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
-pub use brook_log::{AppendError, Appended, Marks, MetaError, Partition, ReadError};
+/// Checks an uncompressed Kafka RecordBatch v2 as [`Partition::append_kafka_batch`]
+/// will, without appending it.
+pub use brook_log::batch::check_kafka_batch;
+pub use brook_log::{
+    AppendError, Appended, CorruptEntry, EncodeError, Entry, Marks, MetaError, Partition,
+    ReadError, WaitError,
+};
 pub use strings::{StringValue, STRING_BYTES_MAX};
 use topic::{validate_key, TopicRecord};
 pub use topic::{InvalidTopic, StreamMeta, Topic, TopicKey, TopicSettings, DATABASES};
@@ -691,6 +697,25 @@ impl Broker {
                 partition,
             })?;
         let appended = p.append_formatted(records, format, now_ms())?;
+        let must_wait = p.config().durability == Durability::Always;
+        Ok((p.clone(), appended, must_wait))
+    }
+
+    /// [`Broker::append_deferred`] for a Kafka producer's uncompressed RecordBatch v2,
+    /// stored as sent ([`Partition::append_kafka_batch`], format tag 0).
+    pub fn append_kafka_batch_deferred(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        kafka_batch: &[u8],
+    ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
+        let p = topic
+            .partition(partition)
+            .ok_or_else(|| ProduceError::UnknownPartition {
+                topic: topic.key.clone(),
+                partition,
+            })?;
+        let appended = p.append_kafka_batch(kafka_batch, now_ms())?;
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
     }

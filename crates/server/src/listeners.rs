@@ -11,7 +11,7 @@
 //! **Seam for the protocol servers.** Each accepted connection is handed to a
 //! handler with the stream, the peer address and a [`Stop`] signal: RESP
 //! connections to `brook_resp_server::RespServer::serve`, Kafka connections to
-//! [`serve_kafka_connection`], which for now only logs and closes the connection.
+//! `brook_kafka_server::KafkaServer::serve`.
 //! A connection handler should finish its in-flight request and return soon after
 //! [`Stop::stopped`] completes: after [`CONNECTIONS_GRACE`] the accept loop aborts
 //! whatever is left.
@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use brook_broker::Broker;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -139,24 +138,10 @@ pub async fn accept_loop<H, F>(
     }
 }
 
-/// Serves one Kafka connection. Not implemented yet: logs and closes the
-/// connection. The Kafka server plugs in here.
-pub async fn serve_kafka_connection(
-    broker: Arc<Broker>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    stop: Stop,
-) {
-    let _ = (broker, stop);
-    tracing::info!(protocol = %Protocol::Kafka, %peer, "connection accepted; Kafka is not implemented yet, closing it");
-    drop(stream);
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use brook_broker::BrokerConfig;
     use tokio::io::AsyncReadExt as _;
 
     #[tokio::test]
@@ -182,9 +167,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn accept_loop_closes_connections_for_now_and_stops_on_signal() {
-        let dir = tempfile::tempdir().unwrap();
-        let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    async fn accept_loop_runs_the_handler_and_stops_on_signal() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, stop) = crate::shutdown::channel();
@@ -192,7 +175,7 @@ mod tests {
             Protocol::Kafka,
             listener,
             stop,
-            move |s, p, st| serve_kafka_connection(broker.clone(), s, p, st),
+            |s, _peer, _stop| async move { drop(s) },
         ));
 
         let mut client = TcpStream::connect(addr).await.unwrap();

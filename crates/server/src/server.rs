@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use brook_admin_http::{AdminState, ServeLimits};
 use brook_broker::{Broker, BrokerConfig};
+use brook_kafka_server::KafkaServer;
 use brook_resp_server::RespServer;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinSet;
@@ -70,13 +71,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ));
     }
     if let Some(listener) = kafka {
-        let broker = Arc::clone(&broker);
+        // Metadata advertises the address each client connected to.
+        let kafka_server = KafkaServer::new(Arc::clone(&broker), None);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,
             listener,
             stop.clone(),
-            move |stream, peer, stop| {
-                listeners::serve_kafka_connection(Arc::clone(&broker), stream, peer, stop)
+            move |stream, peer, mut stop| {
+                Arc::clone(&kafka_server).serve(stream, peer, async move { stop.stopped().await })
             },
         ));
     }

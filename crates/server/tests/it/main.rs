@@ -6,6 +6,8 @@
 
 mod config;
 mod http;
+mod kafka_kcat;
+mod kafka_raw;
 mod lifecycle;
 mod resp_client;
 mod resp_durability;

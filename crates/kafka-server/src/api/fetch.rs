@@ -1,0 +1,329 @@
+//! Fetch: the stored record batches from each requested offset, sent as stored
+//! (`Entry::kafka_batch`, no re-encoding). Long polls until `min_bytes` are there or
+//! `max_wait_ms` has passed; honours the per-partition and the total byte limits
+//! (the first batch of the first non-empty partition is sent even if larger, as
+//! Kafka does, so consumers always progress). Fetch sessions are declined
+//! (session ID 0): clients then send full requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brook_broker::{Partition, ReadError};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchRequest, FetchResponse, RequestHeader, TopicName,
+};
+use kafka_protocol::ResponseError;
+use tokio::time::Instant;
+
+use super::{decode, encode, Api, Ctx, HandlerFuture};
+
+pub const API: Api = Api {
+    key: ApiKey::Fetch,
+    name: "Fetch",
+    min_version: 4,
+    // v13+ name topics by ID; not served yet.
+    max_version: 12,
+    handler,
+};
+
+/// Longest long poll, whatever the client asks.
+pub const MAX_WAIT_MS_MAX: u64 = 300_000;
+/// Most bytes one Fetch response carries, whatever the client asks.
+pub const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+struct Wanted {
+    topic: usize,
+    index: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    partition: Result<Arc<Partition>, ResponseError>,
+}
+
+fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let version = header.request_api_version;
+        let request: FetchRequest = decode(body, "FetchRequest", version)?;
+        let deadline = Instant::now()
+            + Duration::from_millis(
+                u64::try_from(request.max_wait_ms)
+                    .unwrap_or(0)
+                    .min(MAX_WAIT_MS_MAX),
+            );
+        let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+        let max_bytes = usize::try_from(request.max_bytes)
+            .ok()
+            .filter(|&b| b > 0)
+            .unwrap_or(RESPONSE_BYTES_MAX)
+            .min(RESPONSE_BYTES_MAX);
+
+        let mut names: Vec<TopicName> = Vec::with_capacity(request.topics.len());
+        let mut wanted = Vec::new();
+        for t in request.topics {
+            let topic = super::metadata::find_or_create(ctx, &t.topic.0, false).await;
+            for p in t.partitions {
+                let partition = match &topic {
+                    Err(e) => Err(*e),
+                    Ok(topic) => u32::try_from(p.partition)
+                        .ok()
+                        .and_then(|i| topic.partition(i))
+                        .cloned()
+                        .ok_or(ResponseError::UnknownTopicOrPartition),
+                };
+                wanted.push(Wanted {
+                    topic: names.len(),
+                    index: p.partition,
+                    fetch_offset: p.fetch_offset,
+                    max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+                    partition,
+                });
+            }
+            names.push(t.topic);
+        }
+
+        let partitions = long_poll(&wanted, min_bytes, max_bytes, deadline).await;
+        let mut topics: Vec<FetchableTopicResponse> = names
+            .into_iter()
+            .map(|name| FetchableTopicResponse::default().with_topic(name))
+            .collect();
+        for (w, data) in wanted.iter().zip(partitions) {
+            if let Some(t) = topics.get_mut(w.topic) {
+                t.partitions.push(data);
+            }
+        }
+        let response = FetchResponse::default()
+            .with_session_id(0)
+            .with_responses(topics);
+        encode(&response, "FetchResponse", version)
+    })
+}
+
+/// Collects the wanted partitions until they hold `min_bytes`, a partition has an
+/// error, or `deadline`; in between, sleeps until some partition's high watermark
+/// moves past what the last collection saw.
+async fn long_poll(
+    wanted: &[Wanted],
+    min_bytes: usize,
+    max_bytes: usize,
+    deadline: Instant,
+) -> Vec<PartitionData> {
+    loop {
+        let (partitions, bytes, errors) = collect(wanted, max_bytes);
+        if bytes >= min_bytes || errors || Instant::now() >= deadline {
+            return partitions;
+        }
+        let waits: Vec<_> = wanted
+            .iter()
+            .zip(&partitions)
+            .filter_map(|(w, data)| {
+                let p = w.partition.as_ref().ok()?;
+                let seen = u64::try_from(data.high_watermark.max(w.fetch_offset)).ok()?;
+                Some(Box::pin(p.wait_for_data(seen)))
+            })
+            .collect();
+        if waits.is_empty() {
+            tokio::time::sleep_until(deadline).await;
+        } else {
+            let _ =
+                tokio::time::timeout_at(deadline, futures_util::future::select_all(waits)).await;
+        }
+    }
+}
+
+/// Reads every wanted partition; returns the partition responses, the record bytes
+/// they carry, and whether any partition has an error (which ends the long poll).
+fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, bool) {
+    let mut total = 0usize;
+    let mut errors = false;
+    let mut out = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let data = PartitionData::default()
+            .with_partition_index(w.index)
+            .with_preferred_read_replica(BrokerId(-1));
+        let p = match &w.partition {
+            Ok(p) => p,
+            Err(e) => {
+                errors = true;
+                out.push(data.with_error_code(e.code()));
+                continue;
+            }
+        };
+        let marks = p.marks();
+        let as_i64 = |o: u64| i64::try_from(o).unwrap_or(i64::MAX);
+        let data = data
+            .with_high_watermark(as_i64(marks.high_watermark))
+            .with_last_stable_offset(as_i64(marks.high_watermark))
+            .with_log_start_offset(as_i64(marks.log_start));
+        let limit = w.max_bytes.min(max_bytes.saturating_sub(total));
+        let read = match u64::try_from(w.fetch_offset) {
+            Err(_) => Err(ResponseError::OffsetOutOfRange),
+            Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
+            Ok(offset) => p.read(offset, limit.max(1)).map_err(|e| match e {
+                ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+                error => {
+                    tracing::warn!(%error, "Kafka fetch read failed");
+                    ResponseError::KafkaStorageError
+                }
+            }),
+        };
+        match read {
+            Err(e) => {
+                errors = true;
+                out.push(data.with_error_code(e.code()));
+            }
+            Ok(entries) => {
+                let mut records = BytesMut::new();
+                for entry in entries {
+                    let batch = entry.kafka_batch();
+                    let first_of_response = total == 0 && records.is_empty();
+                    if records.len() + batch.len() > limit && !first_of_response {
+                        break;
+                    }
+                    records.extend_from_slice(&batch);
+                }
+                total += records.len();
+                out.push(data.with_records(Some(records.freeze())));
+            }
+        }
+    }
+    (out, total, errors)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use brook_broker::{Broker, BrokerConfig, TopicKey, TopicSettings};
+    use brook_model::{IdSpec, Record};
+
+    async fn topic(partitions: u32) -> (Arc<Broker>, Arc<brook_broker::Topic>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let settings = TopicSettings {
+            partitions,
+            ..TopicSettings::default()
+        };
+        let topic = broker
+            .create_topic(TopicKey::new(0, &b"t"[..]), settings)
+            .await
+            .unwrap();
+        (broker, topic, dir)
+    }
+
+    async fn append(
+        broker: &Broker,
+        topic: &brook_broker::Topic,
+        partition: u32,
+        value_len: usize,
+    ) {
+        let record = Record {
+            timestamp_ms: 1,
+            key: None,
+            value: Some(Bytes::from(vec![b'x'; value_len])),
+            headers: Vec::new(),
+        };
+        let (p, appended, _) = broker
+            .append_deferred(topic, partition, vec![(IdSpec::Auto, record)], 0)
+            .unwrap();
+        p.wait_durable(appended.next_offset).await.unwrap();
+    }
+
+    fn wanted(
+        topic: &brook_broker::Topic,
+        index: i32,
+        fetch_offset: i64,
+        max_bytes: usize,
+    ) -> Wanted {
+        Wanted {
+            topic: 0,
+            index,
+            fetch_offset,
+            max_bytes,
+            partition: Ok(topic.partition(index as u32).unwrap().clone()),
+        }
+    }
+
+    fn records_len(data: &PartitionData) -> usize {
+        data.records.as_ref().map_or(0, |r| r.len())
+    }
+
+    #[tokio::test]
+    async fn byte_limits_per_partition_and_in_total() {
+        let (broker, topic, _dir) = topic(2).await;
+        for p in 0..2 {
+            for _ in 0..3 {
+                append(&broker, &topic, p, 1000).await;
+            }
+        }
+        let (all, bytes, errors) = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
+        assert!(!errors);
+        let batch = bytes / 3;
+        assert!(batch > 1000 && bytes == 3 * batch, "{bytes}");
+        assert_eq!(all[0].high_watermark, 3);
+
+        // Per partition: two batches fit, not three.
+        let (_, bytes, _) = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20);
+        assert_eq!(bytes, 2 * batch);
+        // A limit below one batch still returns the first batch of the response...
+        let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
+        let (data, bytes, _) = collect(&two, 1 << 20);
+        assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
+        assert_eq!(bytes, batch);
+        // ... and the total limit leaves later partitions empty.
+        let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
+        let (data, _, _) = collect(&two, batch + 10);
+        assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
+        // Fetching from inside the log returns the batch holding that offset on.
+        let (data, _, _) = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20);
+        assert_eq!(records_len(&data[0]), batch);
+        // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
+        let (data, bytes, errors) = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
+        assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
+        for offset in [4, -1] {
+            let (data, _, errors) = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
+            assert!(errors);
+            assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_poll_wakes_on_append_and_otherwise_waits_out_max_wait() {
+        let (broker, topic, _dir) = topic(1).await;
+        append(&broker, &topic, 0, 10).await;
+
+        // Nothing new past offset 1: waits the whole max wait.
+        let started = Instant::now();
+        let data = long_poll(
+            &[wanted(&topic, 0, 1, 1 << 20)],
+            1,
+            1 << 20,
+            started + Duration::from_millis(300),
+        )
+        .await;
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(records_len(&data[0]), 0);
+
+        // min_bytes not reached by what is there: waits for more, wakes on append
+        // (long before the 10 s deadline).
+        let started = Instant::now();
+        let from_start = [wanted(&topic, 0, 0, 1 << 20)];
+        let poll = long_poll(
+            &from_start,
+            10_000,
+            1 << 20,
+            started + Duration::from_secs(10),
+        );
+        let writer = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            append(&broker, &topic, 0, 20_000).await;
+        };
+        let (data, ()) = tokio::join!(poll, writer);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(records_len(&data[0]) > 20_000);
+    }
+}

@@ -1,0 +1,133 @@
+//! The Kafka APIs Brook serves: one file per API, registered in [`APIS`] with the
+//! versions it handles. `ApiVersions` advertises exactly this table.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use brook_broker::Broker;
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::error::ConnError;
+
+pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+/// What a handler needs: the broker and the address to advertise in Metadata.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub broker: Arc<Broker>,
+    pub advertised: SocketAddr,
+}
+
+/// A handler's answer: an encoded response body, or nothing (Produce acks=0).
+#[derive(Debug)]
+pub enum Reply {
+    Body(Bytes),
+    None,
+}
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ConnError>> + Send + 'a>>;
+
+/// Runs one request: the header is decoded, `body` is the rest of the frame.
+pub type Handler = for<'a> fn(&'a Ctx, &'a RequestHeader, Bytes) -> HandlerFuture<'a>;
+
+/// One served API.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    pub key: ApiKey,
+    pub name: &'static str,
+    pub min_version: i16,
+    pub max_version: i16,
+    pub handler: Handler,
+}
+
+/// Every API Brook serves, with the versions it serves. The only place versions are
+/// declared.
+pub const APIS: &[Api] = &[
+    api_versions::API,
+    metadata::API,
+    produce::API,
+    list_offsets::API,
+    fetch::API,
+];
+
+pub fn lookup(key: ApiKey) -> Option<&'static Api> {
+    APIS.iter().find(|api| api.key == key)
+}
+
+/// Decodes a request body of type `T` at `version`.
+pub fn decode<T: Decodable>(
+    mut body: Bytes,
+    what: &'static str,
+    version: i16,
+) -> Result<T, ConnError> {
+    T::decode(&mut body, version).map_err(|e| ConnError::Decode {
+        what,
+        version,
+        message: format!("{e:#}"),
+    })
+}
+
+/// Encodes a response body at `version`.
+pub fn encode<T: Encodable>(
+    message: &T,
+    what: &'static str,
+    version: i16,
+) -> Result<Reply, ConnError> {
+    let encode_error = |e: anyhow::Error| ConnError::Encode {
+        what,
+        version,
+        message: format!("{e:#}"),
+    };
+    let size = message.compute_size(version).map_err(encode_error)?;
+    let mut buf = BytesMut::with_capacity(size);
+    message.encode(&mut buf, version).map_err(encode_error)?;
+    Ok(Reply::Body(buf.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::{
+        ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    };
+    use kafka_protocol::protocol::Message;
+
+    fn schema_versions(key: ApiKey) -> (i16, i16) {
+        let r = match key {
+            ApiKey::ApiVersions => ApiVersionsRequest::VERSIONS,
+            ApiKey::Metadata => MetadataRequest::VERSIONS,
+            ApiKey::Produce => ProduceRequest::VERSIONS,
+            ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
+            ApiKey::Fetch => FetchRequest::VERSIONS,
+            other => panic!("add {other:?} to this test"),
+        };
+        (r.min, r.max)
+    }
+
+    #[test]
+    fn every_registered_version_is_one_the_schema_defines_and_keys_are_unique() {
+        for (i, api) in APIS.iter().enumerate() {
+            let (min, max) = schema_versions(api.key);
+            assert!(
+                min <= api.min_version
+                    && api.min_version <= api.max_version
+                    && api.max_version <= max,
+                "{}",
+                api.name
+            );
+            assert!(
+                APIS[..i].iter().all(|other| other.key != api.key),
+                "{} twice",
+                api.name
+            );
+        }
+    }
+}

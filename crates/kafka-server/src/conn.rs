@@ -1,0 +1,173 @@
+//! One Kafka connection: read a size-prefixed frame, decode the request header,
+//! dispatch through [`crate::api::APIS`], write the response. One request at a time,
+//! so responses keep the request order.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable as _, Encodable as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::api::{self, Ctx, Reply};
+use crate::error::ConnError;
+use crate::{KafkaServer, FRAME_BYTES_MAX};
+
+/// Smallest request: api key, version, correlation id, client id length.
+const REQUEST_BYTES_MIN: usize = 10;
+
+pub async fn serve<F>(
+    server: Arc<KafkaServer>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: F,
+) where
+    F: Future<Output = ()> + Send,
+{
+    let local = server
+        .advertise
+        .or_else(|| stream.local_addr().ok())
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
+    let ctx = Ctx {
+        broker: Arc::clone(&server.broker),
+        advertised: local,
+    };
+    tracing::debug!(%peer, "kafka connection accepted");
+    tokio::pin!(shutdown);
+    let result = loop {
+        let frame = tokio::select! {
+            biased;
+            () = &mut shutdown => break Ok(()),
+            frame = read_frame(&mut stream) => frame,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match handle(&ctx, frame).await {
+            Ok(Some(response)) => {
+                if let Err(e) = stream.write_all(&response).await {
+                    break Err(e.into());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    match result {
+        Ok(()) => tracing::debug!(%peer, "kafka connection closed"),
+        Err(ConnError::Io(error)) => tracing::debug!(%peer, %error, "kafka connection failed"),
+        Err(error) => tracing::info!(%peer, %error, "closing kafka connection"),
+    }
+}
+
+/// Reads one request frame; `None` at a clean end of stream.
+async fn read_frame(stream: &mut TcpStream) -> Result<Option<Bytes>, ConnError> {
+    let mut size = [0u8; 4];
+    match stream.read_exact(&mut size).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = i32::from_be_bytes(size);
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| (REQUEST_BYTES_MIN..=FRAME_BYTES_MAX).contains(&l))
+        .ok_or(ConnError::FrameSize {
+            len: i64::from(len),
+            max: FRAME_BYTES_MAX,
+        })?;
+    // Grow with the bytes that actually arrive, not with the announced size.
+    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    let read = (&mut *stream)
+        .take(len as u64)
+        .read_to_end(&mut buf)
+        .await?;
+    if read < len {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(Some(Bytes::from(buf)))
+}
+
+/// Handles one request frame; returns the response frame (size prefix included), or
+/// `None` when the request gets no response (Produce with acks=0).
+pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Bytes>, ConnError> {
+    let (key, version, correlation_id) = match frame.get(..8) {
+        Some(h) => (
+            i16::from_be_bytes([h[0], h[1]]),
+            i16::from_be_bytes([h[2], h[3]]),
+            i32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        ),
+        None => {
+            return Err(ConnError::FrameSize {
+                len: frame.len() as i64,
+                max: FRAME_BYTES_MAX,
+            })
+        }
+    };
+    let api_key = ApiKey::try_from(key).map_err(|()| ConnError::UnknownApi(key))?;
+    let Some(entry) = api::lookup(api_key) else {
+        return Err(ConnError::UnknownApi(key));
+    };
+    if !(entry.min_version..=entry.max_version).contains(&version) {
+        if api_key == ApiKey::ApiVersions {
+            // Answer in v0 so the client can pick a version we serve.
+            let body = api::api_versions::unsupported_version_body()?;
+            return Ok(Some(response_frame(correlation_id, 0, &body)?));
+        }
+        return Err(ConnError::UnsupportedVersion {
+            api: entry.name,
+            version,
+        });
+    }
+    let header_version = api_key.request_header_version(version);
+    let header =
+        RequestHeader::decode(&mut frame, header_version).map_err(|e| ConnError::Decode {
+            what: "request header",
+            version: header_version,
+            message: format!("{e:#}"),
+        })?;
+    let reply = (entry.handler)(ctx, &header, frame).await?;
+    match reply {
+        Reply::None => Ok(None),
+        Reply::Body(body) => {
+            let response_header_version = api_key.response_header_version(version);
+            Ok(Some(response_frame(
+                correlation_id,
+                response_header_version,
+                &body,
+            )?))
+        }
+    }
+}
+
+fn response_frame(
+    correlation_id: i32,
+    header_version: i16,
+    body: &[u8],
+) -> Result<Bytes, ConnError> {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let encode_error = |e: anyhow::Error| ConnError::Encode {
+        what: "response header",
+        version: header_version,
+        message: format!("{e:#}"),
+    };
+    let header_len = header.compute_size(header_version).map_err(encode_error)?;
+    let total = header_len + body.len();
+    let size = i32::try_from(total).map_err(|_| ConnError::Encode {
+        what: "response",
+        version: header_version,
+        message: format!("{total} bytes is too large"),
+    })?;
+    let mut out = BytesMut::with_capacity(4 + total);
+    out.put_i32(size);
+    header
+        .encode(&mut out, header_version)
+        .map_err(encode_error)?;
+    out.put_slice(body);
+    Ok(out.freeze())
+}

@@ -1,0 +1,67 @@
+//! Brook's Kafka front end: the Kafka wire protocol over the broker.
+//!
+//! - [`conn`]: one connection — size-prefixed frames (capped at [`FRAME_BYTES_MAX`]),
+//!   request header, dispatch, response header. Requests on a connection are handled
+//!   one at a time, so responses leave in request order, as Kafka requires.
+//! - [`api`]: one file per API and the one table ([`api::APIS`]) that registers each
+//!   handler with the versions it serves; `ApiVersions` is built from that table.
+//! - [`compression`]: size-capped decompression of produced batches.
+//! - [`names`]: which topic names Kafka allows.
+//!
+//! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
+//! own schemas); nothing here hand-encodes a Kafka message. Record batches are
+//! stored and served as the producer's bytes (see docs/mapping.md).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use brook_broker::Broker;
+
+pub mod api;
+pub mod compression;
+pub mod conn;
+pub mod error;
+pub mod names;
+
+/// Largest request frame accepted (the 4-byte size prefix's value). A larger or
+/// negative size closes the connection, as Kafka's `socket.request.max.bytes` does.
+pub const FRAME_BYTES_MAX: usize = 100 * 1024 * 1024;
+
+/// The node ID Brook gives itself in Metadata (a cluster of one).
+pub const NODE_ID: i32 = 0;
+
+/// The cluster ID reported in Metadata.
+pub const CLUSTER_ID: &str = "brook";
+
+/// The Kafka front end: shared by every Kafka connection.
+#[derive(Debug)]
+pub struct KafkaServer {
+    broker: Arc<Broker>,
+    advertise: Option<SocketAddr>,
+}
+
+impl KafkaServer {
+    /// A Kafka server over `broker`. Metadata advertises `advertise` as the broker's
+    /// address, or, if `None`, the local address each client connected to.
+    pub fn new(broker: Arc<Broker>, advertise: Option<SocketAddr>) -> Arc<KafkaServer> {
+        Arc::new(KafkaServer { broker, advertise })
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Serves one connection until the peer closes it, it breaks the protocol, or
+    /// `shutdown` completes (the request in progress is finished first).
+    pub async fn serve<F>(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        shutdown: F,
+    ) where
+        F: Future<Output = ()> + Send,
+    {
+        conn::serve(self, stream, peer, shutdown).await;
+    }
+}
