@@ -273,10 +273,11 @@ impl Report {
             "p50",
             "p99",
             "fsyncs",
+            "avg fsync",
             "appends/fsync",
             "vs baseline",
         ];
-        let mut rows: Vec<[String; 10]> = Vec::new();
+        let mut rows: Vec<[String; 11]> = Vec::new();
         for o in &self.outcomes {
             rows.push([
                 scenario_name(o.kind),
@@ -287,6 +288,7 @@ impl Report {
                 fmt_latency(o.p50),
                 fmt_latency(o.p99),
                 o.fsyncs.to_string(),
+                o.fsync_avg().map_or_else(|| "-".into(), fmt_latency),
                 o.appends_per_fsync()
                     .map_or_else(|| "-".into(), |a| format!("{a:.1}")),
                 self.ratio(o).0,
@@ -302,7 +304,7 @@ impl Report {
             let mut l = String::new();
             for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
                 // Text columns left-aligned, numbers right-aligned.
-                if i <= 1 || i == 9 {
+                if i <= 1 || i == 10 {
                     let _ = write!(l, "{cell:<w$}");
                 } else {
                     let _ = write!(l, "{cell:>w$}");

@@ -60,6 +60,7 @@ pub struct Outcome {
     pub p99: Duration,
     pub fsyncs: u64,
     pub appends_per_fsync_sum: u64,
+    pub fsync_nanos: u64,
 }
 
 impl Outcome {
@@ -71,6 +72,10 @@ impl Outcome {
     }
     pub fn disk_mb_per_s(&self) -> f64 {
         self.disk_bytes as f64 / self.elapsed.as_secs_f64() / 1e6
+    }
+    /// Mean duration of one fsync.
+    pub fn fsync_avg(&self) -> Option<Duration> {
+        (self.fsyncs > 0).then(|| Duration::from_nanos(self.fsync_nanos / self.fsyncs))
     }
     pub fn appends_per_fsync(&self) -> Option<f64> {
         (self.fsyncs > 0).then(|| self.appends_per_fsync_sum as f64 / self.fsyncs as f64)
@@ -387,6 +392,7 @@ fn outcome(
         p99: percentile(&latencies, 0.99),
         fsyncs: stats.fsyncs.load(Ordering::Relaxed),
         appends_per_fsync_sum: stats.appends_per_fsync_sum.load(Ordering::Relaxed),
+        fsync_nanos: stats.fsync_nanos.load(Ordering::Relaxed),
     }
 }
 

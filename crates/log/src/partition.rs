@@ -188,6 +188,8 @@ pub struct PartitionStats {
     pub fsyncs: AtomicU64,
     /// Sum over fsyncs of how many appends each covered (group-commit batch size).
     pub appends_per_fsync_sum: AtomicU64,
+    /// Total time spent in fsync calls, in nanoseconds.
+    pub fsync_nanos: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -749,6 +751,9 @@ impl Partition {
                 self.stats
                     .appends_per_fsync_sum
                     .fetch_add(appends, Ordering::Relaxed);
+                self.stats
+                    .fsync_nanos
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 self.update_marks(|m| m.durable_end = m.durable_end.max(target));
             }
             let mut f = self.sync.lock();
