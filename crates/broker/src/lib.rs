@@ -662,12 +662,7 @@ impl Broker {
         records: Vec<(IdSpec, Record)>,
         ack: Ack,
     ) -> Result<Appended, ProduceError> {
-        let p = topic
-            .partition(partition)
-            .ok_or_else(|| ProduceError::UnknownPartition {
-                topic: topic.key.clone(),
-                partition,
-            })?;
+        let p = partition_of(topic, partition)?;
         let appended = p.append(records, now_ms())?;
         let wait = match ack {
             Ack::Durable => true,
@@ -690,12 +685,7 @@ impl Broker {
         records: Vec<(IdSpec, Record)>,
         format: u8,
     ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
-        let p = topic
-            .partition(partition)
-            .ok_or_else(|| ProduceError::UnknownPartition {
-                topic: topic.key.clone(),
-                partition,
-            })?;
+        let p = partition_of(topic, partition)?;
         let appended = p.append_formatted(records, format, now_ms())?;
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
@@ -709,12 +699,7 @@ impl Broker {
         partition: u32,
         kafka_batch: &[u8],
     ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
-        let p = topic
-            .partition(partition)
-            .ok_or_else(|| ProduceError::UnknownPartition {
-                topic: topic.key.clone(),
-                partition,
-            })?;
+        let p = partition_of(topic, partition)?;
         let appended = p.append_kafka_batch(kafka_batch, now_ms())?;
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
@@ -852,6 +837,15 @@ impl Drop for Broker {
         self.background.wake.notify_all();
         self.syncer.shutdown();
     }
+}
+
+fn partition_of(topic: &Topic, partition: u32) -> Result<&Arc<Partition>, ProduceError> {
+    topic
+        .partition(partition)
+        .ok_or_else(|| ProduceError::UnknownPartition {
+            topic: topic.key.clone(),
+            partition,
+        })
 }
 
 fn open_topic(
