@@ -1,6 +1,19 @@
-//! Kafka topic names. For now a Kafka topic name maps to the Redis key with the same
-//! bytes in database 0; names Kafka forbids are refused (the reversible mapping for
-//! Redis keys such as `events:orders` is a later step).
+//! Kafka topic names ↔ Brook topics (Redis keys of database 0).
+//!
+//! Redis keys are binary and often contain `:` (`events:orders`), which Kafka names
+//! (`[a-zA-Z0-9._-]`, 1 to 249 bytes) may not. The mapping is a bijection between the
+//! Kafka names Brook accepts and the keys Kafka can reach (docs/mapping.md):
+//!
+//! - a key that is already a valid Kafka name and does not start with `_` is its own
+//!   Kafka name: `orders` ↔ `orders`, `my_topic` ↔ `my_topic`;
+//! - any other key is written as `_` followed by the key with every byte outside
+//!   `[a-zA-Z0-9.-]` as `_` + two upper-case hex digits:
+//!   `events:orders` ↔ `_events_3Aorders`, `_x` ↔ `__5Fx`, `a b` ↔ `_a_20b`.
+//!
+//! A Kafka name starting with `_` that is not exactly the encoding of some key (for
+//! example `__consumer_offsets`, or `_abc`, whose key `abc` is written `abc`) is
+//! refused, so no two names reach one key. Keys whose encoding is longer than 249
+//! bytes, and keys of databases 1 to 15, are not visible to Kafka.
 
 use brook_broker::TopicKey;
 
@@ -19,20 +32,73 @@ pub fn is_valid_topic_name(name: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
-/// The broker key of a Kafka topic name, or `None` if Kafka forbids the name.
-pub fn topic_key(name: &str) -> Option<TopicKey> {
-    is_valid_topic_name(name.as_bytes()).then(|| TopicKey::new(0, name.as_bytes().to_vec()))
+/// Bytes an escaped name carries as they are.
+fn is_literal(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
 }
 
-/// The Kafka name of a broker topic, if Kafka can see it (database 0, a valid name).
-pub fn kafka_name(key: &TopicKey) -> Option<&str> {
-    if key.db != 0 || !is_valid_topic_name(&key.name) {
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The Kafka name of a broker topic, if Kafka can see it.
+pub fn kafka_name(key: &TopicKey) -> Option<String> {
+    if key.db != 0 {
         return None;
     }
-    std::str::from_utf8(&key.name).ok()
+    let name = &key.name;
+    if is_valid_topic_name(name) && name.first() != Some(&b'_') {
+        return String::from_utf8(name.to_vec()).ok();
+    }
+    let mut out = String::with_capacity(1 + name.len() * 3);
+    out.push('_');
+    for &b in name.iter() {
+        if is_literal(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('_');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    (out.len() <= TOPIC_NAME_LEN_MAX && out != "_").then_some(out)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The broker key of a Kafka topic name, or `None` if Brook refuses the name.
+pub fn topic_key(name: &str) -> Option<TopicKey> {
+    let bytes = name.as_bytes();
+    if !is_valid_topic_name(bytes) {
+        return None;
+    }
+    let Some(escaped) = bytes.strip_prefix(b"_") else {
+        return Some(TopicKey::new(0, bytes.to_vec()));
+    };
+    let mut key = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    while let Some(&b) = escaped.get(i) {
+        if b == b'_' {
+            let hi = escaped.get(i + 1).copied().and_then(hex_value)?;
+            let lo = escaped.get(i + 2).copied().and_then(hex_value)?;
+            key.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            key.push(b);
+            i += 1;
+        }
+    }
+    let key = TopicKey::new(0, key);
+    // Only the canonical spelling of a key is accepted.
+    (kafka_name(&key).as_deref() == Some(name)).then_some(key)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -50,11 +116,54 @@ mod tests {
         assert!(!is_valid_topic_name("é".as_bytes()));
     }
 
+    fn key(b: &[u8]) -> TopicKey {
+        TopicKey::new(0, b.to_vec())
+    }
+
     #[test]
-    fn only_database_zero_and_valid_names_are_visible() {
-        assert_eq!(kafka_name(&TopicKey::new(0, &b"t1"[..])), Some("t1"));
+    fn the_documented_examples() {
+        for (k, n) in [
+            (&b"orders"[..], "orders"),
+            (b"my_topic", "my_topic"),
+            (b"events:orders", "_events_3Aorders"),
+            (b"_x", "__5Fx"),
+            (b"a b", "_a_20b"),
+            (b"caf\xc3\xa9", "_caf_C3_A9"),
+        ] {
+            assert_eq!(kafka_name(&key(k)).as_deref(), Some(n));
+            assert_eq!(topic_key(n), Some(key(k)));
+        }
+    }
+
+    #[test]
+    fn non_canonical_and_reserved_names_are_refused() {
+        for n in [
+            "_abc",
+            "__consumer_offsets",
+            "_a_3a",
+            "_a_3",
+            "_",
+            "_a_G0",
+            "a:b",
+        ] {
+            assert_eq!(topic_key(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn every_key_round_trips_and_other_databases_are_hidden() {
+        // All one- and two-byte keys.
+        for a in 0..=255u8 {
+            for b in [None, Some(b'_'), Some(b':'), Some(0u8), Some(b'z')] {
+                let mut k = vec![a];
+                k.extend(b);
+                let name = kafka_name(&key(&k)).unwrap();
+                assert!(is_valid_topic_name(name.as_bytes()), "{name}");
+                assert_eq!(topic_key(&name), Some(key(&k)), "{name}");
+            }
+        }
         assert_eq!(kafka_name(&TopicKey::new(1, &b"t1"[..])), None);
-        assert_eq!(kafka_name(&TopicKey::new(0, &b"a:b"[..])), None);
-        assert!(topic_key("a:b").is_none());
+        // Too long once escaped.
+        assert_eq!(kafka_name(&key(&[b':'; 100])), None);
     }
 }

@@ -54,7 +54,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                 .into_iter()
                 .filter(|t| !t.expired(brook_broker::now_ms()))
                 .filter_map(|t| {
-                    let name = names::kafka_name(&t.key)?.to_owned();
+                    let name = names::kafka_name(&t.key)?;
                     Some(topic_response(StrBytes::from_string(name), Ok(&t)))
                 })
                 .collect(),

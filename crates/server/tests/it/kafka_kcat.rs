@@ -265,3 +265,43 @@ fn topic_names_kafka_forbids_are_refused() {
     assert!(!out.status.success(), "{}", out.stdout);
     assert!(out.stderr.contains("Invalid topic"), "{}", out.stderr);
 }
+
+#[test]
+fn redis_keys_kafka_cannot_spell_are_reachable_under_their_escaped_names() {
+    let brook = start();
+    let mut con = redis(brook.resp);
+    let _: String = redis::cmd("XADD")
+        .arg("events:orders")
+        .arg("*")
+        .arg(&["key", "k1", "value", "v1"])
+        .query(&mut con)
+        .unwrap();
+    // docs/mapping.md: `events:orders` is `_events_3Aorders` to Kafka.
+    assert_eq!(
+        consume(brook.kafka, "_events_3Aorders", "%k|%s\n"),
+        "k1|v1\n"
+    );
+    // And a Kafka producer writing to the escaped name writes to the Redis key.
+    produce_keyed(brook.kafka, "_events_3Aorders", "k2:v2\n", &[]);
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("events:orders")
+        .arg("-")
+        .arg("+")
+        .query(&mut con)
+        .unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(
+        last.1,
+        vec![
+            ("key".to_string(), "k2".to_string()),
+            ("value".to_string(), "v2".to_string())
+        ]
+    );
+    // The listing shows the escaped name.
+    let out = kcat(brook.kafka, &["-L"], b"");
+    assert!(
+        out.stdout.contains("\"_events_3Aorders\""),
+        "{}",
+        out.stdout
+    );
+}
