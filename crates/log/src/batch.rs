@@ -504,6 +504,49 @@ impl Entry {
         self.bytes.slice(..self.meta.kafka_len)
     }
 
+    /// The Kafka batch without the records at `deleted` offsets (Redis `XDEL`), as log
+    /// compaction leaves a batch: the kept records byte for byte (each keeps its offset
+    /// delta), the same base offset and `lastOffsetDelta` (so consumers move past the
+    /// gap, even when no record is left), a new record count, length and CRC.
+    pub fn kafka_batch_without(&self, deleted: &[u64]) -> Result<Bytes, CorruptEntry> {
+        let b = self.kafka_batch();
+        if deleted.is_empty() {
+            return Ok(b);
+        }
+        let attributes = be_i16(&b, 21);
+        if attributes & COMPRESSION_MASK != 0 {
+            return Err(CorruptEntry::Compressed(attributes & COMPRESSION_MASK));
+        }
+        let base = self.meta.base_offset;
+        let mut out = Vec::with_capacity(b.len());
+        out.extend_from_slice(&b[..KAFKA_HEADER_LEN]);
+        let mut kept = 0i32;
+        let mut cursor: &[u8] = &b[KAFKA_HEADER_LEN..];
+        for index in 0..self.meta.record_count as usize {
+            let bad = |what| CorruptEntry::Record { index, what };
+            let start = cursor;
+            let len = get_varint(&mut cursor).ok_or(bad("length"))?;
+            let len = usize::try_from(len).map_err(|_| bad("length"))?;
+            let header_len = start.len() - cursor.len();
+            let mut body = cursor.get(..len).ok_or(bad("length"))?;
+            cursor = &cursor[len..];
+            body = body.get(1..).ok_or(bad("attributes"))?;
+            get_varlong(&mut body).ok_or(bad("timestamp"))?;
+            let delta = get_varint(&mut body).ok_or(bad("offset delta"))?;
+            let offset = base + u64::try_from(delta).map_err(|_| bad("offset delta"))?;
+            if deleted.binary_search(&offset).is_err() {
+                out.extend_from_slice(&start[..header_len + len]);
+                kept += 1;
+            }
+        }
+        out[57..61].copy_from_slice(&kept.to_be_bytes());
+        let batch_len = (out.len() - 12) as i32;
+        out[8..12].copy_from_slice(&batch_len.to_be_bytes());
+        let crc = crc32c::crc32c(&out[CRC_START..]);
+        out[17..21].copy_from_slice(&crc.to_be_bytes());
+        Ok(Bytes::from(out))
+    }
+
     /// The stream IDs of the entry's records, without decoding the records.
     pub fn stream_ids(&self) -> Result<Vec<StreamId>, CorruptEntry> {
         let m = self.meta;

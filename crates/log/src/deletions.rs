@@ -91,6 +91,14 @@ impl Deletions {
         self.set.contains(&offset)
     }
 
+    /// Deleted offsets in `[from, to)`.
+    pub fn range(&self, from: u64, to: u64) -> Vec<u64> {
+        if from >= to {
+            return Vec::new();
+        }
+        self.set.range(from..to).copied().collect()
+    }
+
     /// Number of deleted offsets in `[from, to)`.
     pub fn count_in(&self, from: u64, to: u64) -> usize {
         if from >= to {

@@ -1149,6 +1149,11 @@ impl Partition {
             .map_err(|e| write_error(deletions.path(), e))
     }
 
+    /// Deleted offsets in `[from, to)`, in order.
+    pub fn deleted_in(&self, from: u64, to: u64) -> Vec<u64> {
+        self.deletions.lock().range(from, to)
+    }
+
     pub fn is_deleted(&self, offset: u64) -> bool {
         self.deletions.lock().contains(offset)
     }

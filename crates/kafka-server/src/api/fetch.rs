@@ -175,7 +175,15 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, b
             Ok(entries) => {
                 let mut records = BytesMut::new();
                 for entry in entries {
-                    let batch = entry.kafka_batch();
+                    // XDEL'd records are left out: an offset gap, as compaction leaves.
+                    let deleted = p.deleted_in(entry.meta.base_offset, entry.meta.next_offset());
+                    let batch = match entry.kafka_batch_without(&deleted) {
+                        Ok(batch) => batch,
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot filter deleted records from a batch");
+                            break;
+                        }
+                    };
                     let first_of_response = total == 0 && records.is_empty();
                     if records.len() + batch.len() > limit && !first_of_response {
                         break;

@@ -455,3 +455,31 @@ fn kafka_batches_are_appended_as_sent_and_checked() {
     ));
     assert_eq!(p.marks().log_end, 6);
 }
+
+#[test]
+fn kafka_batches_leave_deleted_records_out() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 1 << 20));
+    let recs = (0..4).map(|i| record(&format!("r{i}"))).collect();
+    p.append(recs, 1).unwrap();
+    p.delete_records(&[1, 2]).unwrap();
+    let entries = p.read(0, 1 << 20).unwrap();
+    let e = &entries[0];
+    let deleted = p.deleted_in(e.meta.base_offset, e.meta.next_offset());
+    assert_eq!(deleted, vec![1, 2]);
+    let filtered = e.kafka_batch_without(&deleted).unwrap();
+    // Still one valid batch (CRC, count), keeping the offsets of what is left.
+    assert_eq!(&filtered[57..61], &2i32.to_be_bytes());
+    assert_eq!(
+        &filtered[23..27],
+        &3i32.to_be_bytes(),
+        "lastOffsetDelta kept"
+    );
+    let crc = crc32c::crc32c(&filtered[21..]);
+    assert_eq!(&filtered[17..21], &crc.to_be_bytes());
+    // Everything deleted: an empty batch that still spans the offsets.
+    p.delete_records(&[0, 3]).unwrap();
+    let all = e.kafka_batch_without(&[0, 1, 2, 3]).unwrap();
+    assert_eq!(&all[57..61], &0i32.to_be_bytes());
+    assert_eq!(all.len(), 61);
+}

@@ -305,3 +305,34 @@ fn redis_keys_kafka_cannot_spell_are_reachable_under_their_escaped_names() {
         out.stdout
     );
 }
+
+#[test]
+fn xdeleted_entries_are_left_out_of_kafka_fetches() {
+    let brook = start();
+    let mut con = redis(brook.resp);
+    for v in ["v0", "v1", "v2", "v3"] {
+        let _: String = redis::cmd("XADD")
+            .arg("gaps")
+            .arg("*")
+            .arg(&["key", "k", "value", v])
+            .query(&mut con)
+            .unwrap();
+    }
+    let ids: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("gaps")
+        .arg("-")
+        .arg("+")
+        .query(&mut con)
+        .unwrap();
+    let deleted: i64 = redis::cmd("XDEL")
+        .arg("gaps")
+        .arg(&ids[1].0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(deleted, 1);
+    // Offset 1 is a gap; the others keep their offsets.
+    assert_eq!(
+        consume(brook.kafka, "gaps", "%o:%s\n"),
+        "0:v0\n2:v2\n3:v3\n"
+    );
+}
