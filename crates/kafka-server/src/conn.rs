@@ -27,13 +27,20 @@ pub async fn serve<F>(
 ) where
     F: Future<Output = ()> + Send,
 {
-    let local = server
-        .advertise
-        .or_else(|| stream.local_addr().ok())
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
+    // `--kafka-advertise` if given; otherwise the address this client connected to,
+    // which it can reach by definition (also when listening on 0.0.0.0).
+    let advertised = server.advertise.clone().unwrap_or_else(|| {
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9092)));
+        crate::api::Advertised {
+            host: local.ip().to_string(),
+            port: local.port(),
+        }
+    });
     let ctx = Ctx {
         broker: Arc::clone(&server.broker),
-        advertised: local,
+        advertised,
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -38,13 +38,13 @@ pub const CLUSTER_ID: &str = "brook";
 #[derive(Debug)]
 pub struct KafkaServer {
     broker: Arc<Broker>,
-    advertise: Option<SocketAddr>,
+    advertise: Option<api::Advertised>,
 }
 
 impl KafkaServer {
     /// A Kafka server over `broker`. Metadata advertises `advertise` as the broker's
     /// address, or, if `None`, the local address each client connected to.
-    pub fn new(broker: Arc<Broker>, advertise: Option<SocketAddr>) -> Arc<KafkaServer> {
+    pub fn new(broker: Arc<Broker>, advertise: Option<api::Advertised>) -> Arc<KafkaServer> {
         Arc::new(KafkaServer { broker, advertise })
     }
 

@@ -11,6 +11,7 @@
 //! | `data_dir`      | `--data-dir`       | `BROOK_DATA_DIR`      | `./brook-data`   |
 //! | `resp_listen`   | `--resp-listen`    | `BROOK_RESP_LISTEN`   | `127.0.0.1:6379` |
 //! | `kafka_listen`  | `--kafka-listen`   | `BROOK_KAFKA_LISTEN`  | `127.0.0.1:9092` |
+//! | `kafka_advertise` | `--kafka-advertise` | `BROOK_KAFKA_ADVERTISE` | the address each client connected to |
 //! | `http_listen`   | `--http-listen`    | `BROOK_HTTP_LISTEN`   | `127.0.0.1:9644` |
 //! | `fsync`         | `--fsync`          | `BROOK_FSYNC`         | `always`         |
 //! | `segment_bytes` | `--segment-bytes`  | `BROOK_SEGMENT_BYTES` | 128 MiB          |
@@ -116,12 +117,37 @@ fn check_segment_bytes(bytes: u64) -> Result<u64, String> {
     }
 }
 
+/// `HOST:PORT` that Kafka Metadata hands to clients (Kafka's advertised.listeners).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertise {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for Advertise {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Advertise, String> {
+        let bad = || format!("invalid address {s:?}: expected HOST:PORT");
+        let (host, port) = s.trim().rsplit_once(':').ok_or_else(bad)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Advertise {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
 /// One source of configuration; `None` means "this source does not say".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub resp_listen: Option<Listen>,
     pub kafka_listen: Option<Listen>,
+    pub kafka_advertise: Option<Advertise>,
     pub http_listen: Option<Listen>,
     pub fsync: Option<Durability>,
     pub segment_bytes: Option<u64>,
@@ -135,6 +161,7 @@ impl Layer {
             data_dir: self.data_dir.or(lower.data_dir),
             resp_listen: self.resp_listen.or(lower.resp_listen),
             kafka_listen: self.kafka_listen.or(lower.kafka_listen),
+            kafka_advertise: self.kafka_advertise.or(lower.kafka_advertise),
             http_listen: self.http_listen.or(lower.http_listen),
             fsync: self.fsync.or(lower.fsync),
             segment_bytes: self.segment_bytes.or(lower.segment_bytes),
@@ -170,6 +197,7 @@ impl Layer {
             data_dir,
             resp_listen: parsed(&var, "BROOK_RESP_LISTEN", str::parse)?,
             kafka_listen: parsed(&var, "BROOK_KAFKA_LISTEN", str::parse)?,
+            kafka_advertise: parsed(&var, "BROOK_KAFKA_ADVERTISE", str::parse)?,
             http_listen: parsed(&var, "BROOK_HTTP_LISTEN", str::parse)?,
             fsync: parsed(&var, "BROOK_FSYNC", |s| {
                 s.parse::<Durability>().map_err(|e| e.to_string())
@@ -187,6 +215,7 @@ impl Layer {
             data_dir: Option<PathBuf>,
             resp_listen: Option<String>,
             kafka_listen: Option<String>,
+            kafka_advertise: Option<String>,
             http_listen: Option<String>,
             fsync: Option<String>,
             segment_bytes: Option<u64>,
@@ -213,6 +242,7 @@ impl Layer {
             data_dir: file.data_dir,
             resp_listen: key("resp_listen", file.resp_listen, str::parse)?,
             kafka_listen: key("kafka_listen", file.kafka_listen, str::parse)?,
+            kafka_advertise: key("kafka_advertise", file.kafka_advertise, str::parse)?,
             http_listen: key("http_listen", file.http_listen, str::parse)?,
             fsync: key("fsync", file.fsync, |s| {
                 s.parse::<Durability>().map_err(|e| e.to_string())
@@ -239,6 +269,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub resp_listen: Listen,
     pub kafka_listen: Listen,
+    pub kafka_advertise: Option<Advertise>,
     pub http_listen: Listen,
     pub fsync: Durability,
     pub segment_bytes: u64,
@@ -259,6 +290,7 @@ impl Config {
             kafka_listen: merged
                 .kafka_listen
                 .unwrap_or(Listen::On(KAFKA_LISTEN_DEFAULT)),
+            kafka_advertise: merged.kafka_advertise,
             http_listen: merged
                 .http_listen
                 .unwrap_or(Listen::On(HTTP_LISTEN_DEFAULT)),
@@ -290,6 +322,19 @@ impl Config {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_advertise_parses_host_port() {
+        let a: Advertise = "brook.example:9092".parse().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("brook.example", 9092));
+        let a: Advertise = "[::1]:9092".parse().unwrap();
+        assert_eq!(a.host, "::1");
+        for bad in ["brook", ":9092", "host:0", "host:x", "a b:1"] {
+            assert!(bad.parse::<Advertise>().is_err(), "{bad}");
+        }
+        let layer = Layer::from_toml("kafka_advertise = \"h:1\"").unwrap();
+        assert_eq!(layer.kafka_advertise.unwrap().port, 1);
+    }
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
@@ -313,6 +358,7 @@ mod tests {
                 data_dir: PathBuf::from("./brook-data"),
                 resp_listen: on("127.0.0.1:6379"),
                 kafka_listen: on("127.0.0.1:9092"),
+                kafka_advertise: None,
                 http_listen: on("127.0.0.1:9644"),
                 fsync: Durability::Always,
                 segment_bytes: SEGMENT_BYTES_DEFAULT,
@@ -328,6 +374,7 @@ mod tests {
             data_dir = "/file"
             resp_listen = "127.0.0.1:1001"
             kafka_listen = "127.0.0.1:1002"
+            kafka_advertise = "file:1"
             http_listen = "127.0.0.1:1003"
             fsync = "never"
             segment_bytes = 1111111
@@ -339,6 +386,7 @@ mod tests {
             ("BROOK_DATA_DIR", "/env"),
             ("BROOK_RESP_LISTEN", "127.0.0.1:2001"),
             ("BROOK_KAFKA_LISTEN", "127.0.0.1:2002"),
+            ("BROOK_KAFKA_ADVERTISE", "env:2"),
             ("BROOK_HTTP_LISTEN", "127.0.0.1:2003"),
             ("BROOK_FSYNC", "everysec"),
             ("BROOK_SEGMENT_BYTES", "2222222"),
@@ -349,6 +397,7 @@ mod tests {
             data_dir: Some("/flag".into()),
             resp_listen: Some(on("127.0.0.1:3001")),
             kafka_listen: Some(on("127.0.0.1:3002")),
+            kafka_advertise: Some("flag:3".parse().unwrap()),
             http_listen: Some(Listen::Off),
             fsync: Some(Durability::Interval { ms: 5 }),
             segment_bytes: Some(3333333),
@@ -360,6 +409,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/flag"));
         assert_eq!(config.resp_listen, on("127.0.0.1:3001"));
         assert_eq!(config.kafka_listen, on("127.0.0.1:3002"));
+        assert_eq!(config.kafka_advertise.as_ref().map(|a| a.port), Some(3));
         assert_eq!(config.http_listen, Listen::Off);
         assert_eq!(config.fsync, Durability::Interval { ms: 5 });
         assert_eq!(config.segment_bytes, 3333333);
@@ -370,6 +420,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/env"));
         assert_eq!(config.resp_listen, on("127.0.0.1:2001"));
         assert_eq!(config.kafka_listen, on("127.0.0.1:2002"));
+        assert_eq!(config.kafka_advertise.as_ref().map(|a| a.port), Some(2));
         assert_eq!(config.http_listen, on("127.0.0.1:2003"));
         assert_eq!(config.fsync, Durability::Interval { ms: 1000 });
         assert_eq!(config.segment_bytes, 2222222);
@@ -380,6 +431,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/file"));
         assert_eq!(config.resp_listen, on("127.0.0.1:1001"));
         assert_eq!(config.kafka_listen, on("127.0.0.1:1002"));
+        assert_eq!(config.kafka_advertise.as_ref().map(|a| a.port), Some(1));
         assert_eq!(config.http_listen, on("127.0.0.1:1003"));
         assert_eq!(config.fsync, Durability::Never);
         assert_eq!(config.segment_bytes, 1111111);
@@ -399,6 +451,7 @@ mod tests {
         assert_eq!(config.http_listen, Listen::Off);
         assert_eq!(config.resp_listen, on("127.0.0.1:0"));
         assert_eq!(config.kafka_listen, Listen::On(KAFKA_LISTEN_DEFAULT));
+        assert_eq!(config.kafka_advertise, None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use brook_model::Durability;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, Layer, Listen, LogFormat};
+use crate::config::{Advertise, Config, Layer, Listen, LogFormat};
 
 /// A durable event log served over the Redis (RESP) and Kafka protocols.
 #[derive(Debug, Parser)]
@@ -53,6 +53,11 @@ struct ServerArgs {
     /// Kafka protocol address, or off [env: BROOK_KAFKA_LISTEN] [default: 127.0.0.1:9092]
     #[arg(long, value_name = "ADDR")]
     kafka_listen: Option<Listen>,
+    /// HOST:PORT that Kafka clients are told to connect to (Kafka's
+    /// advertised.listeners) [env: BROOK_KAFKA_ADVERTISE] [default: the address each
+    /// client connected to]
+    #[arg(long, value_name = "HOST:PORT")]
+    kafka_advertise: Option<Advertise>,
     /// Admin HTTP address (/healthz, /readyz, /metrics), or off [env: BROOK_HTTP_LISTEN] [default: 127.0.0.1:9644]
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<Listen>,
@@ -73,6 +78,7 @@ impl ServerArgs {
             data_dir: self.data_dir,
             resp_listen: self.resp_listen,
             kafka_listen: self.kafka_listen,
+            kafka_advertise: self.kafka_advertise,
             http_listen: self.http_listen,
             fsync: self.fsync,
             segment_bytes: self.segment_bytes,

@@ -72,7 +72,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Some(listener) = kafka {
         // Metadata advertises the address each client connected to.
-        let kafka_server = KafkaServer::new(Arc::clone(&broker), None);
+        let advertise =
+            config
+                .kafka_advertise
+                .clone()
+                .map(|a| brook_kafka_server::api::Advertised {
+                    host: a.host,
+                    port: a.port,
+                });
+        let kafka_server = KafkaServer::new(Arc::clone(&broker), advertise);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,
             listener,

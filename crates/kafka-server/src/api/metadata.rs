@@ -69,8 +69,8 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         };
         let broker = MetadataResponseBroker::default()
             .with_node_id(BrokerId(NODE_ID))
-            .with_host(StrBytes::from_string(ctx.advertised.ip().to_string()))
-            .with_port(i32::from(ctx.advertised.port()));
+            .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+            .with_port(i32::from(ctx.advertised.port));
         let response = MetadataResponse::default()
             .with_brokers(vec![broker])
             .with_cluster_id(Some(StrBytes::from_static_str(CLUSTER_ID)))

@@ -2,7 +2,6 @@
 //! versions it handles. `ApiVersions` advertises exactly this table.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -19,11 +18,18 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
 
+/// The host and port Metadata gives clients for the one broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    pub host: String,
+    pub port: u16,
+}
+
 /// What a handler needs: the broker and the address to advertise in Metadata.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub broker: Arc<Broker>,
-    pub advertised: SocketAddr,
+    pub advertised: Advertised,
 }
 
 /// A handler's answer: an encoded response body, or nothing (Produce acks=0).

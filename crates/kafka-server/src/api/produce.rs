@@ -300,7 +300,10 @@ mod tests {
             .unwrap();
         let ctx = Ctx {
             broker,
-            advertised: "127.0.0.1:9092".parse().unwrap(),
+            advertised: super::Advertised {
+                host: "127.0.0.1".into(),
+                port: 9092,
+            },
         };
         (ctx, topic, dir)
     }

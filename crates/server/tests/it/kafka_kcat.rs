@@ -21,8 +21,13 @@ struct Brook {
 }
 
 fn start() -> Brook {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Brook {
     let dir = tempfile::tempdir().unwrap();
-    let args = free_ports(&dir.path().join("data"));
+    let mut args = free_ports(&dir.path().join("data"));
+    args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = Server::start(crate::util::command(dir.path(), &args, &[]));
     let kafka = server.addr("kafka").expect("kafka listening line");
@@ -334,5 +339,16 @@ fn xdeleted_entries_are_left_out_of_kafka_fetches() {
     assert_eq!(
         consume(brook.kafka, "gaps", "%o:%s\n"),
         "0:v0\n2:v2\n3:v3\n"
+    );
+}
+
+#[test]
+fn metadata_advertises_the_kafka_advertise_address() {
+    let brook = start_with(&["--kafka-advertise", "brook.example:19092"]);
+    let out = kcat(brook.kafka, &["-L"], b"");
+    assert!(
+        out.stdout.contains("broker 0 at brook.example:19092"),
+        "{}",
+        out.stdout
     );
 }
