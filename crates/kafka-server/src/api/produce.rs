@@ -300,7 +300,7 @@ mod tests {
             .unwrap();
         let ctx = Ctx {
             broker,
-            advertised: super::Advertised {
+            advertised: crate::api::Advertised {
                 host: "127.0.0.1".into(),
                 port: 9092,
             },
