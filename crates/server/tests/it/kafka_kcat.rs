@@ -352,3 +352,19 @@ fn metadata_advertises_the_kafka_advertise_address() {
         out.stdout
     );
 }
+
+#[test]
+fn records_acknowledged_with_acks_all_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, _) = crate::util::start_brook(dir.path(), &data);
+    let kafka = server.addr("kafka").unwrap();
+    let lines = keyed_lines("k", 1000);
+    // kcat exits successfully only once every message was acknowledged (acks=all:
+    // on stable storage).
+    produce_keyed(kafka, "durable", &lines, &["-X", "acks=all"]);
+    server.kill9();
+    let (mut server, _) = crate::util::start_brook(dir.path(), &data);
+    let kafka = server.addr("kafka").unwrap();
+    assert_eq!(consume(kafka, "durable", "%k:%s\n"), lines);
+}
