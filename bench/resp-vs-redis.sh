@@ -133,7 +133,9 @@ used_ports=" "
 free_port() {
     local tries
     for ((tries = 0; tries < 200; tries++)); do
-        port=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768+), where redis-benchmark's own client
+        # sockets live: a port free now must not be taken by a client a moment later.
+        port=$((10000 + RANDOM % 20000))
         case "$used_ports" in *" $port "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             used_ports="$used_ports$port "
@@ -145,8 +147,20 @@ free_port() {
 }
 
 # start_server NAME KIND: KIND is redis-none, redis-aof, brook-always or brook-interval.
-# Sets pid_of/port_of/dir_of[NAME]; returns once the server answers PING.
+# Sets pid_of/port_of/dir_of[NAME]; returns once the server answers PING. Retries on
+# another port if the chosen one was taken between the check and the bind.
 start_server() {
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        if start_server_once "$1" "$2"; then
+            return 0
+        fi
+        echo "retrying $1 on another port (attempt $attempt failed)" >&2
+    done
+    return 1
+}
+
+start_server_once() {
     local name="$1" kind="$2" port sdir pid i
     free_port
     sdir="$dir/$name"
