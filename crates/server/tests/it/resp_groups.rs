@@ -155,6 +155,33 @@ fn add_entries(raw: &mut Raw, key: &str, ids_and_fields: &[(&str, &str, &str)]) 
     }
 }
 
+/// Stream `s` with 1-1..5-1, group `g` from 0, and 1-1..4-1 delivered to `alice`.
+fn five_entries_four_pending_for_alice(raw: &mut Raw) {
+    add_entries(
+        raw,
+        "s",
+        &[
+            ("1-1", "a", "1"),
+            ("2-1", "b", "2"),
+            ("3-1", "c", "3"),
+            ("4-1", "d", "4"),
+            ("5-1", "e", "5"),
+        ],
+    );
+    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
+    raw.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "4",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+}
+
 // ---- XGROUP --------------------------------------------------------------------------
 
 #[test]
@@ -1074,29 +1101,7 @@ fn xpending_summary_and_extended_forms() {
 fn xclaim_min_idle_justid_force_retrycount_and_deleted_entries() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
-    add_entries(
-        &mut raw,
-        "s",
-        &[
-            ("1-1", "a", "1"),
-            ("2-1", "b", "2"),
-            ("3-1", "c", "3"),
-            ("4-1", "d", "4"),
-            ("5-1", "e", "5"),
-        ],
-    );
-    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
-    raw.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "alice",
-        "COUNT",
-        "4",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    five_entries_four_pending_for_alice(&mut raw);
 
     // Not idle long enough: nothing claimed, nothing changed.
     raw.expect(&["XCLAIM", "s", "g", "bob", "100000", "1-1"], b"*0\r\n");
@@ -1233,29 +1238,7 @@ fn xclaim_force_counts_the_claim_as_a_delivery() {
 fn xautoclaim_cursor_count_justid_and_deleted_ids() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
-    add_entries(
-        &mut raw,
-        "s",
-        &[
-            ("1-1", "a", "1"),
-            ("2-1", "b", "2"),
-            ("3-1", "c", "3"),
-            ("4-1", "d", "4"),
-            ("5-1", "e", "5"),
-        ],
-    );
-    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
-    raw.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "alice",
-        "COUNT",
-        "4",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    five_entries_four_pending_for_alice(&mut raw);
 
     // Nothing idle enough: cursor 0-0, nothing claimed.
     raw.expect(
