@@ -41,6 +41,7 @@ pub async fn serve<F>(
     let ctx = Ctx {
         broker: Arc::clone(&server.broker),
         advertised,
+        peer,
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

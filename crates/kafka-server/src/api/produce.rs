@@ -304,6 +304,7 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 9092,
             },
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
         };
         (ctx, topic, dir)
     }
