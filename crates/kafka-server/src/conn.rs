@@ -42,6 +42,7 @@ pub async fn serve<F>(
         broker: Arc::clone(&server.broker),
         advertised,
         peer,
+        idempotence: Arc::clone(&server.idempotence),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

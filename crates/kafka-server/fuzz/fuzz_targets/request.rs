@@ -34,6 +34,7 @@ fn env() -> &'static Env {
                     port: 9092,
                 },
                 peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+                idempotence: Default::default(),
             },
             _dir: dir,
         }

@@ -19,6 +19,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -44,6 +45,7 @@ pub struct Ctx {
     pub broker: Arc<Broker>,
     pub advertised: Advertised,
     pub peer: SocketAddr,
+    pub idempotence: Arc<crate::idempotence::Idempotence>,
 }
 
 /// A handler's answer: an encoded response body, or nothing (Produce acks=0).
@@ -87,6 +89,7 @@ pub const APIS: &[Api] = &[
     list_groups::API,
     delete_groups::API,
     offset_delete::API,
+    init_producer_id::API,
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static Api> {
@@ -128,9 +131,10 @@ mod tests {
     use super::*;
     use kafka_protocol::messages::{
         ApiVersionsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FetchRequest,
-        FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-        ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-        OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, SyncGroupRequest,
+        FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
+        LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+        OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest,
+        SyncGroupRequest,
     };
     use kafka_protocol::protocol::Message;
 
@@ -152,6 +156,7 @@ mod tests {
             ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+            ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (r.min, r.max)

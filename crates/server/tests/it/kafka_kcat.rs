@@ -384,7 +384,14 @@ fn start_for_groups(dir: &std::path::Path, data: &std::path::Path) -> (Server, S
 fn consume_in_group(kafka: SocketAddr, group: &str, topic: &str, count: Option<usize>) -> String {
     let count = count.map(|c| c.to_string());
     // Not `-o`: with -G, kcat assigns that offset instead of the committed one.
-    let mut args = vec!["-G", group, "-f", "%k:%s\n", "-X", "auto.offset.reset=earliest"];
+    let mut args = vec![
+        "-G",
+        group,
+        "-f",
+        "%k:%s\n",
+        "-X",
+        "auto.offset.reset=earliest",
+    ];
     match &count {
         Some(c) => args.extend(["-c", c.as_str()]),
         None => args.push("-e"),
@@ -411,7 +418,10 @@ fn a_kcat_group_resumes_from_its_committed_offset_after_sigkill() {
 
     // First run: 100 records, committed when the consumer closes.
     let first = consume_in_group(kafka, "workers", "jobs", Some(100));
-    assert!(first.lines().eq(all[..100].iter().copied()), "first run: {first}");
+    assert!(
+        first.lines().eq(all[..100].iter().copied()),
+        "first run: {first}"
+    );
     // The committed offset is durable: it survives SIGKILL.
     server.kill9();
     let (server, kafka) = start_for_groups(dir.path(), &data);
