@@ -294,9 +294,6 @@ impl Broker {
             };
             let key = TopicKey::from_meta_key(&k).ok_or_else(|| bad("malformed key".into()))?;
             let record: TopicRecord = serde_json::from_slice(&v).map_err(|e| bad(e.to_string()))?;
-            let records = group_records_by_scope
-                .remove(&record.id)
-                .unwrap_or_default();
             let topic = open_topic(
                 &storage,
                 &syncer,
@@ -306,9 +303,13 @@ impl Broker {
                 &defaults,
             )
             .map_err(|e| bad(e.to_string()))?;
-            let (groups, orphans) = groups_persist::load(&topic.id, &records);
-            *topic.groups.lock() = groups;
-            stale_group_keys.extend(orphans);
+            for (index, slot) in topic.groups.iter().enumerate() {
+                let scope = topic::group_scope(&topic.id, index as u32);
+                let records = group_records_by_scope.remove(&scope).unwrap_or_default();
+                let (groups, orphans) = groups_persist::load(&scope, &records);
+                *slot.lock() = groups;
+                stale_group_keys.extend(orphans);
+            }
             topics.insert(key, Arc::new(topic));
         }
         // Group records of topics that no longer exist (a crash during a delete).
@@ -580,10 +581,10 @@ impl Broker {
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
         let mut changes = vec![(key.meta_key(), None)];
-        {
-            let groups = topic.groups.lock();
+        for (index, slot) in topic.groups.iter().enumerate() {
+            let groups = slot.lock();
             changes.extend(groups_persist::encode(
-                &topic.id,
+                &topic::group_scope(&topic.id, index as u32),
                 &groups.delete_all_changes(),
             ));
         }
@@ -782,17 +783,19 @@ impl Broker {
         self.strings.update(&self.meta, db, name, now_ms(), f)
     }
 
-    /// Mutates a stream's Redis consumer groups and logs the changes, in one step
-    /// under the groups' lock (so the log order is the mutation order). Returns the
-    /// closure's result and the metadata-log offset that must be durable before the
-    /// result is acknowledged (wait on [`Broker::meta`]'s partition), if anything
-    /// changed.
+    /// Mutates the Redis consumer groups of a partition's stream and logs the
+    /// changes, in one step under the groups' lock (so the log order is the mutation
+    /// order). Returns the closure's result and the metadata-log offset that must be
+    /// durable before the result is acknowledged (wait on [`Broker::meta`]'s
+    /// partition), if anything changed.
     pub fn update_groups<R>(
         &self,
         topic: &Topic,
+        partition: &Partition,
         f: impl FnOnce(&mut StreamGroups) -> Result<(R, Vec<GroupChange>), GroupError>,
     ) -> Result<Result<(R, Option<u64>), GroupError>, MetaError> {
-        let mut groups = topic.groups.lock();
+        let (index, slot) = topic.group_slot(partition);
+        let mut groups = slot.lock();
         let (result, changes) = match f(&mut groups) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -806,7 +809,7 @@ impl Broker {
         {
             topic.groups_gone.send_modify(|v| *v += 1);
         }
-        let records = groups_persist::encode(&topic.id, &changes);
+        let records = groups_persist::encode(&topic::group_scope(&topic.id, index), &changes);
         let next = if records.len() > brook_log::meta::APPLY_RECORDS_MAX {
             self.meta.apply_chunked_nowait(records, now_ms())?
         } else {
@@ -820,7 +823,8 @@ impl Broker {
         let topics = self.topics();
         let external: u64 = topics
             .iter()
-            .map(|t| t.groups.lock().persisted_bytes())
+            .flat_map(|t| t.groups.iter())
+            .map(|g| g.lock().persisted_bytes())
             .sum();
         if !self.meta.needs_compaction(external) {
             return Ok(false);
@@ -828,13 +832,16 @@ impl Broker {
         let now = now_ms();
         let start = self.meta.snapshot_internal(now)?;
         for t in &topics {
-            let groups = t.groups.lock();
-            let records: Vec<(Bytes, Bytes)> =
-                groups_persist::encode(&t.id, &groups.snapshot_changes())
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v)))
-                    .collect();
-            self.meta.append_snapshot(records, now)?;
+            for (index, slot) in t.groups.iter().enumerate() {
+                let groups = slot.lock();
+                let scope = topic::group_scope(&t.id, index as u32);
+                let records: Vec<(Bytes, Bytes)> =
+                    groups_persist::encode(&scope, &groups.snapshot_changes())
+                        .into_iter()
+                        .filter_map(|(k, v)| v.map(|v| (k, v)))
+                        .collect();
+                self.meta.append_snapshot(records, now)?;
+            }
         }
         self.meta.finish_compaction(start)?;
         Ok(true)
@@ -930,8 +937,8 @@ fn open_topic(
         id: record.id.clone(),
         created_ms: record.created_ms,
         settings: RwLock::new(record.settings.clone()),
+        groups: partitions.iter().map(|_| Arc::default()).collect(),
         partitions,
-        groups: Arc::default(),
         expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
         stream_meta: parking_lot::Mutex::new(record.stream),
         groups_gone: Arc::new(tokio::sync::watch::channel(0).0),

@@ -209,8 +209,9 @@ pub struct Topic {
     pub created_ms: u64,
     pub(crate) settings: RwLock<TopicSettings>,
     pub(crate) partitions: Vec<Arc<Partition>>,
-    /// Redis consumer groups of this stream (shared with the renamed copy).
-    pub(crate) groups: Arc<parking_lot::Mutex<brook_groups::StreamGroups>>,
+    /// Redis consumer groups of each partition's stream (shared with the renamed
+    /// copy).
+    pub(crate) groups: Vec<Arc<parking_lot::Mutex<brook_groups::StreamGroups>>>,
     /// Expiry (ms since the epoch), 0 for none.
     pub(crate) expire_at_ms: std::sync::atomic::AtomicU64,
     pub(crate) stream_meta: parking_lot::Mutex<StreamMeta>,
@@ -263,9 +264,50 @@ impl Topic {
         self.partitions.get(index as usize)
     }
 
-    /// Reads the Redis consumer groups (for replies; mutate through
-    /// `Broker::update_groups`).
-    pub fn groups(&self) -> parking_lot::MutexGuard<'_, brook_groups::StreamGroups> {
-        self.groups.lock()
+    /// The index of one of this topic's partitions.
+    pub fn partition_index(&self, partition: &Partition) -> Option<u32> {
+        self.partitions
+            .iter()
+            .position(|p| std::ptr::eq(p.as_ref(), partition))
+            .map(|i| i as u32)
+    }
+
+    /// Reads the Redis consumer groups of a partition's stream (for replies; mutate
+    /// through `Broker::update_groups`).
+    pub fn groups(
+        &self,
+        partition: &Partition,
+    ) -> parking_lot::MutexGuard<'_, brook_groups::StreamGroups> {
+        self.group_slot(partition).1.lock()
+    }
+
+    /// The partition's index and groups (partition 0's for a partition of another
+    /// topic, which callers never pass).
+    pub(crate) fn group_slot(
+        &self,
+        partition: &Partition,
+    ) -> (u32, &Arc<parking_lot::Mutex<brook_groups::StreamGroups>>) {
+        let index = self.partition_index(partition).unwrap_or(0);
+        match self.groups.get(index as usize).or(self.groups.first()) {
+            Some(g) => (index, g),
+            None => unreachable_groups(),
+        }
+    }
+}
+
+/// A topic always has at least one partition, and one group table per partition
+/// (`open_topic` builds both); this is an invariant, not an input error.
+fn unreachable_groups() -> ! {
+    panic!("a topic without partitions")
+}
+
+/// The scope of a partition's Redis group records in the metadata log: the topic ID
+/// for partition 0 (as before partitions had streams of their own), `<id>.<n>` for
+/// partition n.
+pub fn group_scope(topic_id: &str, index: u32) -> String {
+    if index == 0 {
+        topic_id.to_owned()
+    } else {
+        format!("{topic_id}.{index}")
     }
 }
