@@ -7,6 +7,7 @@
 //!   handler with the versions it serves; `ApiVersions` is built from that table.
 //! - [`compression`]: size-capped decompression of produced batches.
 //! - [`names`]: which topic names Kafka allows.
+//! - [`configs`]: Kafka config names ↔ Brook topic settings and broker configs.
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -20,6 +21,7 @@ use brook_broker::Broker;
 
 pub mod api;
 pub mod compression;
+pub mod configs;
 pub mod conn;
 pub mod error;
 pub mod names;

@@ -12,11 +12,24 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::error::ConnError;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_log_dirs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
 pub mod produce;
+#[cfg(test)]
+mod testing;
+pub mod topics;
 
 /// The host and port Metadata gives clients for the one broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +75,17 @@ pub const APIS: &[Api] = &[
     produce::API,
     list_offsets::API,
     fetch::API,
+    // Admin APIs.
+    create_topics::API,
+    delete_topics::API,
+    create_partitions::API,
+    delete_records::API,
+    describe_configs::API,
+    alter_configs::API,
+    incremental_alter_configs::API,
+    describe_cluster::API,
+    describe_log_dirs::API,
+    offset_for_leader_epoch::API,
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static Api> {
@@ -102,6 +126,11 @@ pub fn encode<T: Encodable>(
 mod tests {
     use super::*;
     use kafka_protocol::messages::{
+        AlterConfigsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+        DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+        DescribeLogDirsRequest, IncrementalAlterConfigsRequest, OffsetForLeaderEpochRequest,
+    };
+    use kafka_protocol::messages::{
         ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
     };
     use kafka_protocol::protocol::Message;
@@ -113,6 +142,16 @@ mod tests {
             ApiKey::Produce => ProduceRequest::VERSIONS,
             ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
             ApiKey::Fetch => FetchRequest::VERSIONS,
+            ApiKey::CreateTopics => CreateTopicsRequest::VERSIONS,
+            ApiKey::DeleteTopics => DeleteTopicsRequest::VERSIONS,
+            ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+            ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+            ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+            ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
+            ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (r.min, r.max)
