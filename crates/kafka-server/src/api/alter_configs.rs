@@ -184,3 +184,194 @@ pub(super) fn alter_broker(name: &str, config_names: &[&str]) -> Result<(), Refu
         ),
     ))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, versions};
+    use brook_model::Durability;
+    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+
+    fn resource(
+        resource_type: i8,
+        name: &str,
+        configs: &[(&str, Option<&str>)],
+    ) -> AlterConfigsResource {
+        AlterConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(s(name))
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(n, v)| {
+                        AlterableConfig::default()
+                            .with_name(s(n))
+                            .with_value(v.map(s))
+                    })
+                    .collect(),
+            )
+    }
+
+    async fn alter(
+        ctx: &Ctx,
+        version: i16,
+        resources: Vec<AlterConfigsResource>,
+        validate_only: bool,
+    ) -> Vec<(i16, String)> {
+        let request = AlterConfigsRequest::default()
+            .with_resources(resources)
+            .with_validate_only(validate_only);
+        let response: AlterConfigsResponse =
+            call(ctx, ApiKey::AlterConfigs, version, &request).await;
+        response
+            .responses
+            .into_iter()
+            .map(|r| {
+                (
+                    r.error_code,
+                    r.error_message.map(|m| m.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    async fn topic(ctx: &Ctx, name: &str) -> std::sync::Arc<brook_broker::Topic> {
+        let key = crate::names::topic_key(name).unwrap();
+        let settings = TopicSettings {
+            partitions: 2,
+            retention_ms: Some(1000),
+            segment_bytes: Some(4096),
+            ..TopicSettings::default()
+        };
+        ctx.broker.create_topic(key, settings).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn replaces_the_whole_set_in_every_version() {
+        let (ctx, _dir) = ctx();
+        for version in versions(ApiKey::AlterConfigs) {
+            let name = format!("t{version}");
+            let t = topic(&ctx, &name).await;
+            let results = alter(
+                &ctx,
+                version,
+                vec![resource(
+                    2,
+                    &name,
+                    &[
+                        ("brook.fsync", Some("never")),
+                        ("cleanup.policy", Some("delete")),
+                    ],
+                )],
+                false,
+            )
+            .await;
+            assert_eq!(results, vec![(0, String::new())], "v{version}");
+            let settings = ctx.broker.topic(&t.key).unwrap().settings();
+            assert_eq!(
+                settings,
+                TopicSettings {
+                    partitions: 2,
+                    fsync: Some(Durability::Never),
+                    ..TopicSettings::default()
+                },
+                "unnamed configs are back to their defaults"
+            );
+            for p in t.partitions() {
+                assert_eq!(p.config().durability, Durability::Never);
+                assert_eq!(p.config().segment_bytes, brook_model::SEGMENT_BYTES_DEFAULT);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn validate_only_and_refusals_change_nothing() {
+        let (ctx, _dir) = ctx();
+        let t = topic(&ctx, "t").await;
+        let before = t.settings();
+        let results = alter(
+            &ctx,
+            2,
+            vec![resource(2, "t", &[("retention.ms", Some("5"))])],
+            true,
+        )
+        .await;
+        assert_eq!(results[0].0, 0);
+        let cases: Vec<(AlterConfigsResource, ResponseError, &str)> = vec![
+            (
+                resource(2, "t", &[("compression.type", Some("zstd"))]),
+                ResponseError::InvalidConfig,
+                "Unknown topic config name",
+            ),
+            (
+                resource(2, "t", &[("cleanup.policy", Some("compact"))]),
+                ResponseError::InvalidConfig,
+                "does not compact",
+            ),
+            (
+                resource(2, "t", &[("retention.ms", None)]),
+                ResponseError::InvalidConfig,
+                "Null value",
+            ),
+            (
+                resource(2, "t", &[("segment.bytes", Some("1"))]),
+                ResponseError::InvalidConfig,
+                "[1024, 1073741824]",
+            ),
+            (
+                resource(
+                    2,
+                    "t",
+                    &[("retention.ms", Some("1")), ("retention.ms", Some("2"))],
+                ),
+                ResponseError::InvalidRequest,
+                "duplicate config keys: retention.ms",
+            ),
+            (
+                resource(2, "nope", &[]),
+                ResponseError::UnknownTopicOrPartition,
+                "does not exist",
+            ),
+            (
+                resource(4, "0", &[("log.retention.ms", Some("5"))]),
+                ResponseError::InvalidRequest,
+                "read-only",
+            ),
+            (
+                resource(4, "3", &[]),
+                ResponseError::InvalidRequest,
+                "expected 0",
+            ),
+            (
+                resource(1, "x", &[]),
+                ResponseError::InvalidRequest,
+                "Unsupported resource type",
+            ),
+        ];
+        for (r, code, needle) in cases {
+            let results = alter(&ctx, 2, vec![r], false).await;
+            assert_eq!(results[0].0, code.code(), "{}", results[0].1);
+            assert!(results[0].1.contains(needle), "{}", results[0].1);
+        }
+        let results = alter(
+            &ctx,
+            2,
+            vec![
+                resource(2, "t", &[]),
+                resource(2, "t", &[("retention.ms", Some("5"))]),
+            ],
+            false,
+        )
+        .await;
+        assert!(results
+            .iter()
+            .all(|r| r.0 == ResponseError::InvalidRequest.code()));
+        assert_eq!(ctx.broker.topic(&t.key).unwrap().settings(), before);
+        // Nothing to change on the broker is fine.
+        assert_eq!(
+            alter(&ctx, 2, vec![resource(4, "0", &[])], false).await[0].0,
+            0
+        );
+    }
+}

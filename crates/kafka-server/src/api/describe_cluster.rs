@@ -56,3 +56,37 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         encode(&response, "DescribeClusterResponse", version)
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, versions};
+
+    #[tokio::test]
+    async fn one_broker_that_is_the_controller_in_every_version() {
+        let (ctx, _dir) = ctx();
+        for version in versions(ApiKey::DescribeCluster) {
+            let request = DescribeClusterRequest::default();
+            let r: DescribeClusterResponse =
+                call(&ctx, ApiKey::DescribeCluster, version, &request).await;
+            assert_eq!(r.error_code, 0);
+            assert_eq!(&*r.cluster_id, CLUSTER_ID);
+            assert_eq!(r.controller_id, BrokerId(NODE_ID));
+            assert_eq!(r.brokers.len(), 1);
+            let b = &r.brokers[0];
+            assert_eq!(
+                (b.broker_id, &*b.host, b.port),
+                (BrokerId(NODE_ID), "127.0.0.1", 9092)
+            );
+            assert!(!b.is_fenced);
+        }
+        let request = DescribeClusterRequest::default().with_endpoint_type(ENDPOINT_CONTROLLER);
+        let r: DescribeClusterResponse = call(&ctx, ApiKey::DescribeCluster, 1, &request).await;
+        assert_eq!(r.error_code, ResponseError::MismatchedEndpointType.code());
+        assert!(r.brokers.is_empty());
+        let request = DescribeClusterRequest::default().with_endpoint_type(9);
+        let r: DescribeClusterResponse = call(&ctx, ApiKey::DescribeCluster, 2, &request).await;
+        assert_eq!(r.error_code, ResponseError::UnsupportedEndpointType.code());
+    }
+}

@@ -145,3 +145,165 @@ fn config_result(e: Entry, synonyms: bool, documentation: bool) -> DescribeConfi
         .with_config_type(e.config_type as i8)
         .with_documentation(documentation.then(|| StrBytes::from_static_str(e.doc)))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, ctx_with, s, versions};
+    use crate::configs::{SOURCE_DEFAULT, SOURCE_STATIC_BROKER, SOURCE_TOPIC};
+    use brook_broker::TopicSettings;
+    use brook_model::Durability;
+
+    fn resource(resource_type: i8, name: &str, keys: Option<&[&str]>) -> DescribeConfigsResource {
+        DescribeConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(s(name))
+            .with_configuration_keys(keys.map(|k| k.iter().map(|k| s(k)).collect()))
+    }
+
+    async fn describe(
+        ctx: &Ctx,
+        version: i16,
+        resources: Vec<DescribeConfigsResource>,
+        synonyms: bool,
+        docs: bool,
+    ) -> DescribeConfigsResponse {
+        let request = DescribeConfigsRequest::default()
+            .with_resources(resources)
+            .with_include_synonyms(synonyms)
+            .with_include_documentation(docs);
+        call(ctx, ApiKey::DescribeConfigs, version, &request).await
+    }
+
+    #[tokio::test]
+    async fn topic_configs_show_their_source_in_every_version() {
+        let (ctx, _dir) = ctx_with(|c| c.default_fsync = Durability::Interval { ms: 100 });
+        let settings = TopicSettings {
+            retention_ms: Some(60_000),
+            ..TopicSettings::default()
+        };
+        ctx.broker
+            .create_topic(crate::names::topic_key("t").unwrap(), settings)
+            .await
+            .unwrap();
+        for version in versions(ApiKey::DescribeConfigs) {
+            let docs = version >= 3;
+            let response = describe(&ctx, version, vec![resource(2, "t", None)], true, docs).await;
+            let result = &response.results[0];
+            assert_eq!(result.error_code, 0);
+            let get = |n: &str| result.configs.iter().find(|c| &*c.name == n).unwrap();
+            let names: Vec<&str> = result.configs.iter().map(|c| &*c.name).collect();
+            assert_eq!(
+                names,
+                vec![
+                    "brook.fsync",
+                    "brook.retention.records",
+                    "cleanup.policy",
+                    "max.message.bytes",
+                    "retention.bytes",
+                    "retention.ms",
+                    "segment.bytes"
+                ]
+            );
+            let retention = get("retention.ms");
+            assert_eq!(
+                (
+                    retention.value.as_deref(),
+                    retention.config_source,
+                    retention.read_only
+                ),
+                (Some("60000"), SOURCE_TOPIC, false)
+            );
+            assert_eq!(retention.synonyms.len(), 2);
+            assert_eq!(&*retention.synonyms[1].name, "log.retention.ms");
+            let fsync = get("brook.fsync");
+            assert_eq!(
+                (fsync.value.as_deref(), fsync.config_source),
+                (Some("100ms"), SOURCE_STATIC_BROKER)
+            );
+            let bytes = get("retention.bytes");
+            assert_eq!(
+                (bytes.value.as_deref(), bytes.config_source),
+                (Some("-1"), SOURCE_DEFAULT)
+            );
+            if version >= 3 {
+                assert_eq!(retention.config_type, configs::ConfigType::Long as i8);
+                assert!(retention
+                    .documentation
+                    .as_deref()
+                    .unwrap()
+                    .contains("sealed segments"));
+            }
+        }
+        // Only the keys asked for; unknown keys are simply absent (as in Kafka); no
+        // synonyms unless asked.
+        let response = describe(
+            &ctx,
+            4,
+            vec![resource(2, "t", Some(&["segment.bytes", "no.such"]))],
+            false,
+            false,
+        )
+        .await;
+        let configs = &response.results[0].configs;
+        assert_eq!(configs.len(), 1);
+        assert!(configs[0].synonyms.is_empty());
+        assert_eq!(configs[0].documentation, None);
+    }
+
+    #[tokio::test]
+    async fn broker_configs_and_refusals() {
+        let (ctx, dir) = ctx();
+        let response = describe(
+            &ctx,
+            4,
+            vec![
+                resource(4, "0", None),
+                resource(4, "", None),
+                resource(4, "1", None),
+                resource(8, "0", None),
+                resource(2, "nope", None),
+                resource(2, "a:b", None),
+            ],
+            false,
+            false,
+        )
+        .await;
+        let r = &response.results;
+        assert_eq!(r[0].error_code, 0);
+        assert!(r[0].configs.iter().all(|c| c.read_only));
+        let get = |n: &str| r[0].configs.iter().find(|c| &*c.name == n).unwrap();
+        assert_eq!(get("broker.id").value.as_deref(), Some("0"));
+        assert_eq!(
+            get("log.dirs").value.as_deref(),
+            Some(dir.path().join("data").to_str().unwrap())
+        );
+        assert_eq!(
+            get("advertised.listeners").value.as_deref(),
+            Some("PLAINTEXT://127.0.0.1:9092")
+        );
+        assert_eq!(get("log.cleanup.policy").value.as_deref(), Some("delete"));
+        assert_eq!((r[1].error_code, r[1].configs.len()), (0, 0));
+        let codes: Vec<i16> = r[2..].iter().map(|r| r.error_code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidRequest.code(),
+                ResponseError::UnknownTopicOrPartition.code(),
+                ResponseError::InvalidTopicException.code(),
+            ]
+        );
+        assert!(r[2]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("expected 0"));
+        assert!(r[3]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("Unsupported resource type: 8"));
+    }
+}

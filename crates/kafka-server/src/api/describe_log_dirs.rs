@@ -85,3 +85,83 @@ fn topic_result(name: StrBytes, topic: &Topic, partitions: &[i32]) -> DescribeLo
         .with_name(TopicName(name))
         .with_partitions(partitions)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, topic_with_records, versions};
+    use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+
+    /// A topic's name and its partitions' (index, size, offset lag).
+    type TopicSizes = (String, Vec<(i32, i64, i64)>);
+
+    #[tokio::test]
+    async fn one_log_dir_with_partition_sizes() {
+        let (ctx, dir) = ctx();
+        let a = topic_with_records(&ctx, "a", 2, &[1, 2, 3]).await;
+        topic_with_records(&ctx, "b", 1, &[]).await;
+        // Not visible to Kafka: another Redis database.
+        ctx.broker
+            .create_topic(
+                brook_broker::TopicKey::new(3, &b"hidden"[..]),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let a_size = i64::try_from(a.partition(0).unwrap().size_bytes()).unwrap();
+        assert!(a_size > 0);
+        for version in versions(ApiKey::DescribeLogDirs) {
+            let all: DescribeLogDirsResponse = call(
+                &ctx,
+                ApiKey::DescribeLogDirs,
+                version,
+                &DescribeLogDirsRequest::default().with_topics(None),
+            )
+            .await;
+            assert_eq!(all.results.len(), 1);
+            let result = &all.results[0];
+            assert_eq!(result.error_code, 0);
+            assert_eq!(&*result.log_dir, dir.path().join("data").to_str().unwrap());
+            let topics: Vec<TopicSizes> = result
+                .topics
+                .iter()
+                .map(|t| {
+                    let parts = t
+                        .partitions
+                        .iter()
+                        .map(|p| (p.partition_index, p.partition_size, p.offset_lag))
+                        .collect();
+                    (t.name.0.to_string(), parts)
+                })
+                .collect();
+            assert_eq!(
+                topics,
+                vec![
+                    ("a".to_string(), vec![(0, a_size, 0), (1, 0, 0)]),
+                    ("b".to_string(), vec![(0, 0, 0)]),
+                ]
+            );
+            // Asked for: unknown topics and partitions are left out.
+            let wanted = vec![
+                DescribableLogDirTopic::default()
+                    .with_topic(TopicName(s("a")))
+                    .with_partitions(vec![1, 7]),
+                DescribableLogDirTopic::default()
+                    .with_topic(TopicName(s("nope")))
+                    .with_partitions(vec![0]),
+            ];
+            let some: DescribeLogDirsResponse = call(
+                &ctx,
+                ApiKey::DescribeLogDirs,
+                version,
+                &DescribeLogDirsRequest::default().with_topics(Some(wanted)),
+            )
+            .await;
+            let topics = &some.results[0].topics;
+            assert_eq!(topics.len(), 1);
+            assert_eq!(topics[0].partitions.len(), 1);
+            assert_eq!(topics[0].partitions[0].partition_index, 1);
+        }
+    }
+}

@@ -131,3 +131,185 @@ fn response(
             .with_error_message(Some(StrBytes::from_string(message))),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, versions};
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+
+    fn resource(
+        resource_type: i8,
+        name: &str,
+        configs: &[(&str, i8, Option<&str>)],
+    ) -> AlterConfigsResource {
+        AlterConfigsResource::default()
+            .with_resource_type(resource_type)
+            .with_resource_name(s(name))
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(n, op, v)| {
+                        AlterableConfig::default()
+                            .with_name(s(n))
+                            .with_config_operation(*op)
+                            .with_value(v.map(s))
+                    })
+                    .collect(),
+            )
+    }
+
+    async fn alter(
+        ctx: &Ctx,
+        version: i16,
+        resources: Vec<AlterConfigsResource>,
+        validate_only: bool,
+    ) -> Vec<(i16, String)> {
+        let request = IncrementalAlterConfigsRequest::default()
+            .with_resources(resources)
+            .with_validate_only(validate_only);
+        let response: IncrementalAlterConfigsResponse =
+            call(ctx, ApiKey::IncrementalAlterConfigs, version, &request).await;
+        response
+            .responses
+            .into_iter()
+            .map(|r| {
+                (
+                    r.error_code,
+                    r.error_message.map(|m| m.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn set_and_delete_touch_only_the_named_configs() {
+        let (ctx, _dir) = ctx();
+        for version in versions(ApiKey::IncrementalAlterConfigs) {
+            let name = format!("t{version}");
+            let key = crate::names::topic_key(&name).unwrap();
+            let settings = TopicSettings {
+                retention_ms: Some(1000),
+                segment_bytes: Some(4096),
+                ..TopicSettings::default()
+            };
+            ctx.broker
+                .create_topic(key.clone(), settings)
+                .await
+                .unwrap();
+            let results = alter(
+                &ctx,
+                version,
+                vec![resource(
+                    2,
+                    &name,
+                    &[
+                        ("retention.bytes", SET, Some("100000")),
+                        ("segment.bytes", DELETE, None),
+                        ("cleanup.policy", APPEND, Some("delete")),
+                    ],
+                )],
+                false,
+            )
+            .await;
+            assert_eq!(results, vec![(0, String::new())], "v{version}");
+            let s = ctx.broker.topic(&key).unwrap().settings();
+            assert_eq!(
+                (s.retention_ms, s.retention_bytes, s.segment_bytes),
+                (Some(1000), Some(100_000), None)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_and_validate_only_change_nothing() {
+        let (ctx, _dir) = ctx();
+        let key = crate::names::topic_key("t").unwrap();
+        ctx.broker
+            .create_topic(key.clone(), TopicSettings::default())
+            .await
+            .unwrap();
+        let results = alter(
+            &ctx,
+            1,
+            vec![resource(2, "t", &[("retention.ms", SET, Some("5"))])],
+            true,
+        )
+        .await;
+        assert_eq!(results[0].0, 0);
+        let cases: Vec<(AlterConfigsResource, ResponseError, &str)> = vec![
+            (
+                resource(2, "t", &[("cleanup.policy", APPEND, Some("compact"))]),
+                ResponseError::InvalidConfig,
+                "does not compact",
+            ),
+            (
+                resource(2, "t", &[("cleanup.policy", SUBTRACT, Some("delete"))]),
+                ResponseError::InvalidConfig,
+                "must be \"delete\"",
+            ),
+            (
+                resource(2, "t", &[("retention.ms", APPEND, Some("5"))]),
+                ResponseError::InvalidConfig,
+                "append is not allowed",
+            ),
+            (
+                resource(2, "t", &[("retention.ms", SET, None)]),
+                ResponseError::InvalidConfig,
+                "Null value",
+            ),
+            (
+                resource(2, "t", &[("flush.ms", DELETE, None)]),
+                ResponseError::InvalidConfig,
+                "Unknown topic config name",
+            ),
+            (
+                resource(2, "t", &[("retention.ms", 9, Some("5"))]),
+                ResponseError::InvalidRequest,
+                "Unknown operation type 9",
+            ),
+            (
+                resource(
+                    2,
+                    "t",
+                    &[
+                        ("retention.ms", SET, Some("5")),
+                        ("retention.ms", DELETE, None),
+                    ],
+                ),
+                ResponseError::InvalidRequest,
+                "duplicate config keys",
+            ),
+            (
+                resource(4, "0", &[("brook.fsync", SET, Some("never"))]),
+                ResponseError::InvalidRequest,
+                "read-only",
+            ),
+        ];
+        for (r, code, needle) in cases {
+            let results = alter(&ctx, 1, vec![r], false).await;
+            assert_eq!(results[0].0, code.code(), "{}", results[0].1);
+            assert!(results[0].1.contains(needle), "{}", results[0].1);
+        }
+        assert_eq!(
+            ctx.broker.topic(&key).unwrap().settings(),
+            TopicSettings::default()
+        );
+        // SUBTRACT of a policy the topic does not have is a no-op.
+        let results = alter(
+            &ctx,
+            1,
+            vec![resource(
+                2,
+                "t",
+                &[("cleanup.policy", SUBTRACT, Some("compact"))],
+            )],
+            false,
+        )
+        .await;
+        assert_eq!(results[0].0, 0);
+    }
+}

@@ -127,3 +127,112 @@ fn lookup(
         },
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, topic_with_records, versions};
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::TopicName;
+
+    /// `(error, timestamp, offset, leader epoch)` per `(partition, current epoch,
+    /// timestamp)` asked for.
+    async fn ask(ctx: &Ctx, version: i16, parts: &[(i32, i32, i64)]) -> Vec<(i16, i64, i64, i32)> {
+        let partitions = parts
+            .iter()
+            .map(|&(p, current, ts)| {
+                ListOffsetsPartition::default()
+                    .with_partition_index(p)
+                    .with_current_leader_epoch(if version >= 4 { current } else { -1 })
+                    .with_timestamp(ts)
+            })
+            .collect();
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(TopicName(s("t")))
+                .with_partitions(partitions)]);
+        let response: ListOffsetsResponse = call(ctx, ApiKey::ListOffsets, version, &request).await;
+        response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.error_code, p.timestamp, p.offset, p.leader_epoch))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn special_timestamps_by_version() {
+        let (ctx, _dir) = ctx();
+        // Timestamps 10, 50, 30, 50, 20: the largest first appears at offset 1.
+        let topic = topic_with_records(&ctx, "t", 2, &[10, 50, 30, 50, 20]).await;
+        topic.partition(0).unwrap().trim_to(1).unwrap();
+        let unsupported = ResponseError::UnsupportedVersion.code();
+        for version in versions(ApiKey::ListOffsets) {
+            let e = if version >= 4 { 0 } else { -1 };
+            // 25: the first record at or after it in offset order (50, at offset 1).
+            let got = ask(
+                &ctx,
+                version,
+                &[(0, -1, -2), (0, -1, -1), (0, -1, 25), (0, -1, 99)],
+            )
+            .await;
+            assert_eq!(
+                got,
+                vec![(0, -1, 1, e), (0, -1, 5, e), (0, 50, 1, e), (0, -1, -1, -1)],
+                "v{version}"
+            );
+            let got = ask(
+                &ctx,
+                version,
+                &[
+                    (0, -1, -3),
+                    (1, -1, -3),
+                    (0, -1, -4),
+                    (0, -1, -5),
+                    (0, -1, -6),
+                ],
+            )
+            .await;
+            let max = if version >= 7 {
+                (0, 50, 1, e)
+            } else {
+                (unsupported, -1, -1, -1)
+            };
+            let empty = if version >= 7 {
+                (0, -1, -1, -1)
+            } else {
+                (unsupported, -1, -1, -1)
+            };
+            let local = if version >= 8 {
+                (0, -1, 1, e)
+            } else {
+                (unsupported, -1, -1, -1)
+            };
+            let tiered = if version >= 9 {
+                (0, -1, -1, -1)
+            } else {
+                (unsupported, -1, -1, -1)
+            };
+            assert_eq!(
+                got,
+                vec![max, empty, local, tiered, (unsupported, -1, -1, -1)],
+                "v{version}"
+            );
+        }
+        // The current leader epoch is checked (v4+).
+        let got = ask(&ctx, 10, &[(0, 0, -1), (0, 1, -1), (0, -7, -1)]).await;
+        let codes: Vec<i16> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            codes,
+            vec![
+                0,
+                ResponseError::UnknownLeaderEpoch.code(),
+                ResponseError::FencedLeaderEpoch.code()
+            ]
+        );
+        // Max timestamp skips a deleted record: the other 50 is at offset 3.
+        topic.partition(0).unwrap().delete_records(&[1]).unwrap();
+        assert_eq!(ask(&ctx, 7, &[(0, -1, -3)]).await, vec![(0, 50, 3, 0)]);
+    }
+}

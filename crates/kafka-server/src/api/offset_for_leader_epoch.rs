@@ -98,3 +98,91 @@ fn end_offset(partition: &Partition, requested: i32) -> (i32, i64) {
         _ => (NO_EPOCH, -1),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, topic_with_records, versions};
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    use kafka_protocol::messages::TopicName;
+
+    async fn ask(
+        ctx: &Ctx,
+        version: i16,
+        topic: &str,
+        parts: &[(i32, i32, i32)],
+    ) -> Vec<(i16, i32, i64)> {
+        let partitions = parts
+            .iter()
+            .map(|&(p, current, epoch)| {
+                OffsetForLeaderPartition::default()
+                    .with_partition(p)
+                    .with_current_leader_epoch(current)
+                    .with_leader_epoch(epoch)
+            })
+            .collect();
+        let request = OffsetForLeaderEpochRequest::default().with_topics(vec![
+            OffsetForLeaderTopic::default()
+                .with_topic(TopicName(s(topic)))
+                .with_partitions(partitions),
+        ]);
+        let response: OffsetForLeaderEpochResponse =
+            call(ctx, ApiKey::OffsetForLeaderEpoch, version, &request).await;
+        response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.error_code, p.leader_epoch, p.end_offset))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn epoch_zero_ends_at_the_high_watermark() {
+        let (ctx, _dir) = ctx();
+        let topic = topic_with_records(&ctx, "t", 2, &[1, 2, 3, 4]).await;
+        topic.partition(0).unwrap().trim_to(1).unwrap();
+        let fenced = ResponseError::FencedLeaderEpoch.code();
+        let unknown_epoch = ResponseError::UnknownLeaderEpoch.code();
+        let unknown = ResponseError::UnknownTopicOrPartition.code();
+        for version in versions(ApiKey::OffsetForLeaderEpoch) {
+            let got = ask(
+                &ctx,
+                version,
+                "t",
+                &[
+                    (0, -1, 0),
+                    (0, 0, 0),
+                    (1, 0, 0),
+                    (0, 0, -1),
+                    (0, 0, 3),
+                    (0, 0, -3),
+                    (0, 1, 0),
+                    (0, -2, 0),
+                    (9, 0, 0),
+                ],
+            )
+            .await;
+            assert_eq!(
+                got,
+                vec![
+                    (0, 0, 4),
+                    (0, 0, 4),
+                    (0, 0, 0),
+                    (0, -1, -1),
+                    (0, -1, -1),
+                    (0, -3, 1),
+                    (unknown_epoch, -1, -1),
+                    (fenced, -1, -1),
+                    (unknown, -1, -1),
+                ],
+                "v{version}"
+            );
+            assert_eq!(
+                ask(&ctx, version, "nope", &[(0, 0, 0)]).await,
+                vec![(unknown, -1, -1)]
+            );
+        }
+    }
+}
