@@ -26,7 +26,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-step "Python client tests (redis-py, redis-cli) against the debug brook binary"
+step "Python client tests (redis-py, redis-cli, confluent-kafka) against the debug brook binary"
 cargo build -p brook --locked
 BROOK_BIN="${CARGO_TARGET_DIR:-target}/debug/brook" .venv/bin/pytest -q tests/python
 

@@ -12,6 +12,13 @@
 //! it is deleted by first writing a tombstone, then removing the directories. A crash
 //! between the two steps leaves a directory without a record, which [`Broker::open`]
 //! removes.
+//!
+//! Partitions are added ([`Broker::add_partitions`]) the same way: the new partition
+//! directories are created first, then the record with the new count is written (the
+//! commit point), then the topic is published with them. A crash before the record is
+//! durable leaves directories numbered at or past the recorded count; nothing was
+//! appended to them (the topic was not published with them), and [`Broker::open`]
+//! removes them.
 
 pub mod fields;
 pub mod kafka_groups;
@@ -120,6 +127,14 @@ pub enum TopicError {
     AlreadyExists(TopicKey),
     #[error("topic {0} does not exist")]
     NotFound(TopicKey),
+    #[error(
+        "topic {key} has {current} partitions; the count can only grow, so {requested} is refused"
+    )]
+    PartitionsNotIncreased {
+        key: TopicKey,
+        current: u32,
+        requested: u32,
+    },
     #[error(transparent)]
     Invalid(#[from] InvalidTopic),
     #[error("cannot open partition of topic {key}: {source}")]
@@ -185,8 +200,8 @@ pub struct Broker {
     /// Serialises topic creation, deletion and alteration.
     admin: tokio::sync::Mutex<()>,
     background: Arc<Background>,
-    /// Bumped whenever a topic is created, deleted or renamed (wakes blocked readers
-    /// waiting for a stream that does not exist yet).
+    /// Bumped whenever a topic is created, deleted, renamed or given more partitions
+    /// (wakes blocked readers waiting for a stream that does not exist yet).
     topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     kafka_groups: Arc<KafkaGroups>,
@@ -328,6 +343,22 @@ impl Broker {
             meta.partition()
                 .wait_durable_blocking(next)
                 .map_err(|e| OpenError::Meta(MetaError::Wait(e)))?;
+        }
+        // Partition directories past a topic's recorded count are leftovers of a crash
+        // while partitions were being added (never committed, never written).
+        for topic in topics.values() {
+            let dir = topics_dir.join(&topic.id);
+            for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let entry = entry.map_err(io(&dir))?;
+                let index = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok());
+                if index.is_some_and(|i| i as usize >= topic.partitions.len()) {
+                    tracing::info!(dir = %entry.path().display(), "removing leftover partition directory");
+                    std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+                }
+            }
         }
         // Directories without a record are leftovers of a crashed create or delete.
         let known: std::collections::HashSet<&str> =
@@ -485,7 +516,8 @@ impl Broker {
         Ok(topic)
     }
 
-    /// A receiver that changes whenever a topic is created, deleted or renamed.
+    /// A receiver that changes whenever a topic is created, deleted, renamed or given
+    /// more partitions.
     pub fn subscribe_topics(&self) -> tokio::sync::watch::Receiver<u64> {
         self.topics_changed.subscribe()
     }
@@ -529,17 +561,7 @@ impl Broker {
                 now_ms(),
             )
             .await?;
-        let renamed = Arc::new(Topic {
-            key: to.clone(),
-            id: topic.id.clone(),
-            created_ms: topic.created_ms,
-            settings: RwLock::new(topic.settings()),
-            partitions: topic.partitions.clone(),
-            groups: topic.groups.clone(),
-            expire_at_ms: std::sync::atomic::AtomicU64::new(topic.expire_at().unwrap_or(0)),
-            stream_meta: parking_lot::Mutex::new(topic.stream_meta()),
-            groups_gone: topic.groups_gone.clone(),
-        });
+        let renamed = Arc::new(topic.replaced(to.clone(), topic.partitions.clone()));
         {
             let mut topics = self.topics.write();
             topics.remove(from);
@@ -630,6 +652,10 @@ impl Broker {
         f: impl FnOnce(&mut StreamMeta),
     ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().await;
+        // The registry's copy: `topic` may have been replaced since the caller looked
+        // it up (renamed, partitions added) or deleted; writing a record built from
+        // the stale copy would undo that.
+        let topic = self.current(topic)?;
         let mut meta = topic.stream_meta();
         f(&mut meta);
         if meta == topic.stream_meta() {
@@ -642,6 +668,19 @@ impl Broker {
         self.put_topic_record(&topic.key, &record).await?;
         *topic.stream_meta.lock() = meta;
         Ok(())
+    }
+
+    /// The registry's current copy of `topic` (same ID), wherever it is now.
+    fn current(&self, topic: &Topic) -> Result<Arc<Topic>, TopicError> {
+        let topics = self.topics.read();
+        match topics.get(&topic.key) {
+            Some(t) if t.id == topic.id => Ok(t.clone()),
+            _ => topics
+                .values()
+                .find(|t| t.id == topic.id)
+                .cloned()
+                .ok_or_else(|| TopicError::NotFound(topic.key.clone())),
+        }
     }
 
     async fn put_topic_record(
@@ -674,18 +713,32 @@ impl Broker {
         }
     }
 
-    /// Replaces a topic's settings (the partition count cannot shrink; growing it is
-    /// not supported yet).
+    /// Replaces a topic's settings; the partition count must stay as it is (see
+    /// [`Broker::add_partitions`]).
     pub async fn alter_topic(
         &self,
         key: &TopicKey,
         settings: TopicSettings,
     ) -> Result<Arc<Topic>, TopicError> {
-        settings.validate()?;
+        self.update_topic_settings(key, |s| *s = settings).await
+    }
+
+    /// Changes a topic's settings: `f` edits the current ones under the admin lock
+    /// (so concurrent changes are not lost). The partition count must stay as it is
+    /// (see [`Broker::add_partitions`]). Durable when this returns; the partitions use
+    /// the new settings from then on.
+    pub async fn update_topic_settings(
+        &self,
+        key: &TopicKey,
+        f: impl FnOnce(&mut TopicSettings),
+    ) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let mut settings = topic.settings();
+        f(&mut settings);
+        settings.validate()?;
         if settings.partitions != topic.partitions.len() as u32 {
             return Err(TopicError::Invalid(InvalidTopic::Partitions {
                 got: settings.partitions,
@@ -696,19 +749,77 @@ impl Broker {
             settings: settings.clone(),
             ..topic.record()
         };
-        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
-            path: self.config.data_dir.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        self.meta
-            .apply(vec![(key.meta_key(), Some(Bytes::from(value)))], now_ms())
-            .await?;
+        self.put_topic_record(key, &record).await?;
         let pc = settings.partition_config(&self.config.partition_defaults());
         for p in topic.partitions() {
             p.set_config(pc);
         }
         *topic.settings.write() = settings;
         Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions (Kafka CreatePartitions); the new ones
+    /// start empty. Durable when this returns. See the module docs for the commit
+    /// point. Holders of the topic's previous `Arc` keep seeing the old partition
+    /// list; look the topic up again to see the new one.
+    pub async fn add_partitions(
+        &self,
+        key: &TopicKey,
+        count: u32,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(key)
+            .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let current = topic.partitions.len() as u32;
+        if count <= current {
+            return Err(TopicError::PartitionsNotIncreased {
+                key: key.clone(),
+                current,
+                requested: count,
+            });
+        }
+        let settings = TopicSettings {
+            partitions: count,
+            ..topic.settings()
+        };
+        settings.validate()?;
+        let dir = self.config.data_dir.join("topics").join(&topic.id);
+        let pc = settings.partition_config(&self.config.partition_defaults());
+        let mut added: Vec<Arc<Partition>> = Vec::with_capacity((count - current) as usize);
+        for i in current..count {
+            let partition_dir = dir.join(i.to_string());
+            let opened = remove_leftover_dir(&partition_dir).and_then(|()| {
+                Partition::open(self.storage.clone(), self.syncer.clone(), partition_dir, pc)
+                    .map_err(|source| TopicError::Partition {
+                        key: key.clone(),
+                        source,
+                    })
+            });
+            match opened {
+                Ok(p) => added.push(p),
+                Err(e) => {
+                    discard_partitions(&added);
+                    return Err(e);
+                }
+            }
+        }
+        let record = TopicRecord {
+            settings,
+            ..topic.record()
+        };
+        if let Err(e) = self.put_topic_record(key, &record).await {
+            // Not committed (or not known to be): nothing was appended to the new
+            // partitions; if the record did become durable, open recreates them empty.
+            discard_partitions(&added);
+            return Err(e);
+        }
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(added);
+        let grown = Arc::new(topic.replaced(key.clone(), partitions));
+        self.topics.write().insert(key.clone(), grown.clone());
+        self.topics_changed.send_modify(|g| *g += 1);
+        Ok(grown)
     }
 
     /// Appends records to one partition and waits as `ack` asks.
@@ -901,6 +1012,31 @@ impl Drop for Broker {
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
         self.syncer.shutdown();
+    }
+}
+
+/// Removes a directory left by an uncommitted partition add, if there is one.
+fn remove_leftover_dir(dir: &Path) -> Result<(), TopicError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {
+            tracing::info!(dir = %dir.display(), "removed leftover partition directory");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(TopicError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Closes and removes partitions created for an add that did not commit.
+fn discard_partitions(partitions: &[Arc<Partition>]) {
+    for p in partitions {
+        let _ = p.close();
+        if let Err(error) = std::fs::remove_dir_all(p.dir()) {
+            tracing::warn!(dir = %p.dir().display(), %error, "cannot remove an uncommitted partition directory; the next start removes it");
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use brook_log::{Partition, PartitionConfig, Retention};
 use brook_model::{
-    Durability, PARTITIONS_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, TOPIC_NAME_BYTES_MAX,
+    Durability, BATCH_BYTES_MAX, PARTITIONS_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+    TOPIC_NAME_BYTES_MAX,
 };
 
 /// Redis databases (`SELECT 0..15`) are separate keyspaces; Kafka sees database 0.
@@ -70,6 +71,11 @@ pub struct TopicSettings {
     pub retention_bytes: Option<u64>,
     #[serde(default)]
     pub retention_records: Option<u64>,
+    /// Largest record batch a Kafka producer may send to the topic, as sent
+    /// (compressed); `None`: [`BATCH_BYTES_MAX`]. Kafka's `max.message.bytes`. Not
+    /// written when unset, so older versions still read the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<u64>,
 }
 
 impl Default for TopicSettings {
@@ -81,6 +87,7 @@ impl Default for TopicSettings {
             retention_ms: None,
             retention_bytes: None,
             retention_records: None,
+            max_message_bytes: None,
         }
     }
 }
@@ -114,6 +121,8 @@ pub enum InvalidTopic {
     Partitions { got: u32, max: u32 },
     #[error("segment size must be {min} to {max} bytes, got {got}")]
     SegmentBytes { got: u64, min: u64, max: u64 },
+    #[error("the largest message must be 1 to {max} bytes, got {got}")]
+    MaxMessageBytes { got: u64, max: u64 },
 }
 
 impl TopicSettings {
@@ -133,7 +142,20 @@ impl TopicSettings {
                 });
             }
         }
+        if let Some(b) = self.max_message_bytes {
+            if b == 0 || b > BATCH_BYTES_MAX as u64 {
+                return Err(InvalidTopic::MaxMessageBytes {
+                    got: b,
+                    max: BATCH_BYTES_MAX as u64,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The largest Kafka record batch the topic accepts (see `max_message_bytes`).
+    pub fn max_message_bytes_or_default(&self) -> u64 {
+        self.max_message_bytes.unwrap_or(BATCH_BYTES_MAX as u64)
     }
 
     /// The partition configuration these settings produce under the server defaults.
@@ -243,6 +265,29 @@ impl Topic {
 
     pub fn stream_meta(&self) -> StreamMeta {
         *self.stream_meta.lock()
+    }
+
+    /// A copy of this topic under `key` with `partitions`, sharing its groups; what
+    /// replaces it in the registry after a rename or when partitions are added.
+    /// Called under the broker's admin lock, so the copied settings, expiry and
+    /// stream counters are current.
+    pub(crate) fn replaced(&self, key: TopicKey, partitions: Vec<Arc<Partition>>) -> Topic {
+        let mut settings = self.settings();
+        settings.partitions = partitions.len() as u32;
+        Topic {
+            key,
+            id: self.id.clone(),
+            created_ms: self.created_ms,
+            settings: RwLock::new(settings),
+            // Existing partitions keep their groups; added ones start without.
+            groups: (0..partitions.len())
+                .map(|i| self.groups.get(i).cloned().unwrap_or_default())
+                .collect(),
+            partitions,
+            expire_at_ms: std::sync::atomic::AtomicU64::new(self.expire_at().unwrap_or(0)),
+            stream_meta: parking_lot::Mutex::new(self.stream_meta()),
+            groups_gone: self.groups_gone.clone(),
+        }
     }
 
     /// The record that describes this topic in the metadata log.

@@ -8,6 +8,7 @@
 //! - [`compression`]: size-capped decompression of produced batches.
 //! - [`names`]: which topic names Kafka allows.
 //! - [`idempotence`]: producer IDs and per-partition sequence checks.
+//! - [`configs`]: Kafka config names ↔ Brook topic settings and broker configs.
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -21,6 +22,7 @@ use brook_broker::Broker;
 
 pub mod api;
 pub mod compression;
+pub mod configs;
 pub mod conn;
 pub mod error;
 pub mod idempotence;

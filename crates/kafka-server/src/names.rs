@@ -97,6 +97,27 @@ pub fn topic_key(name: &str) -> Option<TopicKey> {
     (kafka_name(&key).as_deref() == Some(name)).then_some(key)
 }
 
+/// Why [`topic_key`] refuses `name`, for error messages.
+pub fn refusal_reason(name: &str) -> String {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > TOPIC_NAME_LEN_MAX {
+        format!(
+            "Topic name must be 1 to {TOPIC_NAME_LEN_MAX} characters, got {}",
+            bytes.len()
+        )
+    } else if name == "." || name == ".." {
+        format!("Topic name cannot be \"{name}\"")
+    } else if !is_valid_topic_name(bytes) {
+        format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        )
+    } else {
+        format!(
+            "Topic name \"{name}\" starts with '_' but is not the escaped form of a Redis key (Brook reserves such names for keys Kafka cannot spell: '_' followed by the key with every byte outside [a-zA-Z0-9.-] written as _XX, e.g. _events_3Aorders for events:orders)"
+        )
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1042,6 +1042,91 @@ impl Partition {
         Ok(None)
     }
 
+    /// The readable record (in `[log_start, high_watermark)`, deleted ones skipped)
+    /// with the largest timestamp, as `(timestamp, offset)`; the first of them if
+    /// several share it (Kafka ListOffsets `-3`). `None` if nothing is readable.
+    ///
+    /// Cost: segments are tried from the largest timestamp they hold down. For each,
+    /// the sparse index finds the first entry that reaches that timestamp and a short
+    /// scan finds the record; only when that record is not readable (trimmed, deleted
+    /// or not yet visible) is the segment's readable part scanned whole.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, u64)>, ReadError> {
+        let marks = self.marks();
+        let segments = self.segments.read().clone();
+        let mut candidates: Vec<(i64, usize)> = segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, seg)| {
+                let st = seg.state.read();
+                let readable = st.next_offset > marks.log_start
+                    && seg.base_offset < marks.high_watermark
+                    && st.max_ts != i64::MIN;
+                readable.then_some((st.max_ts, i))
+            })
+            .collect();
+        // Largest timestamp first; among equals, the earlier segment first.
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut best: Option<(i64, u64)> = None;
+        for (bound, i) in candidates {
+            if best.is_some_and(|(ts, _)| ts > bound) {
+                break;
+            }
+            let Some(seg) = segments.get(i) else { break };
+            let (next_offset, start) = {
+                let st = seg.state.read();
+                let start =
+                    st.index
+                        .seek(|e| e.max_ts < bound)
+                        .map_err(|source| ReadError::Io {
+                            path: seg.log_path.clone(),
+                            source,
+                        })?;
+                (st.next_offset, start)
+            };
+            let from = self.offset_at_position(seg, start)?.max(marks.log_start);
+            let found = match self.scan_records(from, next_offset, |r| r.timestamp_ms >= bound)? {
+                Some(offset) => Some((bound, offset)),
+                None => self.max_timestamp_in(seg.base_offset.max(marks.log_start), next_offset)?,
+            };
+            if let Some((ts, offset)) = found {
+                let better = match best {
+                    None => true,
+                    Some((best_ts, best_offset)) => {
+                        ts > best_ts || (ts == best_ts && offset < best_offset)
+                    }
+                };
+                if better {
+                    best = Some((ts, offset));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// The first readable record with the largest timestamp in `[from, end)` (bounded
+    /// by the high watermark), by reading them all.
+    fn max_timestamp_in(&self, from: u64, end: u64) -> Result<Option<(i64, u64)>, ReadError> {
+        let mut best: Option<(i64, u64)> = None;
+        let mut next = from;
+        let end = end.min(self.marks().high_watermark);
+        while next < end {
+            let recs = self.read_records(next, 1024, 1024 * 1024)?;
+            if recs.is_empty() {
+                break;
+            }
+            for r in recs.iter().take_while(|r| r.offset < end) {
+                if best.is_none_or(|(ts, _)| r.timestamp_ms > ts) {
+                    best = Some((r.timestamp_ms, r.offset));
+                }
+                next = r.offset + 1;
+            }
+            if recs.last().is_some_and(|r| r.offset >= end) {
+                break;
+            }
+        }
+        Ok(best)
+    }
+
     /// The first offset whose stream ID is at or after `id`; the high watermark if
     /// there is none. Deleted records are not skipped (readers skip them anyway).
     /// Cost: a binary search over segments and their sparse index, then decoding the

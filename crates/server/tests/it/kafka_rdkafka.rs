@@ -79,12 +79,7 @@ fn create_topic(kafka: SocketAddr, name: &str, partitions: i32) {
 
 /// Produces `records` (key, value, headers) to `partition` and waits for every
 /// acknowledgement.
-fn produce(
-    p: &BaseProducer,
-    topic: &str,
-    partition: Option<i32>,
-    records: &[Sent],
-) {
+fn produce(p: &BaseProducer, topic: &str, partition: Option<i32>, records: &[Sent]) {
     for (key, value, headers) in records {
         let mut h = OwnedHeaders::new();
         for (name, v) in headers {

@@ -6,6 +6,7 @@
 
 mod config;
 mod http;
+mod kafka_admin;
 mod kafka_kcat;
 mod kafka_raw;
 mod kafka_rdkafka;
