@@ -1,7 +1,7 @@
 """Kafka admin APIs through confluent-kafka's AdminClient (librdkafka).
 
 Each test gets a fresh server (the `brook` fixture). The same topics are checked
-from redis-py where Redis clients see them (partition 0 of a topic is its stream).
+from redis-py where Redis clients see them (partition N of a topic is the stream `name#N`).
 """
 
 import warnings
@@ -193,9 +193,11 @@ def test_create_partitions_grows_and_never_shrinks(admin, kafka, brook):
     assert "higher than the requested 2" in err.str()
     err = error_of(admin.create_partitions([NewPartitions("nope", 2)])["nope"])
     assert err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
-    # Redis clients see partition 0, which kept its (empty) log.
+    # Redis clients see each partition as a stream of its own, `grow#N`.
     r = redis.Redis(host=brook.host, port=brook.port)
-    assert r.xlen("grow") == 0
+    assert [r.xlen(f"grow#{i}") for i in range(4)] == [0, 0, 0, 2]
+    with pytest.raises(redis.exceptions.ResponseError, match="grow is a topic with 4 partitions"):
+        r.xlen("grow")
 
 
 def test_delete_records_moves_the_start_redis_sees_too(admin, kafka, brook):
@@ -204,8 +206,8 @@ def test_delete_records_moves_the_start_redis_sees_too(admin, kafka, brook):
     done = result(admin.delete_records([TopicPartition("log", 0, 4)]))
     assert done[TopicPartition("log", 0, 4)].low_watermark == 4
     r = redis.Redis(host=brook.host, port=brook.port)
-    assert r.xlen("log") == 6
-    assert r.xrange("log", count=1)[0][1][b"value"] == b"4"
+    assert r.xlen("log#0") == 6
+    assert r.xrange("log#0", count=1)[0][1][b"value"] == b"4"
     offsets = result(admin.list_offsets({TopicPartition("log", 0): OffsetSpec.earliest()}))
     assert offsets[TopicPartition("log", 0)].offset == 4
     err = error_of(admin.delete_records([TopicPartition("log", 0, 11)])[TopicPartition("log", 0, 11)])
@@ -213,7 +215,7 @@ def test_delete_records_moves_the_start_redis_sees_too(admin, kafka, brook):
     # -1 (OFFSET_END): everything up to the high watermark.
     done = result(admin.delete_records([TopicPartition("log", 0, -1)]))
     assert list(done.values())[0].low_watermark == 10
-    assert r.xlen("log") == 0
+    assert r.xlen("log#0") == 0
 
 
 def test_list_offsets_specs(admin, kafka):
