@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use brook_broker::{Broker, BrokerStats};
 
 pub mod api;
+pub mod metrics;
 pub mod types;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -62,6 +63,7 @@ pub struct AdminState {
     started: Instant,
     version: String,
     listeners: std::sync::Mutex<types::Listeners>,
+    sources: std::sync::Mutex<Vec<metrics::Source>>,
     resp_connections: AtomicU64,
     kafka_connections: AtomicU64,
 }
@@ -96,6 +98,7 @@ impl AdminState {
             started: Instant::now(),
             version: version.into(),
             listeners: std::sync::Mutex::default(),
+            sources: std::sync::Mutex::default(),
             resp_connections: AtomicU64::new(0),
             kafka_connections: AtomicU64::new(0),
         })
@@ -106,6 +109,17 @@ impl AdminState {
         if let Ok(mut l) = self.listeners.lock() {
             *l = listeners;
         }
+    }
+
+    /// Adds a front end's metrics to `/metrics`.
+    pub fn add_metrics(&self, source: metrics::Source) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.push(source);
+        }
+    }
+
+    fn sources(&self) -> Vec<metrics::Source> {
+        self.sources.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub fn listeners(&self) -> types::Listeners {
@@ -360,11 +374,11 @@ pub fn respond<B: Body>(state: &AdminState, request: &Request<B>) -> Response<Fu
             "text/plain; charset=utf-8",
             "not ready".into(),
         ),
-        _ => text(
-            StatusCode::OK,
-            METRICS_CONTENT_TYPE,
-            render_metrics(&state.broker.stats(), state.uptime(), &state.version),
-        ),
+        _ => {
+            let mut body = render_metrics(&state.broker.stats(), state.uptime(), &state.version);
+            metrics::render(state, &mut body);
+            text(StatusCode::OK, METRICS_CONTENT_TYPE, body)
+        }
     }
 }
 

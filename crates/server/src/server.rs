@@ -74,6 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (shutdown, stop) = shutdown::channel();
     let mut tasks = JoinSet::new();
     let resp_server = RespServer::new(Arc::clone(&broker), VERSION);
+    admin.add_metrics(resp_server.clone());
     if let Some(listener) = resp {
         let resp_server = Arc::clone(&resp_server);
         let admin = Arc::clone(&admin);
@@ -103,6 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     port: a.port,
                 });
         let kafka_server = KafkaServer::new(Arc::clone(&broker), advertise);
+        admin.add_metrics(kafka_server.clone());
         let admin = Arc::clone(&admin);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,

@@ -86,7 +86,7 @@ fn redis_state(g: &brook_broker::Group, now: u64) -> &'static str {
 }
 
 /// Entries after the group's last delivered one.
-fn redis_lag(p: &Partition, g: &brook_broker::Group) -> u64 {
+pub(crate) fn redis_lag(p: &Partition, g: &brook_broker::Group) -> u64 {
     match g.last_delivered.successor() {
         None => 0,
         Some(next) => match p.offset_for_stream_id(next) {
@@ -97,7 +97,7 @@ fn redis_lag(p: &Partition, g: &brook_broker::Group) -> u64 {
 }
 
 /// A Kafka group's committed offsets with end offsets and lag.
-fn kafka_partitions(broker: &Broker, group: &str) -> Vec<GroupPartition> {
+pub(crate) fn kafka_partitions(broker: &Broker, group: &str) -> Vec<GroupPartition> {
     broker
         .committed_offsets(group)
         .into_iter()

@@ -13,10 +13,10 @@ use brook_broker::TopicKey;
 use crate::types::ApiError;
 use crate::AdminState;
 
-mod groups;
+pub(crate) mod groups;
 mod records;
 mod status;
-mod topics;
+pub(crate) mod topics;
 
 /// Largest request body the API reads.
 pub const BODY_BYTES_MAX: usize = 1024 * 1024;

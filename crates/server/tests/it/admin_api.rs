@@ -355,3 +355,118 @@ fn trim_acked_topics_drop_what_every_group_acknowledged() {
     let first: redis::streams::StreamRangeReply = redis.xrange_count("jobs", "-", "+", 1).unwrap();
     assert_eq!(first.ids[0].id, ids[4]);
 }
+
+/// The value of the sample `series` (name and labels exactly) in a scrape.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+#[test]
+fn metrics_cover_partitions_groups_requests_and_fsync() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    let api = start();
+    let mut redis = api.redis();
+    for i in 0..5 {
+        let _: String = redis.xadd("m", "*", &[("n", i)]).unwrap();
+    }
+    let _: () = redis.xgroup_create("m", "g", "0").unwrap();
+    let _: redis::streams::StreamReadReply = redis
+        .xread_options(
+            &["m"],
+            &[">"],
+            &redis::streams::StreamReadOptions::default()
+                .group("g", "c")
+                .count(2),
+        )
+        .unwrap();
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", api.kafka.to_string())
+        .create()
+        .unwrap();
+    for i in 0..3 {
+        producer
+            .send(BaseRecord::to("k").key(&format!("k{i}")).payload("v"))
+            .unwrap();
+    }
+    producer.flush(TIMEOUT).unwrap();
+    api.ok("GET", "/v1/topics/k/records", None);
+    api.ok(
+        "POST",
+        "/v1/groups/kafka/kg/reset",
+        Some(json!({"to": "offset:1", "topic": "k", "execute": true})),
+    );
+
+    let r = http_request(api.http, "GET", "/metrics", None);
+    assert_eq!(r.status, 200);
+    let m = &r.body;
+    let expect = [
+        (
+            "brook_partition_records_in_total{db=\"0\",topic=\"m\",partition=\"0\"}",
+            5.0,
+        ),
+        (
+            "brook_partition_records_in_total{db=\"0\",topic=\"k\",partition=\"0\"}",
+            3.0,
+        ),
+        (
+            "brook_partition_high_watermark{db=\"0\",topic=\"k\",partition=\"0\"}",
+            3.0,
+        ),
+        (
+            "brook_partition_log_start_offset{db=\"0\",topic=\"k\",partition=\"0\"}",
+            0.0,
+        ),
+        (
+            "brook_redis_group_pending{db=\"0\",stream=\"m\",group=\"g\"}",
+            2.0,
+        ),
+        (
+            "brook_redis_group_lag{db=\"0\",stream=\"m\",group=\"g\"}",
+            3.0,
+        ),
+        (
+            "brook_kafka_group_lag{group=\"kg\",topic=\"k\",partition=\"0\"}",
+            2.0,
+        ),
+        ("brook_kafka_group_members{group=\"kg\"}", 0.0),
+        (
+            "brook_resp_command_duration_seconds_count{command=\"xadd\"}",
+            5.0,
+        ),
+        ("brook_connections{protocol=\"resp\"}", 1.0),
+    ];
+    for (series, want) in expect {
+        assert_eq!(sample(m, series), Some(want), "{series} in\n{m}");
+    }
+    let at_least = [
+        (
+            "brook_partition_records_out_total{db=\"0\",topic=\"k\",partition=\"0\"}",
+            3.0,
+        ),
+        (
+            "brook_partition_size_bytes{db=\"0\",topic=\"m\",partition=\"0\"}",
+            1.0,
+        ),
+        (
+            "brook_kafka_request_duration_seconds_count{api=\"Produce\"}",
+            1.0,
+        ),
+        (
+            "brook_kafka_request_duration_seconds_count{api=\"Metadata\"}",
+            1.0,
+        ),
+        ("brook_fsync_duration_seconds_count", 1.0),
+        ("brook_group_commit_appends_count", 1.0),
+        ("process_resident_memory_bytes", 1_000_000.0),
+    ];
+    for (series, min) in at_least {
+        let v = sample(m, series).unwrap_or_else(|| panic!("no {series} in\n{m}"));
+        assert!(v >= min, "{series} = {v}");
+    }
+    assert!(m.contains("# TYPE brook_fsync_duration_seconds histogram\n"));
+    assert!(m.contains("brook_fsync_duration_seconds_bucket{le=\"+Inf\"}"));
+}
