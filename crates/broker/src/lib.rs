@@ -22,6 +22,7 @@
 
 pub mod fields;
 pub mod kafka_groups;
+pub mod names;
 mod strings;
 mod topic;
 
@@ -46,7 +47,7 @@ pub use brook_groups::kafka::{
     SyncRequest,
 };
 use brook_groups::persist as groups_persist;
-pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
+pub use brook_groups::{Change as GroupChange, Group, GroupError, StreamGroups};
 /// Checks an uncompressed Kafka RecordBatch v2 as [`Partition::append_kafka_batch`]
 /// will, without appending it.
 pub use brook_log::batch::check_kafka_batch;
@@ -929,6 +930,53 @@ impl Broker {
         Ok(Ok((result, Some(next))))
     }
 
+    /// The first offset some consumer group of `partition` still needs: for Redis
+    /// groups the first entry one has not read or has pending, for Kafka groups the
+    /// lowest committed offset. `None` when the partition has no groups.
+    pub fn first_needed_offset(&self, topic: &Topic, partition: &Partition) -> Option<u64> {
+        let mut needed: Option<u64> = None;
+        let mut consider = |o: u64| needed = Some(needed.map_or(o, |n| n.min(o)));
+        {
+            let groups = topic.groups(partition);
+            if !groups.groups.is_empty() {
+                match groups.first_needed() {
+                    Some(id) => match partition.offset_for_stream_id(id) {
+                        Ok(o) => consider(o),
+                        Err(_) => consider(partition.marks().log_start),
+                    },
+                    // Every group has read everything and has nothing pending.
+                    None => consider(partition.marks().high_watermark),
+                }
+            }
+        }
+        if let (Some(name), Some(index)) = (
+            names::kafka_name(&topic.key),
+            topic.partition_index(partition),
+        ) {
+            for group in kafka_groups::groups_with_offsets(&self.meta) {
+                if let Some(c) = self.committed_offset(&group, &name, index as i32) {
+                    consider(u64::try_from(c.offset).unwrap_or(0));
+                }
+            }
+        }
+        needed
+    }
+
+    /// Trims each partition of a `trim_acked` topic below what its consumer groups
+    /// still need (nothing when a partition has no group).
+    fn trim_acked(&self, topic: &Topic) -> Result<(), AppendError> {
+        for p in topic.partitions() {
+            if let Some(cut) = self.first_needed_offset(topic, p) {
+                let marks = p.marks();
+                let cut = cut.min(marks.high_watermark);
+                if cut > marks.log_start {
+                    p.trim_to(cut)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rewrites the metadata log without its dead records when that pays off.
     pub fn compact_meta_if_needed(&self) -> Result<bool, MetaError> {
         let topics = self.topics();
@@ -1105,6 +1153,11 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
             for p in t.partitions() {
                 if let Err(e) = p.enforce_retention(now) {
                     tracing::warn!(topic = %t.key, partition = %p.dir().display(), error = %e, "retention failed; will retry");
+                }
+            }
+            if t.settings().trim_acked {
+                if let Err(e) = broker.trim_acked(&t) {
+                    tracing::warn!(topic = %t.key, error = %e, "trimming acknowledged records failed; will retry");
                 }
             }
         }

@@ -76,6 +76,11 @@ pub struct TopicSettings {
     /// written when unset, so older versions still read the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_bytes: Option<u64>,
+    /// Trim records every consumer group has acknowledged ("process and forget"):
+    /// below the first entry a Redis group still needs and below the lowest offset
+    /// a Kafka group committed. Not written when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trim_acked: bool,
 }
 
 impl Default for TopicSettings {
@@ -88,6 +93,7 @@ impl Default for TopicSettings {
             retention_bytes: None,
             retention_records: None,
             max_message_bytes: None,
+            trim_acked: false,
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct KafkaServer {
     broker: Arc<Broker>,
     advertise: Option<api::Advertised>,
     idempotence: Arc<idempotence::Idempotence>,
+    /// Latency of each API's requests, in the order of [`api::APIS`].
+    request_seconds: Vec<brook_model::metrics::Histogram>,
 }
 
 impl KafkaServer {
@@ -54,6 +56,10 @@ impl KafkaServer {
             broker,
             advertise,
             idempotence: Arc::default(),
+            request_seconds: api::APIS
+                .iter()
+                .map(|_| brook_model::metrics::Histogram::latency())
+                .collect(),
         })
     }
 
@@ -72,5 +78,34 @@ impl KafkaServer {
         F: Future<Output = ()> + Send,
     {
         conn::serve(self, stream, peer, shutdown).await;
+    }
+}
+
+impl KafkaServer {
+    /// Records one request's latency (`key`: its API key).
+    pub(crate) fn observe_request(&self, key: i16, took: std::time::Duration) {
+        if let Some(i) = api::APIS.iter().position(|a| a.key as i16 == key) {
+            if let Some(h) = self.request_seconds.get(i) {
+                h.observe_duration(took);
+            }
+        }
+    }
+}
+
+impl brook_model::metrics::MetricsSource for KafkaServer {
+    fn render_metrics(&self, out: &mut String) {
+        let name = "brook_kafka_request_duration_seconds";
+        brook_model::metrics::family(
+            out,
+            name,
+            "histogram",
+            "Time from a Kafka request's arrival to its response, by API (Fetch includes its long poll).",
+        );
+        for (a, h) in api::APIS.iter().zip(&self.request_seconds) {
+            let s = h.snapshot();
+            if s.count() > 0 {
+                s.render(out, name, &format!("api=\"{}\"", a.name));
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 //!   the dirty pages), so the partition stops accepting appends until restart, when
 //!   recovery re-reads what actually reached the disk.
 
+use brook_model::metrics::Histogram;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,7 +181,7 @@ pub enum WaitError {
 }
 
 /// Counters for metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PartitionStats {
     pub appends: AtomicU64,
     pub records: AtomicU64,
@@ -190,6 +191,30 @@ pub struct PartitionStats {
     pub appends_per_fsync_sum: AtomicU64,
     /// Total time spent in fsync calls, in nanoseconds.
     pub fsync_nanos: AtomicU64,
+    /// Records and bytes of the entries read (by any reader).
+    pub records_read: AtomicU64,
+    pub bytes_read: AtomicU64,
+    /// Latency of each fsync.
+    pub fsync_seconds: Histogram,
+    /// Appends each fsync made durable (the group-commit batch size).
+    pub appends_per_fsync: Histogram,
+}
+
+impl Default for PartitionStats {
+    fn default() -> Self {
+        PartitionStats {
+            appends: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+            appends_per_fsync_sum: AtomicU64::new(0),
+            fsync_nanos: AtomicU64::new(0),
+            records_read: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            fsync_seconds: Histogram::latency(),
+            appends_per_fsync: Histogram::new(brook_model::metrics::COUNT_BUCKETS),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -751,9 +776,12 @@ impl Partition {
                 self.stats
                     .appends_per_fsync_sum
                     .fetch_add(appends, Ordering::Relaxed);
+                let took = started.elapsed();
                 self.stats
                     .fsync_nanos
-                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                self.stats.fsync_seconds.observe_duration(took);
+                self.stats.appends_per_fsync.observe(appends as f64);
                 self.update_marks(|m| m.durable_end = m.durable_end.max(target));
             }
             let mut f = self.sync.lock();
@@ -862,6 +890,22 @@ impl Partition {
     /// records from `from` on. Reads the file in chunks that start small (16 KiB) and
     /// double, so a read of a few records does not load (and check) megabytes.
     pub fn read_limited(
+        &self,
+        from: u64,
+        max_bytes: usize,
+        max_records: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        let entries = self.read_entries(from, max_bytes, max_records)?;
+        let records: u64 = entries.iter().map(|e| u64::from(e.meta.record_count)).sum();
+        let bytes: u64 = entries.iter().map(|e| e.bytes.len() as u64).sum();
+        self.stats
+            .records_read
+            .fetch_add(records, Ordering::Relaxed);
+        self.stats.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+        Ok(entries)
+    }
+
+    fn read_entries(
         &self,
         from: u64,
         max_bytes: usize,

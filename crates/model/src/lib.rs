@@ -6,6 +6,7 @@
 
 mod durability;
 mod limits;
+pub mod metrics;
 pub mod partitioner;
 mod record;
 mod stream_id;

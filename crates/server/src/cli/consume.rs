@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use super::client::{encode, query, Client};
 use super::topic::{describe, topic_path};
 use super::types::{RecordOut, Records, ResetGroup, ResetResult};
-use super::{parse_db, ClientArgs, Failure};
+use super::{parse_db, ClientArgs, Exit, Failure};
 
 /// Records asked for per request at most (the server's cap is 10,000).
 const PAGE_RECORDS: u64 = 1000;
@@ -118,11 +118,13 @@ pub fn run(args: ConsumeArgs) -> Result<()> {
                     topic.name
                 ))
             })?;
-            Some(Committer {
+            let committer = Committer {
                 path: format!("/v1/groups/kafka/{}/reset", encode(group)),
                 kafka_topic,
                 by_partition: topic.partitions > 1,
-            })
+            };
+            committer.check(&client, partitions.first().copied().unwrap_or(0))?;
+            Some(committer)
         }
     };
     let mut consumer = Consumer {
@@ -329,6 +331,31 @@ struct Committer {
 }
 
 impl Committer {
+    /// Before anything is read: a server that does not know `partition` in a
+    /// reset would move every partition of the topic, so a dry run must show it
+    /// moving only the one named.
+    fn check(&self, client: &Client, partition: u32) -> Result<(), Failure> {
+        if !self.by_partition {
+            return Ok(());
+        }
+        let body = ResetGroup {
+            to: "earliest".into(),
+            topic: Some(self.kafka_topic.clone()),
+            partition: Some(partition),
+            execute: false,
+        };
+        let plan: ResetResult = client.post(&self.path, &body)?;
+        if plan.partitions.iter().any(|p| p.partition != partition) {
+            return Err(Failure::new(
+                Exit::Failure,
+                "--group: this server cannot commit one partition of a topic at a time \
+                 (it ignores `partition` in group resets); with a topic of several \
+                 partitions, --group needs a newer server",
+            ));
+        }
+        Ok(())
+    }
+
     fn commit(&self, client: &Client, up_to: &BTreeMap<u32, u64>) -> Result<(), Failure> {
         for (&partition, &offset) in up_to {
             let body = ResetGroup {

@@ -20,9 +20,8 @@ pub mod output;
 pub mod produce;
 pub mod status;
 pub mod topic;
-// The admin API's JSON bodies, shared with the server (crates/admin-http).
-#[path = "../../../admin-http/src/types.rs"]
-pub mod types;
+// The admin API's JSON bodies, shared with the server.
+pub use brook_admin_http::types;
 
 use std::fmt;
 use std::io::{self, Write};

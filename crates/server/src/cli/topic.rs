@@ -377,10 +377,15 @@ fn write_topic(out: &mut impl Write, topic: &Topic) -> io::Result<()> {
     let p = preset.as_ref().map(|(name, config)| (*name, config));
     let unlimited = |v: Option<u64>, f: fn(u64) -> String| v.map_or("unlimited".into(), f);
     let mut table = Table::new(&["SETTING", "VALUE", "SOURCE"]);
+    // The server may spell a policy differently (`everysec` is `1000ms`).
+    let preset_fsync = preset.as_ref().map(|(_, c)| fsync_canonical(&c.fsync));
     table.row(vec![
         "fsync".into(),
         effective.fsync.clone(),
-        source(&own.fsync, p.map(|(n, c)| (n, &c.fsync))),
+        source(
+            &fsync_canonical(&own.fsync),
+            p.zip(preset_fsync.as_ref()).map(|((n, _), f)| (n, f)),
+        ),
     ]);
     table.row(vec![
         "retention".into(),
@@ -451,6 +456,14 @@ fn write_topic(out: &mut impl Write, topic: &Topic) -> io::Result<()> {
         table.write(out)?;
     }
     Ok(())
+}
+
+/// An fsync policy as the server's parser reads it, to compare spellings.
+fn fsync_canonical(policy: &Option<String>) -> Option<String> {
+    policy.as_ref().map(|text| {
+        text.parse::<brook_model::Durability>()
+            .map_or_else(|_| text.clone(), |d| d.to_string())
+    })
 }
 
 /// What a preset sets: `fsync everysec, retention 1d, trim-acked true`.
@@ -527,5 +540,9 @@ mod tests {
         );
         assert_eq!(source::<u64>(&None, Some((preset, &None))), "default");
         assert_eq!(source::<u64>(&None, None), "default");
+        assert_eq!(
+            fsync_canonical(&Some("everysec".into())),
+            fsync_canonical(&Some("1000ms".into()))
+        );
     }
 }
