@@ -93,12 +93,15 @@ pub fn run(args: ConsumeArgs) -> Result<()> {
     let topic = describe(&client, &args.topic, args.db)?;
     let partitions: Vec<u32> = match args.partition {
         Some(p) if p >= topic.partitions => {
-            return Err(Failure::usage(format!(
-                "topic {} has {} partition{}; there is no partition {p}",
-                topic.name,
-                topic.partitions,
-                if topic.partitions == 1 { "" } else { "s" }
-            ))
+            return Err(Failure::new(
+                Exit::NotFound,
+                format!(
+                    "topic {} has {} partition{}; there is no partition {p}",
+                    topic.name,
+                    topic.partitions,
+                    if topic.partitions == 1 { "" } else { "s" }
+                ),
+            )
             .into())
         }
         Some(p) => vec![p],

@@ -484,7 +484,7 @@ fn cli_produce_then_consume_in_every_format() {
 
     // Errors: unknown topic, unknown partition, a bad time the server refuses.
     t.brook(&["consume", "nope"]).fails(3);
-    t.brook(&["consume", "orders", "--partition", "5"]).fails(2);
+    t.brook(&["consume", "orders", "--partition", "5"]).fails(3);
     t.brook(&["consume", "orders", "--from", "time:noon"])
         .fails(2);
     let file = t._dir.path().join("lines.txt");
