@@ -384,7 +384,7 @@ impl Committer {
 fn write_record(out: &mut impl Write, format: Format, record: &RecordOut) -> io::Result<()> {
     match format {
         Format::Json => {
-            serde_json::to_writer(&mut *out, record).map_err(io::Error::other)?;
+            serde_json::to_writer(&mut *out, record).map_err(io::Error::from)?;
             writeln!(out)
         }
         Format::Raw => {

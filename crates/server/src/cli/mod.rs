@@ -105,7 +105,8 @@ pub fn exit_with(result: anyhow::Result<()>) -> ExitCode {
     let Err(error) = result else {
         return ExitCode::SUCCESS;
     };
-    // A reader that went away (`brook consume ... | head`) is not an error.
+    // A reader that went away (`brook consume ... | head`) is not an error (Rust
+    // ignores SIGPIPE, so writes fail with EPIPE instead).
     let broken_pipe = error.chain().any(|cause| {
         cause
             .downcast_ref::<io::Error>()

@@ -77,7 +77,7 @@ pub fn write_fields(out: &mut impl Write, fields: &[(&str, String)]) -> io::Resu
 
 /// One JSON document, pretty-printed, on stdout.
 pub fn write_json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::from)?;
     writeln!(out)
 }
 
