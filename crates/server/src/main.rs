@@ -48,6 +48,9 @@ enum Command {
     Group(cli::group::GroupArgs),
     /// Show the server's version, uptime, listeners, disk use, topics, connections
     Status(cli::status::StatusArgs),
+    /// A load generator over the Kafka protocol: produce or consume, then a summary
+    /// with latency percentiles and a histogram
+    Bench(cli::bench::BenchArgs),
     /// Print a shell completion script: brook completions bash > /etc/bash_completion.d/brook
     Completions {
         #[arg(value_enum)]
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Consume(args) => cli::exit_with(cli::consume::run(args)),
         Command::Group(args) => cli::exit_with(cli::group::run(args)),
         Command::Status(args) => cli::exit_with(cli::status::run(args)),
+        Command::Bench(args) => cli::exit_with(cli::bench::run(args)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "brook", &mut std::io::stdout());
             ExitCode::SUCCESS

@@ -13,6 +13,7 @@
 //! | 4 | conflict or refused: the topic exists, the group has active members (409), a deletion not confirmed |
 //! | 5 | the server cannot be reached |
 
+pub mod bench;
 pub mod client;
 pub mod consume;
 pub mod group;

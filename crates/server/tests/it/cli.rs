@@ -951,3 +951,70 @@ fn cli_sees_redis_groups_and_redis_written_entries() {
     t.brook(&["group", "describe", "audit", "--stream", "clicks"])
         .fails(3);
 }
+
+#[test]
+fn cli_bench_produce_then_consume_over_kafka() {
+    let mut t = start();
+    let kafka = t.server.addr("kafka").unwrap().to_string();
+    t.brook(&["topic", "create", "load", "--partitions", "3"])
+        .ok();
+    let produced = t
+        .brook(&[
+            "bench",
+            "produce",
+            "load",
+            "--kafka",
+            &kafka,
+            "-n",
+            "2000",
+            "--batch",
+            "100",
+            "-c",
+            "2",
+            "--record-bytes",
+            "64",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(produced["operation"], "produce");
+    assert_eq!(produced["records"], 2000);
+    assert_eq!(produced["bytes"], 2000 * 64);
+    assert_eq!(produced["partitions"], 3);
+    assert_eq!(produced["requests"], 20);
+    let latency = &produced["latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() <= latency["max"].as_f64().unwrap());
+    let buckets: u64 = produced["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(buckets, 20);
+    // What the bench produced is there for the other tools too.
+    let topic = t
+        .brook(&["topic", "describe", "load", "--json"])
+        .ok()
+        .json();
+    assert_eq!(topic["records"], 2000);
+
+    let consumed = t
+        .brook(&["bench", "consume", "load", "--kafka", &kafka, "--json"])
+        .ok()
+        .json();
+    assert_eq!(consumed["records"], 2000);
+    assert_eq!(consumed["bytes"], 2000 * 64);
+
+    let human = t
+        .brook(&["bench", "produce", "load", "--kafka", &kafka, "-n", "300"])
+        .ok()
+        .stdout;
+    assert!(human.starts_with("produced 300 records"), "{human}");
+    assert!(human.contains("p99"), "{human}");
+
+    let run = t
+        .brook(&["bench", "produce", "--kafka", "127.0.0.1:9", "-n", "1"])
+        .fails(5);
+    assert!(run.stderr.contains("--kafka"), "{run:?}");
+    assert_eq!(t.brook(&["bench", "produce", "--acks", "0"]).code, 2);
+}
