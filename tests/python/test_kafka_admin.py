@@ -135,7 +135,7 @@ def test_describe_and_alter_topic_configs(admin):
     ])
     result(admin.incremental_alter_configs([res]))
     configs = topic_configs(admin, "t")
-    assert configs["brook.fsync"].value == "1000ms"
+    assert configs["brook.fsync"].value == "everysec"
     assert configs["retention.bytes"].value == "1048576"
     assert configs["retention.ms"].value == "60000"
     res = ConfigResource(ResourceType.TOPIC, "t", incremental_configs=[

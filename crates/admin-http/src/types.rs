@@ -316,7 +316,8 @@ pub struct NewRecord {
     pub value_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<(String, String)>,
-    /// Default: chosen from the key's hash (Kafka's partitioner), else partition 0.
+    /// Default: chosen from the key's hash (Kafka's partitioner); records without a
+    /// key go round-robin over the partitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<u32>,
 }

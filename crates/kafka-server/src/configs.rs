@@ -520,7 +520,7 @@ mod tests {
         let broker = BrokerConfig::new("/d");
         let entries = topic_entries(&s, &broker);
         let get = |n: &str| entries.iter().find(|e| e.name == n).unwrap().clone();
-        assert_eq!(get("brook.fsync").value, "1000ms");
+        assert_eq!(get("brook.fsync").value, "everysec");
         assert_eq!(get("retention.ms").source, SOURCE_TOPIC);
         assert_eq!(
             get("retention.ms").synonyms,

@@ -40,6 +40,7 @@ impl fmt::Display for Durability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Durability::Always => f.write_str("always"),
+            Durability::Interval { ms: 1000 } => f.write_str("everysec"),
             Durability::Interval { ms } => write!(f, "{ms}ms"),
             Durability::Never => f.write_str("never"),
         }

@@ -213,13 +213,22 @@ pub async fn kafka_reset(call: &Call<'_>) -> ApiResult {
             let t = broker
                 .topic(&key)
                 .ok_or_else(|| Failure::not_found(format!("topic {topic} does not exist")))?;
-            for i in 0..t.partitions().len() as u32 {
+            let count = t.partitions().len() as u32;
+            if let Some(p) = req.partition.filter(|p| *p >= count) {
+                return Err(Failure::not_found(format!(
+                    "topic {topic} has no partition {p}"
+                )));
+            }
+            for i in (0..count).filter(|i| req.partition.is_none_or(|p| p == *i)) {
                 let from = committed
                     .iter()
                     .find(|(n, p, _)| n == topic && *p == i as i32)
                     .and_then(|(_, _, c)| u64::try_from(c.offset).ok());
                 targets.push((topic.clone(), i, from));
             }
+        }
+        None if req.partition.is_some() => {
+            return Err(Failure::bad_request("partition: name the topic too"));
         }
         None => {
             if committed.is_empty() {

@@ -666,7 +666,6 @@ fn cli_consume_group_on_one_partition_then_reset_and_delete() {
 /// Kafka group reset (`ResetGroup::partition`); until it does, `--group` on a topic
 /// of several partitions refuses to start rather than move every partition.
 #[test]
-#[ignore = "needs ResetGroup.partition honoured by the server (admin-http api/groups.rs kafka_reset)"]
 fn cli_consume_group_commits_what_it_printed() {
     let t = start();
     t.brook(&["topic", "create", "work", "--partitions", "2"])

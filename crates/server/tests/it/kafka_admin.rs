@@ -377,7 +377,7 @@ fn a_topic_is_created_configured_and_deleted_durably() {
     assert_eq!(kafka.partitions("orders"), Ok(3));
     let configs = kafka.topic_configs("orders");
     assert_eq!(config(&configs, "retention.ms"), ("86400000", SOURCE_TOPIC));
-    assert_eq!(config(&configs, "brook.fsync"), ("1000ms", SOURCE_TOPIC));
+    assert_eq!(config(&configs, "brook.fsync"), ("everysec", SOURCE_TOPIC));
     assert_eq!(config(&configs, "retention.bytes"), ("-1", SOURCE_DEFAULT));
 
     // Incremental: one config set, the others kept.
@@ -408,7 +408,7 @@ fn a_topic_is_created_configured_and_deleted_durably() {
         config(&configs, "retention.bytes"),
         ("1073741824", SOURCE_TOPIC)
     );
-    assert_eq!(config(&configs, "brook.fsync"), ("1000ms", SOURCE_TOPIC));
+    assert_eq!(config(&configs, "brook.fsync"), ("everysec", SOURCE_TOPIC));
 
     // The legacy AlterConfigs replaces the whole set.
     let request =
