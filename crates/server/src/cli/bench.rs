@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
+use brook_resp_proto::Frame;
 use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use clap::{Args, Subcommand};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -70,6 +71,18 @@ pub struct Common {
         default_value = "127.0.0.1:9092"
     )]
     pub kafka: String,
+    /// Protocol to load the server with: kafka (Produce/Fetch) or resp (pipelined
+    /// XADD / XRANGE on the stream of the same name)
+    #[arg(long, value_name = "PROTOCOL", default_value = "kafka", value_parser = ["kafka", "resp"])]
+    pub protocol: String,
+    /// The server's RESP address (with --protocol resp)
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "BROOK_RESP",
+        default_value = "127.0.0.1:6379"
+    )]
+    pub resp: String,
     /// Records to produce or consume (consume: at most, stops at the end)
     #[arg(long, short = 'n', value_name = "N", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
@@ -86,7 +99,7 @@ pub struct ProduceBench {
     /// Bytes of each record's value
     #[arg(long, value_name = "BYTES", default_value = "100", value_parser = parse_record_bytes)]
     pub record_bytes: u64,
-    /// Records per produce request (one batch)
+    /// Records per produce request (one batch; with resp: XADDs per pipeline)
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch: u64,
@@ -122,7 +135,9 @@ fn parse_acks(text: &str) -> Result<i16, String> {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let report = match args.command {
+        BenchCommand::Produce(bench) if bench.common.protocol == "resp" => produce_resp(&bench)?,
         BenchCommand::Produce(bench) => produce(&bench)?,
+        BenchCommand::Consume(bench) if bench.common.protocol == "resp" => consume_resp(&bench)?,
         BenchCommand::Consume(bench) => consume(&bench)?,
     };
     let mut out = io::stdout().lock();
@@ -457,6 +472,212 @@ fn consume(bench: &ConsumeBench) -> Result<Report> {
         elapsed,
         latencies,
     ))
+}
+
+/// `brook bench produce --protocol resp`: each connection sends pipelines of
+/// `batch` XADDs and waits for their replies.
+fn produce_resp(bench: &ProduceBench) -> Result<Report> {
+    let addr = resolve(&bench.common.resp)?;
+    let key = bench.common.topic.as_bytes();
+    let counters = Counters::default();
+    let remaining = AtomicU64::new(bench.common.records);
+    let done = AtomicBool::new(false);
+    let latencies = Mutex::new(Vec::new());
+    let value = payload(bench.record_bytes as usize);
+    let start = Instant::now();
+    let result: Result<()> = std::thread::scope(|scope| {
+        scope.spawn(|| progress("produced", bench.common.records, &counters, &done));
+        let workers: Vec<_> = (0..bench.connections)
+            .map(|_| {
+                let (counters, remaining, latencies, value) =
+                    (&counters, &remaining, &latencies, value.clone());
+                scope.spawn(move || -> Result<()> {
+                    let mut conn = RespConn::connect(addr)?;
+                    let mut mine = Vec::new();
+                    let claim =
+                        |left: u64| left.checked_sub(left.min(bench.batch)).filter(|_| left > 0);
+                    while let Ok(before) =
+                        remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, claim)
+                    {
+                        let count = before.min(bench.batch);
+                        let started = Instant::now();
+                        for _ in 0..count {
+                            conn.command(&[b"XADD", key, b"*", b"value", &value]);
+                        }
+                        for _ in 0..count {
+                            conn.reply()?;
+                        }
+                        mine.push(started.elapsed().as_micros() as u64);
+                        counters.records.fetch_add(count, Ordering::Relaxed);
+                        counters
+                            .bytes
+                            .fetch_add(count * value.len() as u64, Ordering::Relaxed);
+                    }
+                    if let Ok(mut all) = latencies.lock() {
+                        all.extend(mine);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        for worker in workers {
+            let outcome = worker
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("a producer thread panicked")));
+            if result.is_ok() {
+                result = outcome;
+            }
+            if result.is_err() {
+                remaining.store(0, Ordering::Relaxed);
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    result?;
+    let latencies = latencies.into_inner().unwrap_or_default();
+    Ok(Report::new(
+        "produce",
+        &bench.common,
+        1,
+        &counters,
+        start.elapsed(),
+        latencies,
+    ))
+}
+
+/// Entries per XRANGE of `brook bench consume --protocol resp`.
+const XRANGE_COUNT: usize = 1000;
+
+/// `brook bench consume --protocol resp`: XRANGE from the first entry, 1000 at a
+/// time, to the end (or the record count).
+fn consume_resp(bench: &ConsumeBench) -> Result<Report> {
+    let addr = resolve(&bench.common.resp)?;
+    let key = bench.common.topic.as_bytes();
+    let mut conn = RespConn::connect(addr)?;
+    let counters = Counters::default();
+    let done = AtomicBool::new(false);
+    let mut latencies = Vec::new();
+    let target = bench.common.records;
+    let start = Instant::now();
+    let result: Result<()> = std::thread::scope(|scope| {
+        scope.spawn(|| progress("consumed", target, &counters, &done));
+        let result = (|| {
+            let mut from = b"-".to_vec();
+            let count = XRANGE_COUNT.to_string();
+            loop {
+                let started = Instant::now();
+                conn.command(&[b"XRANGE", key, &from, b"+", b"COUNT", count.as_bytes()]);
+                let Frame::Array(entries) = conn.reply()? else {
+                    bail!("XRANGE did not answer an array");
+                };
+                latencies.push(started.elapsed().as_micros() as u64);
+                let Some(Frame::Array(last)) = entries.last() else {
+                    return Ok(());
+                };
+                let Some(Frame::Bulk(id)) = last.first() else {
+                    bail!("XRANGE entry without an ID");
+                };
+                from = [b"(".as_slice(), id].concat();
+                let bytes: u64 = entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        Frame::Array(e) => e.get(1),
+                        _ => None,
+                    })
+                    .filter_map(|fields| match fields {
+                        Frame::Array(f) => Some(f),
+                        _ => None,
+                    })
+                    .flatten()
+                    .map(|f| match f {
+                        Frame::Bulk(b) => b.len() as u64,
+                        _ => 0,
+                    })
+                    .sum();
+                counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                let n = entries.len() as u64;
+                let total = counters.records.fetch_add(n, Ordering::Relaxed) + n;
+                if total >= target || entries.len() < XRANGE_COUNT {
+                    return Ok(());
+                }
+            }
+        })();
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    result?;
+    Ok(Report::new(
+        "consume",
+        &bench.common,
+        1,
+        &counters,
+        start.elapsed(),
+        latencies,
+    ))
+}
+
+/// A blocking RESP2 connection: commands are buffered until a reply is read.
+struct RespConn {
+    stream: TcpStream,
+    out: Vec<u8>,
+    buf: BytesMut,
+    limits: brook_resp_proto::Limits,
+}
+
+impl RespConn {
+    fn connect(addr: SocketAddr) -> Result<RespConn> {
+        let stream = TcpStream::connect_timeout(&addr, REQUEST_TIMEOUT).with_context(|| {
+            format!(
+                "cannot connect to the RESP port {addr}; is `brook server` running there? (--resp)"
+            )
+        })?;
+        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(RespConn {
+            stream,
+            out: Vec::new(),
+            buf: BytesMut::with_capacity(64 * 1024),
+            limits: brook_resp_proto::Limits::default(),
+        })
+    }
+
+    /// Buffers one command (an array of bulk strings).
+    fn command(&mut self, args: &[&[u8]]) {
+        self.out
+            .extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            self.out
+                .extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            self.out.extend_from_slice(a);
+            self.out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Sends what is buffered, then reads one reply; an error reply is an error.
+    fn reply(&mut self) -> Result<Frame> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out)?;
+            self.out.clear();
+        }
+        loop {
+            if let Some(frame) = brook_resp_proto::parse_frame(&mut self.buf, &self.limits)
+                .map_err(|e| anyhow!("bad RESP reply: {e}"))?
+            {
+                if let Frame::Error(e) = &frame {
+                    bail!("the server answered: {}", String::from_utf8_lossy(e));
+                }
+                return Ok(frame);
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                bail!("the server closed the RESP connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
 }
 
 /// `n` bytes of printable, not very compressible data.

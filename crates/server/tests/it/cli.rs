@@ -1017,3 +1017,53 @@ fn cli_bench_produce_then_consume_over_kafka() {
     assert!(run.stderr.contains("--kafka"), "{run:?}");
     assert_eq!(t.brook(&["bench", "produce", "--acks", "0"]).code, 2);
 }
+
+#[test]
+fn cli_bench_produce_then_consume_over_resp() {
+    let mut t = start();
+    let resp = t.server.resp_addr().to_string();
+    let produced = t
+        .brook(&[
+            "bench",
+            "produce",
+            "rload",
+            "--protocol",
+            "resp",
+            "--resp",
+            &resp,
+            "-n",
+            "1000",
+            "--batch",
+            "50",
+            "-c",
+            "2",
+            "--record-bytes",
+            "32",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(produced["records"], 1000);
+    assert_eq!(produced["requests"], 20);
+    let consumed = t
+        .brook(&[
+            "bench",
+            "consume",
+            "rload",
+            "--protocol",
+            "resp",
+            "--resp",
+            &resp,
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(consumed["records"], 1000);
+    // Field names and values: "value" (5 bytes) and the 32-byte payload per entry.
+    assert_eq!(consumed["bytes"], 1000 * (5 + 32));
+    let topic = t
+        .brook(&["topic", "describe", "rload", "--json"])
+        .ok()
+        .json();
+    assert_eq!(topic["records"], 1000);
+}
