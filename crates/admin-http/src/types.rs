@@ -100,6 +100,9 @@ pub struct TopicConfig {
     /// Trim what every consumer group has acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_acked: Option<bool>,
+    /// Kafka's `cleanup.policy`: only `delete` (Brook does not compact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_policy: Option<String>,
 }
 
 /// The settings in force, defaults filled in (`None`: unlimited).

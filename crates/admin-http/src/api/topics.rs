@@ -162,6 +162,7 @@ const CONFIG_NAMES: &[&str] = &[
     "segment_bytes",
     "max_message_bytes",
     "trim_acked",
+    "cleanup_policy",
 ];
 
 /// `over`'s fields replace `into`'s where set.
@@ -174,6 +175,7 @@ fn merge(into: &mut TopicConfig, over: TopicConfig) {
         segment_bytes,
         max_message_bytes,
         trim_acked,
+        cleanup_policy,
     } = over;
     into.fsync = fsync.or(into.fsync.take());
     into.retention_ms = retention_ms.or(into.retention_ms);
@@ -182,6 +184,7 @@ fn merge(into: &mut TopicConfig, over: TopicConfig) {
     into.segment_bytes = segment_bytes.or(into.segment_bytes);
     into.max_message_bytes = max_message_bytes.or(into.max_message_bytes);
     into.trim_acked = trim_acked.or(into.trim_acked);
+    into.cleanup_policy = cleanup_policy.or(into.cleanup_policy.take());
 }
 
 /// Sets the fields `config` names.
@@ -210,6 +213,14 @@ fn apply(s: &mut TopicSettings, config: &TopicConfig) -> Result<(), Failure> {
     if let Some(v) = config.trim_acked {
         s.trim_acked = v;
     }
+    match config.cleanup_policy.as_deref() {
+        None | Some("delete") => {}
+        Some(other) => {
+            return Err(Failure::bad_request(format!(
+                "config cleanup_policy: {other:?} is not supported; Brook deletes old records (retention) and does not compact"
+            )))
+        }
+    }
     s.validate()
         .map_err(|e| Failure::bad_request(e.to_string()))
 }
@@ -237,6 +248,7 @@ fn config_of(s: &TopicSettings) -> TopicConfig {
         segment_bytes: s.segment_bytes,
         max_message_bytes: s.max_message_bytes,
         trim_acked: s.trim_acked.then_some(true),
+        cleanup_policy: None,
     }
 }
 

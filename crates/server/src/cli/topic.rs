@@ -93,6 +93,9 @@ pub struct Settings {
     /// Trim records every consumer group has acknowledged (--trim-acked=false: don't)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub trim_acked: Option<bool>,
+    /// Kafka's cleanup.policy: delete (Brook does not compact; compact is refused)
+    #[arg(long, value_name = "POLICY", value_parser = ["delete", "compact"])]
+    pub cleanup_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,6 +152,7 @@ impl Settings {
             segment_bytes: self.segment_bytes,
             max_message_bytes: self.max_message_bytes,
             trim_acked: self.trim_acked,
+            cleanup_policy: self.cleanup_policy.clone(),
         }
     }
 }
@@ -503,6 +507,7 @@ mod tests {
             segment_bytes: None,
             max_message_bytes: None,
             trim_acked: None,
+            cleanup_policy: None,
         }
     }
 

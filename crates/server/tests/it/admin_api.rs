@@ -116,6 +116,22 @@ fn topics_are_created_with_presets_described_altered_and_deleted() {
     assert!(e["error"].as_str().unwrap().contains("fsync"), "{e}");
     let (status, e) = api.call("POST", "/v1/topics", Some(json!({"nam": "x"})));
     assert_eq!(status, 400, "{e}");
+    let (status, e) = api.call(
+        "POST",
+        "/v1/topics",
+        Some(json!({"name": "x", "config": {"cleanup_policy": "compact"}})),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("does not compact"),
+        "{e}"
+    );
+    api.ok(
+        "POST",
+        "/v1/topics",
+        Some(json!({"name": "x", "config": {"cleanup_policy": "delete"}})),
+    );
+    assert_eq!(api.call("DELETE", "/v1/topics/x", None).0, 204);
 
     // Percent-encoded names; alter grows partitions and resets a setting.
     let t = api.ok(
