@@ -276,14 +276,16 @@ impl KafkaGroups {
     /// has neither members nor offsets.
     pub async fn delete_group(&self, meta: &MetaLog, group_id: &str) -> Result<(), CommitError> {
         let next = {
-            let inner = self.inner.lock();
+            let mut inner = self.inner.lock();
             inner.coordinator.check_delete(group_id)?;
             let offsets = meta.scan_prefix(&group_prefix(group_id));
             if offsets.is_empty() && inner.coordinator.describe(group_id).is_none() {
                 return Err(KafkaGroupError::GroupIdNotFound.into());
             }
             let changes = offsets.into_iter().map(|(k, _)| (k, None)).collect();
-            meta.apply_chunked_nowait(changes, now_ms())?
+            let next = meta.apply_chunked_nowait(changes, now_ms())?;
+            inner.coordinator.remove_unused(group_id);
+            next
         };
         meta.partition()
             .wait_durable(next)

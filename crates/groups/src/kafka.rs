@@ -22,7 +22,9 @@
 //! coordinator only decides whether a commit is allowed ([`Coordinator::check_commit`]).
 //! Membership is not persisted: after a restart members find their member IDs
 //! unknown and join again, as after a Kafka coordinator failover without the
-//! group's metadata record.
+//! group's metadata record. A group whose members all left stays (`Empty`, with its
+//! protocol type) until it is deleted, or forgotten when the coordinator needs room
+//! for new groups.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -147,6 +149,9 @@ pub struct JoinReply {
     pub member_id: String,
     /// The members and their metadata, for the leader only.
     pub members: Vec<JoinedMember>,
+    /// JoinGroup v9: the leader gets the members but must not assign again (a static
+    /// leader rejoined a stable group).
+    pub skip_assignment: bool,
 }
 
 impl JoinReply {
@@ -365,6 +370,7 @@ impl Group {
             leader: self.leader.clone().unwrap_or_default(),
             member_id: member_id.to_owned(),
             members,
+            skip_assignment: false,
         }
     }
 
@@ -459,9 +465,10 @@ impl Group {
         self.initial_delay_until_ms = None;
         self.generation_id = self.generation_id.wrapping_add(1).max(1);
         if self.members.is_empty() {
+            // Kafka keeps an empty group's protocol type (it is still a `consumer`
+            // group); only the protocol name goes.
             self.state = GroupState::Empty;
             self.protocol_name = None;
-            self.protocol_type = None;
             self.leader = None;
             return;
         }
@@ -515,6 +522,11 @@ impl Group {
         } else {
             Err(KafkaGroupError::UnknownMemberId)
         }
+    }
+
+    /// Whether the group has nobody in it (nor anyone about to join).
+    fn is_unused(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty() && self.pending.is_empty()
     }
 
     fn next_deadline_ms(&self) -> Option<u64> {
@@ -612,6 +624,11 @@ impl Coordinator {
                 return fail(KafkaGroupError::UnknownMemberId, &req.member_id);
             }
             if self.groups.len() >= self.config.groups_max {
+                // Make room by forgetting groups nobody is in (their offsets are
+                // the broker's).
+                self.groups.retain(|_, g| !g.is_unused());
+            }
+            if self.groups.len() >= self.config.groups_max {
                 return fail(KafkaGroupError::CoordinatorNotAvailable, &req.member_id);
             }
         }
@@ -658,7 +675,6 @@ impl Coordinator {
                                 SyncReply::error(KafkaGroupError::FencedInstanceId),
                             ));
                         }
-                        let unchanged = m.protocols == req.protocols;
                         m.id = new_id.clone();
                         m.client_id = req.client_id.clone();
                         m.client_host = req.client_host.clone();
@@ -674,8 +690,14 @@ impl Coordinator {
                         if let Some(i) = &req.group_instance_id {
                             group.instances.insert(i.clone(), new_id.clone());
                         }
-                        if group.state == GroupState::Stable && unchanged && !was_leader {
-                            out.push(Completion::Join(waiter, group.join_reply_for(&new_id)));
+                        // A restarted static member keeps its assignment: no rebalance
+                        // unless the group's protocol would change (Kafka's KIP-345).
+                        if group.state == GroupState::Stable
+                            && group.select_protocol() == group.protocol_name
+                        {
+                            let mut reply = group.join_reply_for(&new_id);
+                            reply.skip_assignment = was_leader;
+                            out.push(Completion::Join(waiter, reply));
                             return out;
                         }
                         if let Some(m) = group.members.get_mut(&new_id) {
@@ -1011,11 +1033,6 @@ impl Coordinator {
             }
             group.maybe_complete_join(now_ms, &mut out);
         }
-        // Groups with nobody in them hold no state worth keeping (their offsets are
-        // the broker's).
-        self.groups.retain(|_, g| {
-            !(g.state == GroupState::Empty && g.members.is_empty() && g.pending.is_empty())
-        });
         out
     }
 
@@ -1067,6 +1084,17 @@ impl Coordinator {
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
+    }
+
+    /// Forgets a group nobody is in (DeleteGroups); `false` if it has members.
+    pub fn remove_unused(&mut self, group_id: &str) -> bool {
+        match self.groups.get(group_id) {
+            Some(g) if !g.is_unused() => false,
+            _ => {
+                self.groups.remove(group_id);
+                true
+            }
+        }
     }
 
     /// Checks that a group may be deleted (no members); the broker deletes its
@@ -1346,11 +1374,15 @@ mod tests {
         };
         let (results, _) = c.leave(10, "g", &[leave(&a), leave("ghost")]).unwrap();
         assert_eq!(results, vec![Ok(()), Err(KafkaGroupError::UnknownMemberId)]);
-        assert_eq!(c.describe("g").unwrap().state, GroupState::Empty);
+        let d = c.describe("g").unwrap();
+        assert_eq!(d.state, GroupState::Empty);
+        assert_eq!(d.protocol_type, "consumer", "an empty group keeps its type");
         assert_eq!(c.check_delete("g"), Ok(()));
         c.tick(20);
-        assert!(c.describe("g").is_none(), "empty groups are forgotten");
+        assert!(c.describe("g").is_some(), "empty groups stay until deleted");
         assert_eq!(c.check_commit(30, "g", "", None, -1), Ok(()));
+        assert!(c.remove_unused("g"));
+        assert!(c.describe("g").is_none());
     }
 
     #[test]
@@ -1541,5 +1573,51 @@ mod tests {
             c.heartbeat(100 + REBALANCE as u64, "g", &a, None, 2),
             Err(KafkaGroupError::UnknownMemberId)
         );
+    }
+
+    #[test]
+    fn a_static_leader_that_restarts_keeps_the_group_stable() {
+        let mut c = coordinator(0);
+        let stat = |instance: &str, member: &str| JoinRequest {
+            group_instance_id: Some(instance.into()),
+            ..join_req(member, &["range"])
+        };
+        let out = c.join(0, 1, stat("i1", ""));
+        let leader = join_of(&out, 1).unwrap();
+        assert_eq!(leader.generation_id, 1);
+        let out = c.join(10, 2, stat("i2", ""));
+        assert!(out.is_empty(), "i2 joining rebalances");
+        let out = c.join(20, 3, stat("i1", &leader.member_id));
+        let (l, f) = (join_of(&out, 3).unwrap(), join_of(&out, 2).unwrap());
+        assert_eq!((l.generation_id, f.generation_id), (2, 2));
+        assert_eq!(l.leader, leader.member_id);
+        c.sync(30, 4, sync_req(&f.member_id, 2, &[]));
+        c.sync(
+            30,
+            5,
+            sync_req(&l.member_id, 2, &[(&l.member_id, "a"), (&f.member_id, "b")]),
+        );
+        // The leader's process restarts and joins again with its instance ID.
+        let out = c.join(40, 6, stat("i1", ""));
+        let again = join_of(&out, 6).unwrap();
+        assert_eq!(again.error, None);
+        assert_eq!(again.generation_id, 2, "no rebalance");
+        assert!(again.skip_assignment);
+        assert_eq!(again.members.len(), 2, "the leader still gets the members");
+        assert_eq!(again.leader, again.member_id);
+        assert_eq!(
+            c.heartbeat(50, "g", &f.member_id, Some("i2"), 2),
+            Ok(()),
+            "the follower keeps its partitions"
+        );
+        let out = c.sync(
+            60,
+            7,
+            SyncRequest {
+                group_instance_id: Some("i1".into()),
+                ..sync_req(&again.member_id, 2, &[])
+            },
+        );
+        assert_eq!(&sync_of(&out, 7).unwrap().assignment[..], b"a");
     }
 }

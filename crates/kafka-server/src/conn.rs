@@ -43,6 +43,7 @@ pub async fn serve<F>(
         advertised,
         peer,
         idempotence: Arc::clone(&server.idempotence),
+        stopping: Arc::clone(&server.stopping),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -46,6 +46,7 @@ pub struct KafkaServer {
     idempotence: Arc<idempotence::Idempotence>,
     /// Latency of each API's requests, in the order of [`api::APIS`].
     request_seconds: Vec<brook_model::metrics::Histogram>,
+    stopping: Arc<api::Stopping>,
 }
 
 impl KafkaServer {
@@ -60,6 +61,7 @@ impl KafkaServer {
                 .iter()
                 .map(|_| brook_model::metrics::Histogram::latency())
                 .collect(),
+            stopping: Arc::default(),
         })
     }
 
@@ -82,6 +84,11 @@ impl KafkaServer {
 }
 
 impl KafkaServer {
+    /// Tells long polls (Fetch waiting for data) to answer now: the server stops.
+    pub fn begin_shutdown(&self) {
+        self.stopping.stop();
+    }
+
     /// Records one request's latency (`key`: its API key).
     pub(crate) fn observe_request(&self, key: i16, took: std::time::Duration) {
         if let Some(i) = api::APIS.iter().position(|a| a.key as i16 == key) {

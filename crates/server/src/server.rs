@@ -93,6 +93,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             },
         ));
     }
+    let mut kafka_front = None;
     if let Some(listener) = kafka {
         // Metadata advertises the address each client connected to.
         let advertise =
@@ -105,6 +106,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 });
         let kafka_server = KafkaServer::new(Arc::clone(&broker), advertise);
         admin.add_metrics(kafka_server.clone());
+        kafka_front = Some(Arc::clone(&kafka_server));
         let admin = Arc::clone(&admin);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,
@@ -154,6 +156,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.trigger();
     // Blocked readers (XREAD BLOCK) return at once instead of waiting out the grace.
     resp_server.begin_shutdown();
+    if let Some(kafka) = &kafka_front {
+        kafka.begin_shutdown();
+    }
     tokio::spawn(async move {
         let again = signals.next().await;
         tracing::warn!(

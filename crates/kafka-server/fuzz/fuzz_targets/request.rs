@@ -35,6 +35,7 @@ fn env() -> &'static Env {
                 },
                 peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
                 idempotence: Default::default(),
+                stopping: Default::default(),
             },
             _dir: dir,
         }

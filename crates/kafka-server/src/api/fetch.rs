@@ -82,7 +82,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             names.push(t.topic);
         }
 
-        let partitions = long_poll(&wanted, min_bytes, max_bytes, deadline).await;
+        let partitions = long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
         let mut topics: Vec<FetchableTopicResponse> = names
             .into_iter()
             .map(|name| FetchableTopicResponse::default().with_topic(name))
@@ -100,17 +100,21 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
 }
 
 /// Collects the wanted partitions until they hold `min_bytes`, a partition has an
-/// error, or `deadline`; in between, sleeps until some partition's high watermark
-/// moves past what the last collection saw.
+/// error, `deadline`, or the server stops; in between, sleeps until some
+/// partition's high watermark moves past what the last collection saw.
 async fn long_poll(
     wanted: &[Wanted],
     min_bytes: usize,
     max_bytes: usize,
     deadline: Instant,
+    stopping: &super::Stopping,
 ) -> Vec<PartitionData> {
+    let stopped = stopping.stopped();
+    tokio::pin!(stopped);
+    let mut stop = false;
     loop {
         let (partitions, bytes, errors) = collect(wanted, max_bytes);
-        if bytes >= min_bytes || errors || Instant::now() >= deadline {
+        if bytes >= min_bytes || errors || stop || Instant::now() >= deadline {
             return partitions;
         }
         let waits: Vec<_> = wanted
@@ -122,11 +126,17 @@ async fn long_poll(
                 Some(Box::pin(p.wait_for_data(seen)))
             })
             .collect();
-        if waits.is_empty() {
-            tokio::time::sleep_until(deadline).await;
-        } else {
-            let _ =
-                tokio::time::timeout_at(deadline, futures_util::future::select_all(waits)).await;
+        let wait = async {
+            if waits.is_empty() {
+                tokio::time::sleep_until(deadline).await;
+            } else {
+                let _ = tokio::time::timeout_at(deadline, futures_util::future::select_all(waits))
+                    .await;
+            }
+        };
+        tokio::select! {
+            () = wait => {}
+            () = &mut stopped => stop = true,
         }
     }
 }
@@ -307,6 +317,7 @@ mod tests {
             1,
             1 << 20,
             started + Duration::from_millis(300),
+            &super::super::Stopping::default(),
         )
         .await;
         assert!(started.elapsed() >= Duration::from_millis(300));
@@ -315,12 +326,14 @@ mod tests {
         // min_bytes not reached by what is there: waits for more, wakes on append
         // (long before the 10 s deadline).
         let started = Instant::now();
+        let stopping = super::super::Stopping::default();
         let from_start = [wanted(&topic, 0, 0, 1 << 20)];
         let poll = long_poll(
             &from_start,
             10_000,
             1 << 20,
             started + Duration::from_secs(10),
+            &stopping,
         );
         let writer = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -333,5 +346,32 @@ mod tests {
             started.elapsed()
         );
         assert!(records_len(&data[0]) > 20_000);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_poll_answers_at_once_when_the_server_stops() {
+        let (broker, topic, _dir) = topic(1).await;
+        append(&broker, &topic, 0, 10).await;
+        let stopping = super::super::Stopping::default();
+        let started = Instant::now();
+        let past_end = [wanted(&topic, 0, 1, 1 << 20)];
+        let poll = long_poll(
+            &past_end,
+            1,
+            1 << 20,
+            started + Duration::from_secs(30),
+            &stopping,
+        );
+        let stop = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stopping.stop();
+        };
+        let (data, ()) = tokio::join!(poll, stop);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(records_len(&data[0]), 0);
     }
 }

@@ -67,6 +67,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             .with_protocol_name(reply.protocol_name.map(StrBytes::from_string))
             .with_leader(StrBytes::from_string(reply.leader))
             .with_member_id(StrBytes::from_string(reply.member_id))
+            .with_skip_assignment(version >= 9 && reply.skip_assignment)
             .with_members(members);
         encode(&response, "JoinGroupResponse", version)
     })

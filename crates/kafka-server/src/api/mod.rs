@@ -59,6 +59,30 @@ pub struct Ctx {
     pub advertised: Advertised,
     pub peer: SocketAddr,
     pub idempotence: Arc<crate::idempotence::Idempotence>,
+    /// Set when the server stops: long polls answer at once.
+    pub stopping: Arc<Stopping>,
+}
+
+/// The server's stop signal, which waiting requests watch.
+#[derive(Debug)]
+pub struct Stopping(tokio::sync::watch::Sender<bool>);
+
+impl Default for Stopping {
+    fn default() -> Self {
+        Stopping(tokio::sync::watch::channel(false).0)
+    }
+}
+
+impl Stopping {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Completes once the server is stopping.
+    pub async fn stopped(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
 }
 
 /// A handler's answer: an encoded response body, or nothing (Produce acks=0).

@@ -363,6 +363,7 @@ mod tests {
             },
             peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
             idempotence: Arc::default(),
+            stopping: Arc::default(),
         };
         (ctx, topic, dir)
     }
