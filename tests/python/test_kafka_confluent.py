@@ -1,0 +1,742 @@
+"""Brook through confluent-kafka (librdkafka), the way Python Kafka users use it.
+
+Every test gets a fresh server (RESP + Kafka on free ports). Expected values are what
+a single-broker Apache Kafka answers; differences are in tests/FINDINGS.md.
+Tests marked `groups`, `idempotence` or `admin` need those Kafka APIs
+(`pytest -m "not groups"` etc. to select).
+"""
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import (
+    OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafkahelp import (
+    HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, TIMEOUT_S, kafka_fields, resp,
+    stream_id_ms, wait_until, xrange_raw,
+)
+
+CODECS = ["gzip", "snappy", "lz4", "zstd"]
+
+
+def producer(brook, **conf):
+    return Producer({"bootstrap.servers": brook.bootstrap, "linger.ms": 5, **conf})
+
+
+def produce_all(p, topic, records, partition=None):
+    """Produces `records` (dicts of produce() arguments) and waits for every delivery
+    report; returns the (partition, offset) of each record, in order."""
+    reports = [None] * len(records)
+
+    def on_delivery(i):
+        def cb(err, msg):
+            reports[i] = err if err else (msg.partition(), msg.offset())
+        return cb
+
+    for i, rec in enumerate(records):
+        kwargs = dict(rec)
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                p.produce(topic, on_delivery=on_delivery(i), **kwargs)
+                break
+            except BufferError:
+                p.poll(0.05)
+    assert p.flush(TIMEOUT_S) == 0, "not every record was delivered in time"
+    errors = [r for r in reports if not isinstance(r, tuple)]
+    assert not errors, errors
+    return reports
+
+
+def consumer(brook, group=None, **conf):
+    """A consumer. Without `group` it is only used with assign(): librdkafka needs a
+    group.id, so it gets a unique one and never commits."""
+    base = {
+        "bootstrap.servers": brook.bootstrap,
+        "group.id": group or f"unused-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 100,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+    }
+    base.update(conf)
+    return Consumer(base)
+
+
+def consume(c, n, timeout=TIMEOUT_S):
+    """The next `n` messages (errors other than partition EOF fail the test)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        assert time.monotonic() < deadline, f"got {len(got)} of {n} messages: {got}"
+        for m in c.consume(num_messages=n - len(got), timeout=0.2):
+            if m.error():
+                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                continue
+            got.append(m)
+    return got
+
+
+def wait_for_eof(c, tp_count=1, timeout=TIMEOUT_S):
+    """Polls until `tp_count` partitions reported end-of-partition; no message may
+    arrive meanwhile. Returns the EOF offsets by (topic, partition)."""
+    eofs = {}
+    deadline = time.monotonic() + timeout
+    while len(eofs) < tp_count:
+        assert time.monotonic() < deadline, f"no end of partition; saw {eofs}"
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        assert m.error(), f"unexpected message at offset {m.offset()}: {m.value()!r}"
+        assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+        eofs[(m.topic(), m.partition())] = m.offset()
+    return eofs
+
+
+def read_all(brook, topic, partition=0, start=OFFSET_BEGINNING):
+    """Every message of one partition from `start` up to its end (assign, no group)."""
+    c = consumer(brook)
+    try:
+        c.assign([TopicPartition(topic, partition, start)])
+        got = []
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            assert time.monotonic() < deadline, f"no end of partition after {len(got)}"
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                return got
+            got.append(m)
+    finally:
+        c.close()
+
+
+def summary(msgs):
+    return [(m.offset(), m.key(), m.value(), m.headers()) for m in msgs]
+
+
+# ---------------------------------------------------------------------------------
+# Produce and consume
+
+
+def test_round_trip_keys_values_headers_and_timestamps(kafka_brook):
+    p = producer(kafka_brook)
+    base_ts = 1_700_000_000_000
+    records = []
+    for i in range(200):
+        records.append({
+            "key": None if i % 10 == 3 else f"key-{i}".encode(),
+            "value": None if i % 10 == 7 else f"value {i} ☃".encode() + bytes([0, 255, i]),
+            "headers": [("trace", f"t{i}".encode()), ("bin", b"\x00\xff"),
+                        ("trace", b"again"), ("empty", b""), ("null", None)],
+            "timestamp": base_ts + i,
+        })
+    records.append({"key": b"", "value": b""})  # empty, not null
+    reports = produce_all(p, "roundtrip", records)
+    assert reports == [(0, i) for i in range(201)]
+
+    msgs = read_all(kafka_brook, "roundtrip")
+    assert [m.offset() for m in msgs] == list(range(201))
+    for rec, m in zip(records, msgs):
+        assert m.topic() == "roundtrip" and m.partition() == 0
+        assert m.key() == rec["key"]
+        assert m.value() == rec["value"]
+        assert m.headers() == rec.get("headers")
+    assert [m.timestamp() for m in msgs[:200]] == [
+        (1, base_ts + i) for i in range(200)]  # TIMESTAMP_CREATE_TIME, as produced
+    ts_type, ts = msgs[200].timestamp()
+    assert ts_type == 1 and abs(ts - time.time() * 1000) < 60_000
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_compressed_produce_round_trips(kafka_brook, codec):
+    p = producer(kafka_brook, **{"compression.type": codec, "linger.ms": 50,
+                                 "batch.num.messages": 1000})
+    records = [{"key": f"k{i}".encode(), "value": (f"{codec} payload {i} " * 20).encode(),
+                "headers": [("n", str(i).encode())]} for i in range(1000)]
+    reports = produce_all(p, f"z-{codec}", records)
+    assert reports == [(0, i) for i in range(1000)]
+    msgs = read_all(kafka_brook, f"z-{codec}")
+    assert summary(msgs) == [(i, r["key"], r["value"], r["headers"])
+                             for i, r in enumerate(records)]
+    # Stored decompressed; Redis readers see the same records.
+    r = resp(kafka_brook)
+    assert r.xlen(f"z-{codec}") == 1000
+    assert xrange_raw(r, f"z-{codec}")[999][1] == kafka_fields(
+        b"k999", records[999]["value"], [("n", b"999")])
+
+
+def test_consume_from_a_specific_offset_and_seek(kafka_brook):
+    produce_all(producer(kafka_brook), "seek",
+                [{"key": b"k", "value": f"v{i}".encode()} for i in range(20)])
+    msgs = read_all(kafka_brook, "seek", start=15)
+    assert [(m.offset(), m.value()) for m in msgs] == [(i, f"v{i}".encode())
+                                                        for i in range(15, 20)]
+    c = consumer(kafka_brook)
+    try:
+        c.assign([TopicPartition("seek", 0, 5)])
+        assert [m.offset() for m in consume(c, 3)] == [5, 6, 7]
+        c.seek(TopicPartition("seek", 0, 2))
+        assert [m.value() for m in consume(c, 2)] == [b"v2", b"v3"]
+        assert c.position([TopicPartition("seek", 0)])[0].offset == 4
+    finally:
+        c.close()
+
+
+def test_offset_end_waits_for_new_records(kafka_brook):
+    p = producer(kafka_brook)
+    produce_all(p, "tail", [{"value": b"old"}] * 5)
+    c = consumer(kafka_brook)
+    try:
+        c.assign([TopicPartition("tail", 0, OFFSET_END)])
+        assert wait_for_eof(c) == {("tail", 0): 5}
+        produce_all(p, "tail", [{"value": b"new1"}, {"value": b"new2"}])
+        assert [(m.offset(), m.value()) for m in consume(c, 2)] == [(5, b"new1"),
+                                                                    (6, b"new2")]
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("reset", ["earliest", "latest"])
+def test_auto_offset_reset_on_an_out_of_range_offset(kafka_brook, reset):
+    p = producer(kafka_brook)
+    produce_all(p, "reset", [{"value": f"v{i}".encode()} for i in range(10)])
+    # XTRIM moves the log start (Kafka's DeleteRecords): offsets 0-3 are gone.
+    assert resp(kafka_brook).xtrim("reset", maxlen=6, approximate=False) == 4
+    c = consumer(kafka_brook, **{"auto.offset.reset": reset})
+    try:
+        for out_of_range in (2, 50):  # below the log start, beyond the end
+            c.assign([TopicPartition("reset", 0, out_of_range)])
+            if reset == "earliest":
+                assert [m.offset() for m in consume(c, 6)] == list(range(4, 10))
+            else:
+                assert wait_for_eof(c) == {("reset", 0): 10}
+            c.unassign()
+    finally:
+        c.close()
+    if reset == "latest":
+        c = consumer(kafka_brook, **{"auto.offset.reset": reset})
+        try:
+            c.assign([TopicPartition("reset", 0, 50)])
+            assert wait_for_eof(c) == {("reset", 0): 10}
+            produce_all(p, "reset", [{"value": b"v10"}])
+            assert [(m.offset(), m.value()) for m in consume(c, 1)] == [(10, b"v10")]
+        finally:
+            c.close()
+
+
+def test_auto_offset_reset_error_reports_out_of_range(kafka_brook):
+    produce_all(producer(kafka_brook), "strict", [{"value": b"v"}] * 3)
+    c = consumer(kafka_brook, **{"auto.offset.reset": "error"})
+    try:
+        c.assign([TopicPartition("strict", 0, 7)])
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            assert time.monotonic() < deadline, "no out-of-range error"
+            m = c.poll(0.2)
+            if m is not None:
+                break
+        assert m.error() is not None and m.error().code() == KafkaError._AUTO_OFFSET_RESET, (
+            m.error())
+    finally:
+        c.close()
+
+
+def test_watermarks_and_offsets_for_times(kafka_brook):
+    base = 1_600_000_000_000
+    produce_all(producer(kafka_brook), "times",
+                [{"value": f"v{i}".encode(), "timestamp": base + 1000 * i}
+                 for i in range(10)])
+    c = consumer(kafka_brook)
+    try:
+        tp = TopicPartition("times", 0)
+        assert c.get_watermark_offsets(tp, timeout=TIMEOUT_S) == (0, 10)
+
+        def lookup(ts):
+            [res] = c.offsets_for_times([TopicPartition("times", 0, ts)], timeout=TIMEOUT_S)
+            assert res.error is None, res.error
+            return res.offset
+
+        assert lookup(base) == 0              # exact
+        assert lookup(base + 2500) == 3       # first record at or after the time
+        assert lookup(base + 9000) == 9
+        assert lookup(base - 10**6) == 0      # before everything: the first record
+        assert lookup(base + 9001) == -1      # after everything: none (OFFSET_END)
+
+        # Consuming from the looked-up offset starts at that record.
+        c.assign([TopicPartition("times", 0, lookup(base + 7000))])
+        assert [(m.offset(), m.timestamp()[1]) for m in consume(c, 3)] == [
+            (7, base + 7000), (8, base + 8000), (9, base + 9000)]
+        # XTRIM moves the low watermark.
+        resp(kafka_brook).xtrim("times", maxlen=4, approximate=False)
+        assert c.get_watermark_offsets(tp, timeout=TIMEOUT_S) == (6, 10)
+        assert lookup(base) == 6
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------
+# Redis <-> Kafka
+
+
+def test_xadd_entries_are_consumed_as_kafka_records(kafka_brook):
+    r = resp(kafka_brook)
+    binary = b"\x00\xff\xfe"
+    ids = [
+        r.xadd("events:orders", {"key": "o-17", "value": '{"total":12}'}),
+        r.xadd("events:orders", {"user": "ann", "qty": "2"}),
+        r.xadd("events:orders", {"value": "v", "key": "k"}),  # not `key`, `value` order
+        r.xadd("events:orders", {"img": binary}),             # binary: Redis field list
+        r.execute_command("XADD", "events:orders", "*", "a", "1", "a", "2"),  # repeated
+    ]
+    # docs/mapping.md: `events:orders` is `_events_3Aorders` to Kafka.
+    msgs = read_all(kafka_brook, "_events_3Aorders")
+    assert [m.offset() for m in msgs] == [0, 1, 2, 3, 4]
+    assert [(m.key(), m.headers()) for m in msgs] == [(b"o-17", None)] + [(None, None)] * 4
+    assert msgs[0].value() == b'{"total":12}'
+    assert json.loads(msgs[1].value()) == {"user": "ann", "qty": "2"}
+    assert msgs[1].value() == b'{"user":"ann","qty":"2"}'
+    assert msgs[2].value() == b'{"value":"v","key":"k"}'
+    assert msgs[3].value() == (b"\x00\x00\x00\x01" + b"\x00\x00\x00\x03img"
+                               + b"\x00\x00\x00\x03" + binary)
+    assert msgs[4].value() == (b"\x00\x00\x00\x02" + b"\x00\x00\x00\x01a\x00\x00\x00\x011"
+                               + b"\x00\x00\x00\x01a\x00\x00\x00\x012")
+    # The record timestamp is the server's clock at the append, like the ID's ms.
+    for m, entry_id in zip(msgs, ids):
+        ts_type, ts = m.timestamp()
+        assert ts_type == 1
+        assert abs(ts - stream_id_ms(entry_id)) < 1000, (ts, entry_id)
+
+
+def test_kafka_records_are_read_by_xrange_and_xread(kafka_brook):
+    p = producer(kafka_brook)
+    records = [
+        {"key": b"k1", "value": b"v1", "headers": [("h1", b"x"), ("h2", b"y")]},
+        {"key": None, "value": b"only value"},
+        {"key": b"only key", "value": None},
+        {"key": b"k4", "value": b"v4", "headers": [("h", b"a"), ("h", None)]},
+    ]
+    produce_all(p, "fromkafka", records)
+    r = resp(kafka_brook)
+    entries = xrange_raw(r, "fromkafka")
+    assert [fields for _, fields in entries] == [
+        [b"key", b"k1", b"value", b"v1", b"h1", b"x", b"h2", b"y"],
+        [b"value", b"only value"],
+        [b"key", b"only key"],
+        [b"key", b"k4", b"value", b"v4", b"h", b"a", b"h", b""],
+    ]
+    ids = [entry_id for entry_id, _ in entries]
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split(b"-"))))
+    # XREAD after the second entry returns the last two, with the same IDs.
+    reply = r.xread({"fromkafka": ids[1]})
+    assert [e[0] for e in reply[0][1]] == ids[2:]
+    assert reply[0][1][0][1] == {b"key": b"only key"}
+
+    # An XREAD BLOCK waiting on the stream is woken by a Kafka produce.
+    result, woke = {}, threading.Event()
+
+    def reader():
+        result["reply"] = resp(kafka_brook).xread({"fromkafka": "$"}, block=10_000)
+        woke.set()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    wait_until(lambda: r.info("clients")["blocked_clients"] == 1, "XREAD to block")
+    produce_all(p, "fromkafka", [{"key": b"late", "value": b"arrival"}])
+    assert woke.wait(TIMEOUT_S), "XREAD BLOCK was not woken by the Kafka produce"
+    [[stream, [(entry_id, fields)]]] = result["reply"]
+    assert stream == b"fromkafka" and fields == {b"key": b"late", b"value": b"arrival"}
+    assert xrange_raw(r, "fromkafka")[-1][0] == entry_id
+
+
+def test_offsets_and_ids_agree_across_protocols(kafka_brook):
+    """Interleaved writers: the n-th XRANGE entry is the record at offset n, and
+    XDEL leaves a gap in Kafka offsets without renumbering."""
+    r = resp(kafka_brook)
+    p = producer(kafka_brook)
+    expected = []  # Redis field lists in write order
+    for i in range(6):
+        r.xadd("mixed", {"key": f"rk{i}", "value": f"rv{i}"})
+        expected.append([b"key", f"rk{i}".encode(), b"value", f"rv{i}".encode()])
+        produce_all(p, "mixed", [{"key": f"kk{i}".encode(), "value": f"kv{i}".encode()}])
+        expected.append([b"key", f"kk{i}".encode(), b"value", f"kv{i}".encode()])
+    entries = xrange_raw(r, "mixed")
+    assert [fields for _, fields in entries] == expected
+    msgs = read_all(kafka_brook, "mixed")
+    assert [m.offset() for m in msgs] == list(range(12))
+    assert [[b"key", m.key(), b"value", m.value()] for m in msgs] == expected
+    # XDEL the entry at offset 4: Kafka sees a gap, the others keep their offsets.
+    assert r.xdel("mixed", entries[4][0]) == 1
+    msgs = read_all(kafka_brook, "mixed")
+    assert [m.offset() for m in msgs] == [0, 1, 2, 3] + list(range(5, 12))
+    # Starting a fetch at an entry's offset gives that entry.
+    [m] = read_all(kafka_brook, "mixed", start=11)
+    assert (m.key(), m.value()) == (b"kk5", b"kv5")
+    assert xrange_raw(r, "mixed")[-1] == (entries[11][0], expected[11])
+
+
+def test_kafka_produce_to_an_escaped_name_writes_the_redis_key(kafka_brook):
+    produce_all(producer(kafka_brook), "_events_3Aorders",
+                [{"key": b"k", "value": b"v"}])
+    r = resp(kafka_brook)
+    assert r.type("events:orders") == b"stream"
+    assert xrange_raw(r, "events:orders")[0][1] == [b"key", b"k", b"value", b"v"]
+    assert r.exists("_events_3Aorders") == 0
+
+
+# ---------------------------------------------------------------------------------
+# Metadata
+
+
+def test_metadata_lists_the_broker_and_topics(kafka_brook):
+    r = resp(kafka_brook)
+    r.xadd("fromredis", {"a": "1"})
+    r.xadd("events:orders", {"a": "1"})
+    resp(kafka_brook, db=1).xadd("db1only", {"a": "1"})  # not visible to Kafka
+    r.set("astring", "x")                                # not a topic
+    produce_all(producer(kafka_brook), "fromkafka", [{"value": b"v"}])
+    admin = AdminClient({"bootstrap.servers": kafka_brook.bootstrap})
+    md = admin.list_topics(timeout=TIMEOUT_S)
+    assert [(b.id, b.host, b.port) for b in md.brokers.values()] == [
+        (0, kafka_brook.kafka_host, kafka_brook.kafka_port)]
+    assert md.controller_id == 0
+    assert sorted(md.topics) == ["_events_3Aorders", "fromkafka", "fromredis"]
+    for topic in md.topics.values():
+        assert topic.error is None
+        assert list(topic.partitions) == [0]
+        part = topic.partitions[0]
+        assert (part.leader, part.replicas, part.isrs, part.error) == (0, [0], [0], None)
+
+
+def test_producing_to_a_new_topic_creates_it(kafka_brook):
+    r = resp(kafka_brook)
+    assert r.exists("brandnew") == 0
+    assert produce_all(producer(kafka_brook), "brandnew", [{"value": b"first"}]) == [(0, 0)]
+    assert r.type("brandnew") == b"stream"
+    assert r.xlen("brandnew") == 1
+    md = AdminClient({"bootstrap.servers": kafka_brook.bootstrap}).list_topics(
+        "brandnew", timeout=TIMEOUT_S)
+    assert list(md.topics["brandnew"].partitions) == [0]
+
+
+def test_a_consumer_does_not_create_topics_it_asks_about(kafka_brook):
+    c = consumer(kafka_brook, **{"allow.auto.create.topics": False})
+    try:
+        md = c.list_topics("nosuchtopic", timeout=TIMEOUT_S)
+        assert md.topics["nosuchtopic"].error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    finally:
+        c.close()
+    assert resp(kafka_brook).exists("nosuchtopic") == 0
+
+
+def test_an_invalid_topic_name_is_refused(kafka_brook):
+    md = AdminClient({"bootstrap.servers": kafka_brook.bootstrap}).list_topics(
+        "_abc", timeout=TIMEOUT_S)  # `_` but not the escaped form of a key
+    assert md.topics["_abc"].error.code() == KafkaError.TOPIC_EXCEPTION
+
+
+# ---------------------------------------------------------------------------------
+# Admin
+
+
+@pytest.mark.admin
+def test_create_topics_with_partitions(kafka_brook):
+    admin = AdminClient({"bootstrap.servers": kafka_brook.bootstrap})
+    futures = admin.create_topics([NewTopic("multi", num_partitions=4),
+                                   NewTopic("single", num_partitions=1)],
+                                  operation_timeout=TIMEOUT_S)
+    for f in futures.values():
+        assert f.result(TIMEOUT_S) is None
+    md = admin.list_topics(timeout=TIMEOUT_S)
+    assert sorted(md.topics["multi"].partitions) == [0, 1, 2, 3]
+    assert sorted(md.topics["single"].partitions) == [0]
+    # Creating it again fails with TOPIC_ALREADY_EXISTS.
+    with pytest.raises(KafkaException) as e:
+        admin.create_topics([NewTopic("multi", num_partitions=4)])["multi"].result(TIMEOUT_S)
+    assert e.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
+    # Records produced to a partition are consumed from that partition.
+    p = producer(kafka_brook)
+    for part in range(4):
+        assert produce_all(p, "multi", [{"value": f"p{part}-{i}".encode()}
+                                        for i in range(3)], partition=part) == [
+            (part, 0), (part, 1), (part, 2)]
+    for part in range(4):
+        assert [m.value() for m in read_all(kafka_brook, "multi", partition=part)] == [
+            f"p{part}-{i}".encode() for i in range(3)]
+
+
+@pytest.mark.admin
+def test_delete_topics(kafka_brook):
+    produce_all(producer(kafka_brook), "doomed", [{"value": b"v"}])
+    admin = AdminClient({"bootstrap.servers": kafka_brook.bootstrap})
+    assert admin.delete_topics(["doomed"], operation_timeout=TIMEOUT_S)["doomed"].result(
+        TIMEOUT_S) is None
+    assert resp(kafka_brook).exists("doomed") == 0
+
+
+# ---------------------------------------------------------------------------------
+# Idempotent producer
+
+
+@pytest.mark.idempotence
+def test_idempotent_producer_writes_each_record_once_in_order(kafka_brook):
+    p = producer(kafka_brook, **{"enable.idempotence": True, "acks": "all",
+                                 "max.in.flight.requests.per.connection": 5,
+                                 "linger.ms": 1, "batch.num.messages": 50})
+    records = [{"key": f"k{i % 7}".encode(), "value": f"v{i}".encode()}
+               for i in range(2000)]
+    assert produce_all(p, "idem", records) == [(0, i) for i in range(2000)]
+    msgs = read_all(kafka_brook, "idem")
+    assert [(m.offset(), m.value()) for m in msgs] == [(i, f"v{i}".encode())
+                                                       for i in range(2000)]
+    # A second idempotent producer gets its own producer ID and appends after.
+    p2 = producer(kafka_brook, **{"enable.idempotence": True})
+    assert produce_all(p2, "idem", [{"value": b"second"}]) == [(0, 2000)]
+    assert resp(kafka_brook).xlen("idem") == 2001
+
+
+# ---------------------------------------------------------------------------------
+# Consumer groups
+
+
+def group_consumer(brook, group, **conf):
+    return consumer(brook, group, **{"auto.offset.reset": "earliest",
+                                     "enable.partition.eof": False, **conf})
+
+
+def wait_for_assignment(c, count, timeout=TIMEOUT_S):
+    """Polls `c` (no message may arrive) until it has `count` partitions."""
+    deadline = time.monotonic() + timeout
+    while len(c.assignment()) != count:
+        assert time.monotonic() < deadline, f"assignment {c.assignment()}"
+        m = c.poll(0.1)
+        assert m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF), (
+            f"unexpected message {m.value() if not m.error() else m.error()}")
+    return c.assignment()
+
+
+@pytest.mark.groups
+def test_group_commit_and_committed_offsets(kafka_brook):
+    produce_all(producer(kafka_brook), "gc", [{"value": f"v{i}".encode()} for i in range(10)])
+    c = group_consumer(kafka_brook, "g1")
+    try:
+        c.subscribe(["gc"])
+        assert [m.value() for m in consume(c, 4)] == [b"v0", b"v1", b"v2", b"v3"]
+        committed = c.commit(offsets=[TopicPartition("gc", 0, 4, metadata="after v3")],
+                             asynchronous=False)
+        assert [(tp.offset, tp.error) for tp in committed] == [(4, None)]
+        [tp] = c.committed([TopicPartition("gc", 0)], timeout=TIMEOUT_S)
+        assert (tp.offset, tp.metadata) == (4, "after v3")
+    finally:
+        c.close()
+    # A new member of the group resumes after the committed offset.
+    c = group_consumer(kafka_brook, "g1")
+    try:
+        c.subscribe(["gc"])
+        assert [m.offset() for m in consume(c, 6)] == [4, 5, 6, 7, 8, 9]
+        # Another group has no committed offset and starts from the beginning.
+        [tp] = c.committed([TopicPartition("gc", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == 4
+    finally:
+        c.close()
+    other = group_consumer(kafka_brook, "g2")
+    try:
+        [tp] = other.committed([TopicPartition("gc", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == -1001  # OFFSET_INVALID: nothing committed
+        other.subscribe(["gc"])
+        assert [m.offset() for m in consume(other, 10)] == list(range(10))
+    finally:
+        other.close()
+
+
+@pytest.mark.groups
+def test_commits_of_an_assigned_consumer_without_membership(kafka_brook):
+    """A consumer that assign()s partitions itself may commit for its group (Kafka
+    accepts commits with generation -1 while the group has no members)."""
+    produce_all(producer(kafka_brook), "manual", [{"value": b"v"}] * 5)
+    c = consumer(kafka_brook, "manual-g")
+    try:
+        c.assign([TopicPartition("manual", 0, 0)])
+        consume(c, 5)
+        c.commit(asynchronous=False)
+        [tp] = c.committed([TopicPartition("manual", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == 5
+    finally:
+        c.close()
+
+
+@pytest.mark.groups
+@pytest.mark.parametrize("reset", ["earliest", "latest"])
+def test_a_new_group_starts_where_auto_offset_reset_says(kafka_brook, reset):
+    p = producer(kafka_brook)
+    produce_all(p, "fresh", [{"value": f"old{i}".encode()} for i in range(3)])
+    c = group_consumer(kafka_brook, f"fresh-{reset}", **{"auto.offset.reset": reset})
+    try:
+        c.subscribe(["fresh"])
+        if reset == "earliest":
+            assert [m.value() for m in consume(c, 3)] == [b"old0", b"old1", b"old2"]
+        else:
+            wait_for_assignment(c, 1)
+            # The position is known once the reset to the end was done.
+            wait_until(lambda: (c.poll(0.05) is None
+                                and c.position([TopicPartition("fresh", 0)])[0].offset == 3),
+                       "position 3 after the reset to latest")
+        produce_all(p, "fresh", [{"value": b"new"}])
+        assert [(m.offset(), m.value()) for m in consume(c, 1)] == [(3, b"new")]
+    finally:
+        c.close()
+
+
+@pytest.mark.groups
+@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
+def test_committed_offsets_survive_a_restart(brook_factory, kill):
+    server = brook_factory.start()
+    produce_all(producer(server), "durable", [{"value": f"v{i}".encode()} for i in range(10)])
+    c = group_consumer(server, "survivors")
+    try:
+        c.subscribe(["durable"])
+        assert [m.offset() for m in consume(c, 4)] == [0, 1, 2, 3]
+        c.commit(offsets=[TopicPartition("durable", 0, 4, metadata="m4")], asynchronous=False)
+    finally:
+        c.close()
+
+    server = brook_factory.restart(server, kill=kill)
+    c = group_consumer(server, "survivors")
+    try:
+        [tp] = c.committed([TopicPartition("durable", 0)], timeout=TIMEOUT_S)
+        assert (tp.offset, tp.metadata) == (4, "m4")
+        c.subscribe(["durable"])
+        assert [m.offset() for m in consume(c, 6)] == [4, 5, 6, 7, 8, 9]
+        c.commit(asynchronous=False)
+    finally:
+        c.close()
+    server = brook_factory.restart(server, kill=kill)
+    c = group_consumer(server, "survivors")
+    try:
+        [tp] = c.committed([TopicPartition("durable", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == 10
+    finally:
+        c.close()
+
+
+class GroupRun:
+    """Consumers of one group polled in turn from one thread, as separate processes
+    would: each processes its records, then commits them synchronously (and commits
+    again from its revoke callback, before partitions move)."""
+
+    def __init__(self, brook, group, topic, strategy):
+        self.brook, self.group, self.topic, self.strategy = brook, group, topic, strategy
+        self.members = {}
+        self.processed = []  # (partition, offset, value, member)
+        self.positions = {}  # member -> {partition: next offset}
+
+    def join(self, name):
+        positions = self.positions.setdefault(name, {})
+        c = group_consumer(self.brook, self.group,
+                           **{"partition.assignment.strategy": self.strategy,
+                              "client.id": name})
+
+        def on_revoke(consumer, partitions):
+            mine = [TopicPartition(self.topic, tp.partition, positions[tp.partition])
+                    for tp in partitions if tp.partition in positions]
+            if mine:
+                consumer.commit(offsets=mine, asynchronous=False)
+            for tp in partitions:
+                positions.pop(tp.partition, None)
+
+        c.subscribe([self.topic], on_revoke=on_revoke)
+        self.members[name] = c
+
+    def leave(self, name):
+        self.members.pop(name).close()
+
+    def poll_round(self):
+        for name, c in list(self.members.items()):
+            msgs = c.consume(num_messages=50, timeout=0.05)
+            done = {}
+            for m in msgs:
+                assert not m.error(), m.error()
+                self.processed.append((m.partition(), m.offset(), m.value(), name))
+                done[m.partition()] = m.offset() + 1
+            if done:
+                self.positions[name].update(done)
+                c.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in done.items()],
+                         asynchronous=False)
+
+    def assignments(self):
+        return {name: sorted(tp.partition for tp in c.assignment())
+                for name, c in self.members.items()}
+
+    def run_until(self, total, sizes, timeout=30):
+        """Polls until `total` records were processed and the members' assignments
+        are disjoint, cover every partition and have the given sizes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll_round()
+            a = self.assignments()
+            parts = sorted(p for ps in a.values() for p in ps)
+            if (len(self.processed) >= total and parts == list(range(sum(sizes)))
+                    and sorted(len(ps) for ps in a.values()) == sorted(sizes)):
+                return a
+            assert time.monotonic() < deadline, (
+                f"processed {len(self.processed)}/{total}, assignments {a}")
+
+    def close(self):
+        for name in list(self.members):
+            self.leave(name)
+
+
+@pytest.mark.groups
+@pytest.mark.admin
+@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
+def test_group_members_leave_and_join_without_losing_or_repeating_records(
+        kafka_brook, strategy):
+    partitions = 6
+    admin = AdminClient({"bootstrap.servers": kafka_brook.bootstrap})
+    admin.create_topics([NewTopic("work", num_partitions=partitions)])["work"].result(
+        TIMEOUT_S)
+    p = producer(kafka_brook)
+
+    def produce_wave(wave):
+        for part in range(partitions):
+            produce_all(p, "work", [{"value": f"{wave}-{part}-{i}".encode()}
+                                    for i in range(50)], partition=part)
+
+    produce_wave(1)
+    run = GroupRun(kafka_brook, f"workers-{strategy}", "work", strategy)
+    try:
+        for name in ("a", "b", "c"):
+            run.join(name)
+        run.run_until(300, [2, 2, 2])
+        run.leave("b")
+        run.run_until(300, [3, 3])
+        run.join("d")
+        produce_wave(2)
+        final = run.run_until(600, [2, 2, 2])
+        assert sorted(final) == ["a", "c", "d"]
+
+        seen = sorted((pt, off) for pt, off, _, _ in run.processed)
+        assert seen == sorted((pt, off) for pt in range(partitions) for off in range(100)), (
+            "records lost or processed twice")
+        values = sorted(v for _, _, v, _ in run.processed)
+        assert values == sorted(f"{w}-{pt}-{i}".encode() for w in (1, 2)
+                                for pt in range(partitions) for i in range(50))
+        members = {m for _, _, _, m in run.processed}
+        assert members >= {"a", "c", "d"}, members
+        committed = run.members["a"].committed(
+            [TopicPartition("work", pt) for pt in range(partitions)], timeout=TIMEOUT_S)
+        assert [(tp.partition, tp.offset) for tp in committed] == [
+            (pt, 100) for pt in range(partitions)]
+    finally:
+        run.close()
