@@ -14,6 +14,7 @@
 //! removes.
 
 pub mod fields;
+pub mod kafka_groups;
 mod strings;
 mod topic;
 
@@ -32,6 +33,11 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use brook_log::{FsStorage, MetaLog, PartitionConfig, Retention, Storage, Syncer};
 use brook_model::{Durability, IdSpec, Record};
 
+pub use brook_groups::kafka::{
+    GroupState as KafkaGroupState, GroupSummary as KafkaGroupSummary, JoinReply, JoinRequest,
+    JoinedMember, KafkaGroupConfig, KafkaGroupError, Leaving, MemberSummary, SyncReply,
+    SyncRequest,
+};
 use brook_groups::persist as groups_persist;
 pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
 /// Checks an uncompressed Kafka RecordBatch v2 as [`Partition::append_kafka_batch`]
@@ -41,6 +47,7 @@ pub use brook_log::{
     AppendError, Appended, CorruptEntry, EncodeError, Entry, Marks, MetaError, Partition,
     ReadError, WaitError,
 };
+pub use kafka_groups::{CommitError, CommittedOffset, KafkaGroups};
 pub use strings::{StringValue, STRING_BYTES_MAX};
 use topic::{validate_key, TopicRecord};
 pub use topic::{InvalidTopic, StreamMeta, Topic, TopicKey, TopicSettings, DATABASES};
@@ -59,6 +66,8 @@ pub struct BrokerConfig {
     pub retention_check_ms: u64,
     /// Threads that run fsyncs (group commits) for all partitions.
     pub fsync_workers: usize,
+    /// Kafka consumer-group settings.
+    pub kafka_groups: KafkaGroupConfig,
 }
 
 impl BrokerConfig {
@@ -70,6 +79,7 @@ impl BrokerConfig {
             default_retention: Retention::default(),
             retention_check_ms: 1000,
             fsync_workers: 4,
+            kafka_groups: KafkaGroupConfig::default(),
         }
     }
 
@@ -179,6 +189,7 @@ pub struct Broker {
     /// waiting for a stream that does not exist yet).
     topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
+    kafka_groups: Arc<KafkaGroups>,
     _lock: File,
 }
 
@@ -333,6 +344,17 @@ impl Broker {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "data directory recovered"
         );
+        let id_seed = {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            h.finish()
+        };
+        let kafka_groups =
+            KafkaGroups::start(config.kafka_groups, id_seed).map_err(io(&config.data_dir))?;
         let broker = Arc::new(Broker {
             config,
             storage,
@@ -344,6 +366,7 @@ impl Broker {
             background: Arc::default(),
             topics_changed: tokio::sync::watch::channel(0).0,
             retention_thread: Mutex::new(None),
+            kafka_groups,
             _lock: lock,
         });
         let weak = Arc::downgrade(&broker);
@@ -364,6 +387,39 @@ impl Broker {
     /// The metadata log, for state that must survive restarts (consumer groups).
     pub fn meta(&self) -> &MetaLog {
         &self.meta
+    }
+
+    /// The Kafka consumer-group coordinator.
+    pub fn kafka_groups(&self) -> &KafkaGroups {
+        &self.kafka_groups
+    }
+
+    /// The offsets a Kafka group has committed: `(topic, partition, offset)`.
+    pub fn committed_offsets(&self, group_id: &str) -> Vec<(String, i32, CommittedOffset)> {
+        kafka_groups::committed_offsets(&self.meta, group_id)
+    }
+
+    /// The offset a Kafka group has committed for one partition.
+    pub fn committed_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<CommittedOffset> {
+        kafka_groups::committed_offset(&self.meta, group_id, topic, partition)
+    }
+
+    /// Every Kafka group: the ones with members and the ones with only committed
+    /// offsets (state `Empty`), as `(group ID, protocol type, state)` sorted by ID.
+    pub fn kafka_group_list(&self) -> Vec<(String, String, KafkaGroupState)> {
+        let mut groups = self.kafka_groups.list_active();
+        for id in kafka_groups::groups_with_offsets(&self.meta) {
+            if !groups.iter().any(|(g, _, _)| *g == id) {
+                groups.push((id, String::new(), KafkaGroupState::Empty));
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
     }
 
     pub fn topic(&self, key: &TopicKey) -> Option<Arc<Topic>> {
@@ -806,6 +862,7 @@ impl Broker {
     /// start needs no scan) and stops background work. The data-dir lock is released
     /// when the broker is dropped.
     pub fn shutdown(&self) -> Result<(), std::io::Error> {
+        self.kafka_groups.stop();
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
         if let Some(handle) = self.retention_thread.lock().take() {
@@ -833,6 +890,7 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        self.kafka_groups.stop();
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
         self.syncer.shutdown();

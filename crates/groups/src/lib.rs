@@ -1,7 +1,12 @@
 //! Consumer-group state machines. Pure: every operation takes `now_ms` as an argument
-//! and never reads the clock or touches files. Each mutation returns the [`Change`]s
-//! it made, which the broker persists (see [`persist`]) before acknowledging.
+//! and never reads the clock or touches files.
+//!
+//! - Redis stream groups ([`StreamGroups`]): each mutation returns the [`Change`]s it
+//!   made, which the broker persists (see [`persist`]) before acknowledging.
+//! - Kafka consumer groups, classic protocol ([`kafka::Coordinator`]): membership and
+//!   rebalances; answers to waiting requests come back as completions.
 
+pub mod kafka;
 pub mod persist;
 mod redis;
 

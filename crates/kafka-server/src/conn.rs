@@ -41,6 +41,8 @@ pub async fn serve<F>(
     let ctx = Ctx {
         broker: Arc::clone(&server.broker),
         advertised,
+        peer,
+        idempotence: Arc::clone(&server.idempotence),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -27,3 +27,33 @@ pub enum ConnError {
         message: String,
     },
 }
+
+/// The Kafka error code for a refused group request.
+pub fn group_error_code(error: brook_broker::KafkaGroupError) -> kafka_protocol::ResponseError {
+    use brook_broker::KafkaGroupError as E;
+    use kafka_protocol::ResponseError as R;
+    match error {
+        E::InvalidGroupId => R::InvalidGroupId,
+        E::InvalidSessionTimeout => R::InvalidSessionTimeout,
+        E::InconsistentGroupProtocol => R::InconsistentGroupProtocol,
+        E::UnknownMemberId => R::UnknownMemberId,
+        E::IllegalGeneration => R::IllegalGeneration,
+        E::RebalanceInProgress => R::RebalanceInProgress,
+        E::MemberIdRequired => R::MemberIdRequired,
+        E::FencedInstanceId => R::FencedInstanceId,
+        E::GroupMaxSizeReached => R::GroupMaxSizeReached,
+        E::NonEmptyGroup => R::NonEmptyGroup,
+        E::GroupIdNotFound => R::GroupIdNotFound,
+        E::CoordinatorNotAvailable => R::CoordinatorNotAvailable,
+    }
+}
+
+/// The error code of an optional group error (0 for none).
+pub fn group_code(error: Option<brook_broker::KafkaGroupError>) -> i16 {
+    error.map_or(0, |e| group_error_code(e).code())
+}
+
+/// The error code of an optional Kafka error (0 for none).
+pub fn code(error: Option<kafka_protocol::ResponseError>) -> i16 {
+    error.map_or(0, |e| e.code())
+}

@@ -7,6 +7,7 @@
 //!   handler with the versions it serves; `ApiVersions` is built from that table.
 //! - [`compression`]: size-capped decompression of produced batches.
 //! - [`names`]: which topic names Kafka allows.
+//! - [`idempotence`]: producer IDs and per-partition sequence checks.
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -22,6 +23,7 @@ pub mod api;
 pub mod compression;
 pub mod conn;
 pub mod error;
+pub mod idempotence;
 pub mod names;
 
 /// Largest request frame accepted (the 4-byte size prefix's value). A larger or
@@ -39,13 +41,18 @@ pub const CLUSTER_ID: &str = "brook";
 pub struct KafkaServer {
     broker: Arc<Broker>,
     advertise: Option<api::Advertised>,
+    idempotence: Arc<idempotence::Idempotence>,
 }
 
 impl KafkaServer {
     /// A Kafka server over `broker`. Metadata advertises `advertise` as the broker's
     /// address, or, if `None`, the local address each client connected to.
     pub fn new(broker: Arc<Broker>, advertise: Option<api::Advertised>) -> Arc<KafkaServer> {
-        Arc::new(KafkaServer { broker, advertise })
+        Arc::new(KafkaServer {
+            broker,
+            advertise,
+            idempotence: Arc::default(),
+        })
     }
 
     pub fn broker(&self) -> &Arc<Broker> {

@@ -16,6 +16,7 @@
 //! | `fsync`         | `--fsync`          | `BROOK_FSYNC`         | `always`         |
 //! | `segment_bytes` | `--segment-bytes`  | `BROOK_SEGMENT_BYTES` | 128 MiB          |
 //! | `log_format`    | `--log-format`     | `BROOK_LOG_FORMAT`    | `human`          |
+//! | `group_initial_rebalance_delay_ms` | `--group-initial-rebalance-delay-ms` | `BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS` | 3000 (Kafka's `group.initial.rebalance.delay.ms`) |
 //!
 //! The file itself is named by `--config` or else `BROOK_CONFIG`; without either, no
 //! file is read. It is TOML; an unknown key is an error. A relative `data_dir` is
@@ -107,6 +108,31 @@ pub fn parse_segment_bytes(s: &str) -> Result<u64, String> {
     check_segment_bytes(bytes)
 }
 
+/// Most `group_initial_rebalance_delay_ms` accepted (Kafka's rebalance timeouts are
+/// minutes; a longer first rebalance only makes consumers wait).
+pub const INITIAL_REBALANCE_DELAY_MS_MAX: u64 = 300_000;
+/// Kafka's default `group.initial.rebalance.delay.ms`.
+pub const INITIAL_REBALANCE_DELAY_MS_DEFAULT: u64 = 3000;
+
+/// Parses the Kafka groups' initial rebalance delay in milliseconds.
+pub fn parse_rebalance_delay_ms(s: &str) -> Result<u64, String> {
+    let ms: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid delay {s:?}: expected a number of milliseconds"))?;
+    check_rebalance_delay_ms(ms)
+}
+
+fn check_rebalance_delay_ms(ms: u64) -> Result<u64, String> {
+    if ms <= INITIAL_REBALANCE_DELAY_MS_MAX {
+        Ok(ms)
+    } else {
+        Err(format!(
+            "initial rebalance delay {ms} ms is out of range: expected 0..={INITIAL_REBALANCE_DELAY_MS_MAX}"
+        ))
+    }
+}
+
 fn check_segment_bytes(bytes: u64) -> Result<u64, String> {
     if (SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&bytes) {
         Ok(bytes)
@@ -152,6 +178,7 @@ pub struct Layer {
     pub fsync: Option<Durability>,
     pub segment_bytes: Option<u64>,
     pub log_format: Option<LogFormat>,
+    pub group_initial_rebalance_delay_ms: Option<u64>,
 }
 
 impl Layer {
@@ -166,6 +193,9 @@ impl Layer {
             fsync: self.fsync.or(lower.fsync),
             segment_bytes: self.segment_bytes.or(lower.segment_bytes),
             log_format: self.log_format.or(lower.log_format),
+            group_initial_rebalance_delay_ms: self
+                .group_initial_rebalance_delay_ms
+                .or(lower.group_initial_rebalance_delay_ms),
         }
     }
 
@@ -204,6 +234,11 @@ impl Layer {
             })?,
             segment_bytes: parsed(&var, "BROOK_SEGMENT_BYTES", parse_segment_bytes)?,
             log_format: parsed(&var, "BROOK_LOG_FORMAT", str::parse)?,
+            group_initial_rebalance_delay_ms: parsed(
+                &var,
+                "BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS",
+                parse_rebalance_delay_ms,
+            )?,
         })
     }
 
@@ -220,6 +255,7 @@ impl Layer {
             fsync: Option<String>,
             segment_bytes: Option<u64>,
             log_format: Option<String>,
+            group_initial_rebalance_delay_ms: Option<u64>,
         }
         fn key<T>(
             name: &str,
@@ -252,6 +288,13 @@ impl Layer {
                 .map(|b| check_segment_bytes(b).map_err(|e| anyhow!("key segment_bytes: {e}")))
                 .transpose()?,
             log_format: key("log_format", file.log_format, str::parse)?,
+            group_initial_rebalance_delay_ms: file
+                .group_initial_rebalance_delay_ms
+                .map(|ms| {
+                    check_rebalance_delay_ms(ms)
+                        .map_err(|e| anyhow!("key group_initial_rebalance_delay_ms: {e}"))
+                })
+                .transpose()?,
         })
     }
 
@@ -274,6 +317,7 @@ pub struct Config {
     pub fsync: Durability,
     pub segment_bytes: u64,
     pub log_format: LogFormat,
+    pub group_initial_rebalance_delay_ms: u64,
 }
 
 impl Config {
@@ -297,6 +341,9 @@ impl Config {
             fsync: merged.fsync.unwrap_or_default(),
             segment_bytes: merged.segment_bytes.unwrap_or(SEGMENT_BYTES_DEFAULT),
             log_format: merged.log_format.unwrap_or_default(),
+            group_initial_rebalance_delay_ms: merged
+                .group_initial_rebalance_delay_ms
+                .unwrap_or(INITIAL_REBALANCE_DELAY_MS_DEFAULT),
         }
     }
 
@@ -363,6 +410,7 @@ mod tests {
                 fsync: Durability::Always,
                 segment_bytes: SEGMENT_BYTES_DEFAULT,
                 log_format: LogFormat::Human,
+                group_initial_rebalance_delay_ms: 3000,
             }
         );
     }
@@ -379,6 +427,7 @@ mod tests {
             fsync = "never"
             segment_bytes = 1111111
             log_format = "json"
+            group_initial_rebalance_delay_ms = 10
             "#,
         )
         .unwrap();
@@ -391,6 +440,7 @@ mod tests {
             ("BROOK_FSYNC", "everysec"),
             ("BROOK_SEGMENT_BYTES", "2222222"),
             ("BROOK_LOG_FORMAT", "human"),
+            ("BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS", "20"),
         ]))
         .unwrap();
         let flags = Layer {
@@ -402,6 +452,7 @@ mod tests {
             fsync: Some(Durability::Interval { ms: 5 }),
             segment_bytes: Some(3333333),
             log_format: Some(LogFormat::Json),
+            group_initial_rebalance_delay_ms: Some(30),
         };
 
         // All four levels present: flags win.
@@ -414,6 +465,7 @@ mod tests {
         assert_eq!(config.fsync, Durability::Interval { ms: 5 });
         assert_eq!(config.segment_bytes, 3333333);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.group_initial_rebalance_delay_ms, 30);
 
         // No flags: the environment wins over the file.
         let config = Config::resolve(Layer::default(), env.clone(), file.clone());
@@ -424,6 +476,7 @@ mod tests {
         assert_eq!(config.http_listen, on("127.0.0.1:2003"));
         assert_eq!(config.fsync, Durability::Interval { ms: 1000 });
         assert_eq!(config.segment_bytes, 2222222);
+        assert_eq!(config.group_initial_rebalance_delay_ms, 20);
         assert_eq!(config.log_format, LogFormat::Human);
 
         // Only the file: the file wins over the defaults.
@@ -435,6 +488,7 @@ mod tests {
         assert_eq!(config.http_listen, on("127.0.0.1:1003"));
         assert_eq!(config.fsync, Durability::Never);
         assert_eq!(config.segment_bytes, 1111111);
+        assert_eq!(config.group_initial_rebalance_delay_ms, 10);
         assert_eq!(config.log_format, LogFormat::Json);
     }
 

@@ -41,7 +41,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct ServerArgs {
     /// TOML config file with keys data_dir, resp_listen, kafka_listen,
-    /// http_listen, fsync, segment_bytes, log_format [env: BROOK_CONFIG]
+    /// http_listen, fsync, segment_bytes, log_format,
+    /// group_initial_rebalance_delay_ms [env: BROOK_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Data directory [env: BROOK_DATA_DIR] [default: ./brook-data]
@@ -70,6 +71,11 @@ struct ServerArgs {
     /// Log format: human or json [env: BROOK_LOG_FORMAT] [default: human]
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+    /// How long the first rebalance of an empty Kafka consumer group waits for more
+    /// members (Kafka's group.initial.rebalance.delay.ms)
+    /// [env: BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS] [default: 3000]
+    #[arg(long, value_name = "MS", value_parser = config::parse_rebalance_delay_ms)]
+    group_initial_rebalance_delay_ms: Option<u64>,
 }
 
 impl ServerArgs {
@@ -83,6 +89,7 @@ impl ServerArgs {
             fsync: self.fsync,
             segment_bytes: self.segment_bytes,
             log_format: self.log_format,
+            group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
         };
         (layer, self.config)
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use brook_admin_http::{AdminState, ServeLimits};
-use brook_broker::{Broker, BrokerConfig};
+use brook_broker::{Broker, BrokerConfig, KafkaGroupConfig};
 use brook_kafka_server::KafkaServer;
 use brook_resp_server::RespServer;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -45,6 +45,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         data_dir: config.data_dir.clone(),
         default_fsync: config.fsync,
         segment_bytes: config.segment_bytes,
+        kafka_groups: KafkaGroupConfig {
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+            ..KafkaGroupConfig::default()
+        },
         ..BrokerConfig::new(config.data_dir.clone())
     };
     let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))

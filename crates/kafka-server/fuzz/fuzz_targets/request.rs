@@ -33,6 +33,8 @@ fn env() -> &'static Env {
                     host: "127.0.0.1".into(),
                     port: 9092,
                 },
+                peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+                idempotence: Default::default(),
             },
             _dir: dir,
         }

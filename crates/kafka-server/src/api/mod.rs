@@ -2,6 +2,7 @@
 //! versions it handles. `ApiVersions` advertises exactly this table.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,10 +14,22 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::error::ConnError;
 
 pub mod api_versions;
+pub mod delete_groups;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// The host and port Metadata gives clients for the one broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +38,14 @@ pub struct Advertised {
     pub port: u16,
 }
 
-/// What a handler needs: the broker and the address to advertise in Metadata.
+/// What a handler needs: the broker, the address to advertise in Metadata, and the
+/// client's address.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub broker: Arc<Broker>,
     pub advertised: Advertised,
+    pub peer: SocketAddr,
+    pub idempotence: Arc<crate::idempotence::Idempotence>,
 }
 
 /// A handler's answer: an encoded response body, or nothing (Produce acks=0).
@@ -62,6 +78,18 @@ pub const APIS: &[Api] = &[
     produce::API,
     list_offsets::API,
     fetch::API,
+    find_coordinator::API,
+    join_group::API,
+    sync_group::API,
+    heartbeat::API,
+    leave_group::API,
+    offset_commit::API,
+    offset_fetch::API,
+    describe_groups::API,
+    list_groups::API,
+    delete_groups::API,
+    offset_delete::API,
+    init_producer_id::API,
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static Api> {
@@ -102,7 +130,11 @@ pub fn encode<T: Encodable>(
 mod tests {
     use super::*;
     use kafka_protocol::messages::{
-        ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+        ApiVersionsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FetchRequest,
+        FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
+        LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
+        OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest,
+        SyncGroupRequest,
     };
     use kafka_protocol::protocol::Message;
 
@@ -113,6 +145,18 @@ mod tests {
             ApiKey::Produce => ProduceRequest::VERSIONS,
             ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
             ApiKey::Fetch => FetchRequest::VERSIONS,
+            ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
+            ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
+            ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
+            ApiKey::Heartbeat => HeartbeatRequest::VERSIONS,
+            ApiKey::LeaveGroup => LeaveGroupRequest::VERSIONS,
+            ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+            ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+            ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
+            ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
+            ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
+            ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+            ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (r.min, r.max)

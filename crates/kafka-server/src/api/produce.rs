@@ -16,6 +16,7 @@ use kafka_protocol::ResponseError;
 
 use super::{decode, encode, Api, Ctx, HandlerFuture, Reply};
 use crate::compression::{self, Codec, DecompressError};
+use crate::idempotence::{ProducerBatch, SequenceError, Verdict};
 
 pub const API: Api = Api {
     key: ApiKey::Produce,
@@ -156,26 +157,69 @@ fn produce_partition(
     let mut written: Option<Written> = None;
     for batch in batches {
         let plain = plain_batch(batch)?;
-        let (p, appended, must_wait) = ctx
-            .broker
-            .append_kafka_batch_deferred(topic, partition, &plain)
-            .map_err(produce_error)?;
+        let (p, base_offset, next_offset, must_wait) = match ProducerBatch::of(&plain) {
+            None => append(ctx, topic, partition, &plain)?,
+            Some(producer) => {
+                let p = topic.partition(partition).ok_or((
+                    ResponseError::UnknownTopicOrPartition,
+                    format!("no partition {index}"),
+                ))?;
+                let table = ctx
+                    .idempotence
+                    .producers
+                    .table(&topic.id, partition, p, || {
+                        ctx.broker.topics().iter().map(|t| t.id.clone()).collect()
+                    });
+                let mut table = table.lock();
+                match table.check(&producer) {
+                    Ok(Verdict::Duplicate { base_offset }) => {
+                        let next = base_offset + producer.record_count as u64;
+                        (p.clone(), base_offset, next, true)
+                    }
+                    Ok(Verdict::Append) => {
+                        let appended = append(ctx, topic, partition, &plain)?;
+                        table.record(&producer, appended.1);
+                        appended
+                    }
+                    Err(e @ SequenceError::OutOfOrder { .. }) => {
+                        return Err((ResponseError::OutOfOrderSequenceNumber, e.to_string()))
+                    }
+                    Err(e @ SequenceError::StaleEpoch { .. }) => {
+                        return Err((ResponseError::InvalidProducerEpoch, e.to_string()))
+                    }
+                }
+            }
+        };
         match &mut written {
             None => {
                 written = Some(Written {
                     partition: p,
-                    base_offset: appended.base_offset,
-                    next_offset: appended.next_offset,
+                    base_offset,
+                    next_offset,
                     must_wait,
                 })
             }
             Some(w) => {
-                w.next_offset = appended.next_offset;
+                w.next_offset = next_offset;
                 w.must_wait |= must_wait;
             }
         }
     }
     written.ok_or_else(|| corrupt("no records".into()))
+}
+
+/// Appends one plain batch: `(partition, base offset, next offset, must wait)`.
+fn append(
+    ctx: &Ctx,
+    topic: &Topic,
+    partition: u32,
+    plain: &[u8],
+) -> Result<(Arc<Partition>, u64, u64, bool), Refusal> {
+    let (p, appended, must_wait) = ctx
+        .broker
+        .append_kafka_batch_deferred(topic, partition, plain)
+        .map_err(produce_error)?;
+    Ok((p, appended.base_offset, appended.next_offset, must_wait))
 }
 
 fn corrupt(what: String) -> Refusal {
@@ -304,6 +348,8 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 9092,
             },
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            idempotence: Arc::default(),
         };
         (ctx, topic, dir)
     }
@@ -395,5 +441,55 @@ mod tests {
         let got = code(produce_partition(&ctx, &topic, 0, Some(&Bytes::from(two))));
         assert_eq!(got, Some(ResponseError::CorruptMessage));
         assert_eq!(topic.partition(0).unwrap().marks().log_end, 0);
+    }
+
+    /// `batch` from an idempotent producer: fields set, CRC recomputed.
+    fn idempotent(mut b: Vec<u8>, producer_id: i64, epoch: i16, sequence: i32) -> Bytes {
+        b[43..51].copy_from_slice(&producer_id.to_be_bytes());
+        b[51..53].copy_from_slice(&epoch.to_be_bytes());
+        b[53..57].copy_from_slice(&sequence.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    #[tokio::test]
+    async fn idempotent_retries_are_stored_once_and_gaps_are_refused() {
+        let (ctx, topic, _dir) = ctx().await;
+        let offsets = |r: Result<Written, Refusal>| {
+            let w = r.unwrap();
+            (w.base_offset, w.next_offset)
+        };
+        let first = idempotent(batch(0, 1, &record()), 9, 0, 0);
+        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&first))), (0, 1));
+        // The retry is answered with the first copy's offset and not stored again.
+        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&first))), (0, 1));
+        let second = idempotent(batch(1, 1, &gzip(&record())), 9, 0, 1);
+        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&second))), (1, 2));
+        let gap = idempotent(batch(0, 1, &record()), 9, 0, 5);
+        assert_eq!(
+            code(produce_partition(&ctx, &topic, 0, Some(&gap))),
+            Some(ResponseError::OutOfOrderSequenceNumber)
+        );
+        let bumped = idempotent(batch(0, 1, &record()), 9, 1, 0);
+        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&bumped))), (2, 3));
+        let fenced = idempotent(batch(0, 1, &record()), 9, 0, 2);
+        assert_eq!(
+            code(produce_partition(&ctx, &topic, 0, Some(&fenced))),
+            Some(ResponseError::InvalidProducerEpoch)
+        );
+        assert_eq!(topic.partition(0).unwrap().marks().log_end, 3);
+
+        // After a restart the state is rebuilt from the stored (durable) batch headers.
+        topic.partition(0).unwrap().wait_durable(3).await.unwrap();
+        let restarted = Ctx {
+            idempotence: Arc::default(),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            offsets(produce_partition(&restarted, &topic, 0, Some(&bumped))),
+            (2, 3)
+        );
+        assert_eq!(topic.partition(0).unwrap().marks().log_end, 3);
     }
 }

@@ -368,3 +368,73 @@ fn records_acknowledged_with_acks_all_survive_sigkill() {
     let kafka = server.addr("kafka").unwrap();
     assert_eq!(consume(kafka, "durable", "%k:%s\n"), lines);
 }
+
+/// `brook server` on `data` with Kafka groups rebalancing at once.
+fn start_for_groups(dir: &std::path::Path, data: &std::path::Path) -> (Server, SocketAddr) {
+    let mut args = free_ports(data);
+    args.extend(["--group-initial-rebalance-delay-ms".into(), "0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(crate::util::command(dir, &args, &[]));
+    let kafka = server.addr("kafka").expect("kafka listening line");
+    (server, kafka)
+}
+
+/// `kcat -G group topic` (a balanced consumer that commits on close), reading `count`
+/// records or to the end of the topic.
+fn consume_in_group(kafka: SocketAddr, group: &str, topic: &str, count: Option<usize>) -> String {
+    let count = count.map(|c| c.to_string());
+    // Not `-o`: with -G, kcat assigns that offset instead of the committed one.
+    let mut args = vec![
+        "-G",
+        group,
+        "-f",
+        "%k:%s\n",
+        "-X",
+        "auto.offset.reset=earliest",
+    ];
+    match &count {
+        Some(c) => args.extend(["-c", c.as_str()]),
+        None => args.push("-e"),
+    }
+    args.push(topic);
+    let out = kcat(kafka, &args, b"");
+    assert!(out.status.success(), "kcat -G failed: {}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("Group {group} rebalanced")),
+        "no rebalance in: {}",
+        out.stderr
+    );
+    out.stdout
+}
+
+#[test]
+fn a_kcat_group_resumes_from_its_committed_offset_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, kafka) = start_for_groups(dir.path(), &data);
+    let lines = keyed_lines("g", 300);
+    produce_keyed(kafka, "jobs", &lines, &["-X", "acks=all"]);
+    let all: Vec<&str> = lines.lines().collect();
+
+    // First run: 100 records, committed when the consumer closes.
+    let first = consume_in_group(kafka, "workers", "jobs", Some(100));
+    assert!(
+        first.lines().eq(all[..100].iter().copied()),
+        "first run: {first}"
+    );
+    // The committed offset is durable: it survives SIGKILL.
+    server.kill9();
+    let (server, kafka) = start_for_groups(dir.path(), &data);
+    let rest = consume_in_group(kafka, "workers", "jobs", None);
+    assert!(
+        rest.lines().eq(all[100..].iter().copied()),
+        "after the restart the group read {} records, from {:?}",
+        rest.lines().count(),
+        rest.lines().next()
+    );
+    // Another group starts from the beginning; the first has nothing left.
+    let other = consume_in_group(kafka, "auditors", "jobs", None);
+    assert_eq!(other.lines().count(), 300);
+    assert_eq!(consume_in_group(kafka, "workers", "jobs", None), "");
+    server.terminate();
+}

@@ -8,6 +8,7 @@ mod config;
 mod http;
 mod kafka_kcat;
 mod kafka_raw;
+mod kafka_rdkafka;
 mod lifecycle;
 mod resp_client;
 mod resp_durability;
