@@ -29,7 +29,7 @@ let defaultArgs
 function serverDefaultArgs (bin) {
   if (defaultArgs) return defaultArgs
   const help = spawnSync(bin, ['server', '--help'], { encoding: 'utf8' }).stdout || ''
-  const m = help.match(/(--kafka-group-initial-rebalance-delay[\w-]*)\s+<([^>]+)>/)
+  const m = help.match(/(--(?:kafka-)?group-initial-rebalance-delay[\w-]*)\s+<([^>]+)>/)
   defaultArgs = []
   if (m) {
     const unitless = ['MS', 'MILLIS', 'MILLISECONDS', 'N'].includes(m[2].toUpperCase())
@@ -100,7 +100,8 @@ export async function startBrook ({ args = [], env = {}, dataDir } = {}) {
       await server.stop({ kill })
       return startBrook({ args, env, dataDir: dir })
     },
-    cleanup () {
+    /** Removes the data directory (if startBrook made it). */
+    removeDir () {
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true })
     }
   }
@@ -108,24 +109,31 @@ export async function startBrook ({ args = [], env = {}, dataDir } = {}) {
 }
 
 /**
- * Starts a server for test `t` and stops it when the test ends (pass or fail), as
- * well as every server restarted from it.
+ * Starts a server for test `t`. When the test ends (pass or fail), first the
+ * callbacks given to `server.cleanup(fn)` run (last registered first: disconnect
+ * clients while the server is still up), then the server and every server
+ * restarted from it are stopped.
  */
 export async function brookFor (t, opts) {
   const servers = []
+  const cleanups = []
   const track = s => {
     servers.push(s)
     const restart = s.restart
     s.restart = async o => track(await restart(o))
+    s.cleanup = fn => cleanups.push(fn)
     return s
   }
   const first = track(await startBrook(opts))
   t.after(async () => {
     const errors = []
+    for (const fn of cleanups.reverse()) {
+      try { await fn() } catch (e) { errors.push(e) }
+    }
     for (const s of servers) {
       try { await s.stop() } catch (e) { errors.push(e) }
     }
-    first.cleanup()
+    first.removeDir()
     if (errors.length) throw errors[0]
   })
   return first

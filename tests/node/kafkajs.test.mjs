@@ -203,6 +203,7 @@ test('metadata lists the broker, auto-created topics and escaped Redis keys', as
   await withAdmin(k, async admin => {
     assert.deepEqual((await admin.listTopics()).sort(), ['_events_3Aorders', 'autocreated'])
     const md = await admin.fetchTopicMetadata({ topics: ['_events_3Aorders', 'autocreated'] })
+    md.topics.sort((a, b) => a.name.localeCompare(b.name))
     assert.deepEqual(md.topics.map(tp => [tp.name, tp.partitions.map(p => [p.partitionId, p.leader, p.replicas, p.isr])]), [
       ['_events_3Aorders', [[0, 0, [0], [0]]]],
       ['autocreated', [[0, 0, [0], [0]]]]
@@ -227,7 +228,7 @@ test('[groups] consume from the beginning: keys, values, headers, timestamps', a
   }))
   await withProducer(k, p => p.send({ topic: 'rt', messages }))
   const { consumer, consumed } = await groupConsumer(k, 'rt-group', ['rt'])
-  t.after(() => consumer.disconnect())
+  server.cleanup(() => consumer.disconnect())
   const got = await waitForCount(consumed, 50)
   assert.deepEqual(got.map(m => [m.offset, m.key, m.value, m.headers, m.timestamp]),
     messages.map((m, i) => [i, m.key, m.value, { n: String(i), dup: ['a', 'b'] }, Number(m.timestamp)]))
@@ -241,7 +242,7 @@ test('[groups] XADD entries are consumed as Kafka records (escaped topic name)',
     await r.cmd('XADD', 'events:orders', '*', 'user', 'ann', 'qty', '2')
   })
   const { consumer, consumed } = await groupConsumer(k, 'x-group', ['_events_3Aorders'])
-  t.after(() => consumer.disconnect())
+  server.cleanup(() => consumer.disconnect())
   const got = await waitForCount(consumed, 2)
   assert.deepEqual(got.map(m => [m.offset, m.key, m.value, m.headers]), [
     [0, 'o-17', '{"total":12}', {}],
@@ -267,7 +268,7 @@ test('[groups] seek to an offset and to a timestamp', async t => {
     messages: Array.from({ length: 20 }, (_, i) => ({ value: `v${i}`, timestamp: String(base + 1000 * i) }))
   }))
   const { consumer, consumed } = await groupConsumer(k, 'seek-group', ['seek'], { autoCommit: false })
-  t.after(() => consumer.disconnect())
+  server.cleanup(() => consumer.disconnect())
   assert.deepEqual((await waitForCount(consumed, 20)).map(m => m.offset), [...Array(20).keys()])
   consumer.seek({ topic: 'seek', partition: 0, offset: '15' })
   let got = (await waitForCount(consumed, 25)).slice(20)
@@ -285,7 +286,7 @@ test('[groups] a new group without fromBeginning starts at the end', async t => 
   await withProducer(k, async p => {
     await p.send({ topic: 'latest', messages: [{ value: 'old0' }, { value: 'old1' }] })
     const { consumer, consumed, state } = await groupConsumer(k, 'latest-group', ['latest'], { fromBeginning: false })
-    t.after(() => consumer.disconnect())
+    server.cleanup(() => consumer.disconnect())
     // Once a fetch completed, the group's position (the end) was resolved.
     await waitUntil(() => state.joins > 0 && state.fetches > 0, 'the group to join and fetch')
     await p.send({ topic: 'latest', messages: [{ value: 'new' }] })
@@ -308,6 +309,7 @@ test('[groups] committed offsets survive SIGTERM and SIGKILL restarts', async t 
         if (m.offset < 4) await c.commitOffsets([{ topic: 'durable', partition: 0, offset: String(m.offset + 1) }])
       }
     })
+    server.cleanup(() => consumer.disconnect())
     await waitForCount(consumed, 10)
     await consumer.disconnect()
   }
@@ -319,54 +321,74 @@ test('[groups] committed offsets survive SIGTERM and SIGKILL restarts', async t 
   }
   // The group resumes after the committed offset.
   const { consumer, consumed } = await groupConsumer(kafka(server), 'survivors', ['durable'])
-  t.after(() => consumer.disconnect())
+  server.cleanup(() => consumer.disconnect())
   const got = await waitForCount(consumed, 6)
   assert.deepEqual(got.map(m => m.offset), [4, 5, 6, 7, 8, 9])
 })
 
-test('[groups] [admin] three members, one leaves, one joins: nothing lost or repeated', async t => {
-  const server = await brookFor(t)
-  const k = kafka(server)
-  const partitions = 6
-  await withAdmin(k, admin => admin.createTopics({ topics: [{ topic: 'work', numPartitions: partitions }] }))
-  const produceWave = wave => withProducer(k, p => p.send({
-    topic: 'work',
-    messages: Array.from({ length: partitions * 30 }, (_, i) => ({ partition: i % partitions, value: `${wave}-${i}` }))
+/**
+ * Three members share `partitions` ([topic, partition] pairs, 30 records each); one
+ * leaves, one joins, 30 more records each. Each member commits every record right
+ * after processing it; no record may be lost or processed twice, and the group's
+ * committed offsets end at 60. kafkajs's default assigner is round robin.
+ */
+async function leaveAndJoinScenario (server, k, partitions) {
+  const topics = [...new Set(partitions.map(([topic]) => topic))]
+  const produceWave = wave => withProducer(k, p => p.sendBatch({
+    topicMessages: topics.map(topic => ({
+      topic,
+      messages: partitions.filter(([t]) => t === topic).flatMap(([, partition]) =>
+        Array.from({ length: 30 }, (_, i) => ({ partition, value: `${wave}-${topic}-${partition}-${i}` })))
+    }))
   }))
   await produceWave(1)
   const processed = []
   const members = {}
   const join = async name => {
-    members[name] = await groupConsumer(k, 'workers', ['work'], {
+    members[name] = await groupConsumer(k, 'workers', topics, {
       autoCommit: false,
       onMessage: async (msg, c) => {
-        processed.push([msg.partition, msg.offset, msg.value, name])
-        await c.commitOffsets([{ topic: 'work', partition: msg.partition, offset: String(msg.offset + 1) }])
+        processed.push([msg.topic, msg.partition, msg.offset, msg.value, name])
+        await c.commitOffsets([{ topic: msg.topic, partition: msg.partition, offset: String(msg.offset + 1) }])
       }
     })
   }
-  t.after(async () => { for (const m of Object.values(members)) await m.consumer.disconnect() })
+  server.cleanup(async () => { for (const m of Object.values(members)) await m.consumer.disconnect() })
+  const key = ([t, p]) => `${t}/${p}`
   const balanced = sizes => {
-    const live = Object.values(members).map(m => (m.state.assignment && m.state.assignment.work) || [])
-    const all = live.flat().sort((a, b) => a - b)
-    return JSON.stringify(all) === JSON.stringify([...Array(partitions).keys()]) &&
+    const live = Object.values(members).map(m =>
+      Object.entries(m.state.assignment || {}).flatMap(([t, ps]) => ps.map(p => key([t, p]))))
+    return JSON.stringify(live.flat().sort()) === JSON.stringify(partitions.map(key).sort()) &&
       JSON.stringify(live.map(a => a.length).sort()) === JSON.stringify(sizes)
   }
   for (const name of ['a', 'b', 'c']) await join(name)
-  await waitUntil(() => processed.length >= 180 && balanced([2, 2, 2]), 'wave 1 on three members', 30_000)
+  const n = partitions.length
+  await waitUntil(() => processed.length >= n * 30 && balanced([2, 2, 2]), 'wave 1 on three members', 30_000)
   await members.b.consumer.disconnect()
   delete members.b
   await waitUntil(() => balanced([3, 3]), 'rebalance to two members', 30_000)
   await join('d')
   await produceWave(2)
-  await waitUntil(() => processed.length >= 360 && balanced([2, 2, 2]), 'wave 2 on three members', 30_000)
-  const seen = processed.map(([p, o]) => `${p}:${o}`).sort()
-  const expected = []
-  for (let p = 0; p < partitions; p++) for (let o = 0; o < 60; o++) expected.push(`${p}:${o}`)
-  assert.deepEqual(seen, expected.sort(), 'records lost or processed twice')
-  const offsets = await withAdmin(k, admin => admin.fetchOffsets({ groupId: 'workers', topics: ['work'] }))
-  assert.deepEqual(offsets[0].partitions.map(p => [p.partition, p.offset]).sort((a, b) => a[0] - b[0]),
-    [...Array(partitions).keys()].map(p => [p, '60']))
+  await waitUntil(() => processed.length >= n * 60 && balanced([2, 2, 2]), 'wave 2 on three members', 30_000)
+  const seen = processed.map(([t, p, o]) => `${t}/${p}:${o}`).sort()
+  const expected = partitions.flatMap(tp => Array.from({ length: 60 }, (_, o) => `${key(tp)}:${o}`)).sort()
+  assert.deepEqual(seen, expected, 'records lost or processed twice')
+  const offsets = await withAdmin(k, admin => admin.fetchOffsets({ groupId: 'workers', topics }))
+  assert.deepEqual(offsets.flatMap(({ topic, partitions: ps }) => ps.map(p => `${topic}/${p.partition}=${p.offset}`)).sort(),
+    partitions.map(tp => `${key(tp)}=60`).sort())
+}
+
+test('[groups] [admin] three members on a six-partition topic, one leaves, one joins: nothing lost or repeated', async t => {
+  const server = await brookFor(t)
+  const k = kafka(server)
+  await withAdmin(k, admin => admin.createTopics({ topics: [{ topic: 'work', numPartitions: 6 }] }))
+  await leaveAndJoinScenario(server, k, [0, 1, 2, 3, 4, 5].map(p => ['work', p]))
+})
+
+test('[groups] three members on six topics, one leaves, one joins: nothing lost or repeated', async t => {
+  // The same over six single-partition topics (auto-created): no CreateTopics needed.
+  const server = await brookFor(t)
+  await leaveAndJoinScenario(server, kafka(server), [0, 1, 2, 3, 4, 5].map(i => [`work${i}`, 0]))
 })
 
 // ---------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ READY = "server ready"
 # (Kafka's group.initial.rebalance.delay.ms, 3 s by default). Tests pass this to the
 # server when its `--help` offers such a flag, to keep group tests fast.
 GROUP_INITIAL_REBALANCE_DELAY_MS = 100
-_DELAY_FLAG = re.compile(r"(--kafka-group-initial-rebalance-delay[\w-]*)\s+<([^>]+)>")
+_DELAY_FLAG = re.compile(r"(--(?:kafka-)?group-initial-rebalance-delay[\w-]*)\s+<([^>]+)>")
 
 
 def pytest_configure(config):

@@ -10,12 +10,15 @@ idempotence pass `enable_idempotence=False`, and
 """
 
 import json
+import threading
 import time
 
 import pytest
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import OffsetAndMetadata, TopicPartition
-from kafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from kafka.errors import (
+    CommitFailedError, OffsetOutOfRangeError, RebalanceInProgressError, TopicAlreadyExistsError,
+)
 
 from kafkahelp import (
     HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, TIMEOUT_S, kafka_fields, resp,
@@ -474,119 +477,222 @@ def test_committed_offsets_survive_a_restart(brook_factory, kill):
         c.close(autocommit=False)
 
 
-class GroupRun:
-    """Members of one group polled in turn from one thread; each commits what it
-    processed synchronously after every poll, and again when partitions are revoked."""
+class Member(threading.Thread):
+    """One group member on its own thread, as a separate process would run it: poll,
+    process, commit synchronously (retrying on the next round when the group is
+    rebalancing), and commit what is still uncommitted when partitions are revoked.
+    kafka-python must be polled continuously while it joins: with several consumers
+    polled in turn from one thread, a JoinGroup answer that arrives while another
+    consumer is being polled is dropped (kafka-python 3.0.12 sends a new JoinGroup,
+    which starts another rebalance)."""
 
-    def __init__(self, brook, group, topic, assignor):
-        self.brook, self.group, self.topic, self.assignor = brook, group, topic, assignor
-        self.members = {}
-        self.processed = []
+    def __init__(self, run, name):
+        super().__init__(name=f"member-{name}", daemon=True)
+        self.run_, self.member = run, name
+        self.stop = threading.Event()
+        self.assignment = []
+        self.error = None
         self.positions = {}
+        self.dirty = set()
+        self.consumer = None
+        self.ready = threading.Event()
 
-    def join(self, name):
-        positions = self.positions.setdefault(name, {})
-        c = group_consumer(self.brook, self.group, client_id=name,
-                           partition_assignment_strategy=[self.assignor])
-        topic = self.topic
+    def commit(self, only=None):
+        tps = {tp for tp in self.dirty if only is None or tp in only}
+        if not tps:
+            return
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(self.positions[tp], "", -1)
+                                  for tp in tps})
+        except (RebalanceInProgressError, CommitFailedError):
+            if only is not None:
+                raise
+            return  # the group is rebalancing: retried after the next poll
+        self.dirty -= tps
+
+    def run(self):
+        try:
+            self._run()
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            self.error = e
+        finally:
+            self.ready.set()
+
+    def _run(self):
+        run, member = self.run_, self
 
         class Listener(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked):
-                mine = {tp: OffsetAndMetadata(positions[tp.partition], "", -1)
-                        for tp in revoked if tp.partition in positions}
-                if mine:
-                    c.commit(mine)
+                try:
+                    member.commit(only=set(revoked))
+                except Exception as e:  # noqa: BLE001 - checked by the test
+                    if not member.stop.is_set():
+                        run.revoke_commit_errors.append((member.member, e))
                 for tp in revoked:
-                    positions.pop(tp.partition, None)
+                    member.positions.pop(tp, None)
+                    member.dirty.discard(tp)
 
             def on_partitions_assigned(self, assigned):
                 pass
 
-        c.subscribe([topic], listener=Listener())
-        self.members[name] = c
+        self.consumer = c = group_consumer(
+            run.brook, run.group, client_id=self.member,
+            partition_assignment_strategy=[run.assignor])
+        try:
+            c.subscribe(run.topics, listener=Listener())
+            self.ready.set()
+            while not self.stop.is_set():
+                for tp, recs in c.poll(timeout_ms=100, max_records=50).items():
+                    with run.lock:
+                        run.processed.extend((r.topic, r.partition, r.offset, r.value,
+                                              self.member) for r in recs)
+                    self.positions[tp] = recs[-1].offset + 1
+                    self.dirty.add(tp)
+                self.commit()
+                self.assignment = sorted((tp.topic, tp.partition) for tp in c.assignment())
+        finally:
+            c.close(autocommit=False)
+
+
+class GroupRun:
+    """Members of one group, each on its own thread (see Member)."""
+
+    def __init__(self, brook, group, topics, assignor):
+        self.brook, self.group, self.topics, self.assignor = brook, group, topics, assignor
+        self.members = {}
+        self.processed = []  # (topic, partition, offset, value, member)
+        self.lock = threading.Lock()
+        self.revoke_commit_errors = []
+
+    def join(self, name):
+        m = Member(self, name)
+        m.start()
+        assert m.ready.wait(TIMEOUT_S) and m.error is None, m.error
+        self.members[name] = m
 
     def leave(self, name):
-        self.members.pop(name).close(autocommit=False)
+        m = self.members.pop(name)
+        m.stop.set()
+        m.join(TIMEOUT_S)
+        assert not m.is_alive(), f"{name} did not stop"
+        if m.error:
+            raise m.error
 
-    def poll_round(self):
-        for name, c in list(self.members.items()):
-            done = {}
-            for tp, recs in c.poll(timeout_ms=50, max_records=50).items():
-                for rec in recs:
-                    self.processed.append((rec.partition, rec.offset, rec.value, name))
-                done[tp] = recs[-1].offset + 1
-            if done:
-                self.positions[name].update({tp.partition: o for tp, o in done.items()})
-                c.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in done.items()})
+    def check(self):
+        for m in self.members.values():
+            if m.error:
+                raise m.error
 
     def assignments(self):
-        return {name: sorted(tp.partition for tp in c.assignment())
-                for name, c in self.members.items()}
+        return {name: m.assignment for name, m in self.members.items()}
 
-    def run_until(self, total, sizes, timeout=30):
+    def uncommitted(self):
+        return {name: m.dirty for name, m in self.members.items() if m.dirty}
+
+    def run_until(self, total, partitions, sizes, timeout=30):
         deadline = time.monotonic() + timeout
         while True:
-            self.poll_round()
+            self.check()
             a = self.assignments()
-            parts = sorted(p for ps in a.values() for p in ps)
-            if (len(self.processed) >= total and parts == list(range(sum(sizes)))
-                    and sorted(len(ps) for ps in a.values()) == sorted(sizes)):
+            assigned = sorted(tp for tps in a.values() for tp in tps)
+            with self.lock:
+                done = len(self.processed)
+            if (done >= total and assigned == sorted(partitions)
+                    and sorted(len(tps) for tps in a.values()) == sorted(sizes)):
                 return a
-            assert time.monotonic() < deadline, (
-                f"processed {len(self.processed)}/{total}, assignments {a}")
+            assert time.monotonic() < deadline, f"processed {done}/{total}, assignments {a}"
+            time.sleep(0.01)
 
     def close(self):
-        for name in list(self.members):
-            self.leave(name)
+        errors = []
+        for name in sorted(self.members):
+            try:
+                self.leave(name)
+            except Exception as e:  # noqa: BLE001 - stop the others all the same
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
-@pytest.mark.groups
-@pytest.mark.admin
-@pytest.mark.parametrize("assignor", ["range", "roundrobin", "sticky", "cooperative-sticky"])
-def test_group_members_leave_and_join_without_losing_or_repeating_records(
-        kafka_brook, assignor):
+ASSIGNORS = ["range", "roundrobin", "sticky", "cooperative-sticky"]
+
+
+def assignor_class(name):
     from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
     from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
-    classes = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
-               "sticky": StickyPartitionAssignor,
-               "cooperative-sticky": CooperativeStickyAssignor}
-    partitions = 6
-    admin = KafkaAdminClient(bootstrap_servers=kafka_brook.bootstrap)
-    try:
-        admin.create_topics({"work": {"num_partitions": partitions, "replication_factor": 1}},
-                            timeout_ms=TIMEOUT_MS)
-    finally:
-        admin.close()
-    p = producer(kafka_brook)
+    return {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor,
+            "sticky": StickyPartitionAssignor,
+            "cooperative-sticky": CooperativeStickyAssignor}[name]
+
+
+def leave_and_join_scenario(brook, assignor, partitions, sizes):
+    """Three members share `partitions` ((topic, partition) pairs, 50 records each);
+    one leaves, one joins, 50 more records each; every record is processed exactly
+    once and the committed offsets are at the end. `sizes`: the assignment sizes
+    with three members and with two."""
+    p = producer(brook)
 
     def produce_wave(wave):
-        for part in range(partitions):
-            send_all(p, "work", [{"value": f"{wave}-{part}-{i}".encode()} for i in range(50)],
-                     partition=part)
+        for topic, part in partitions:
+            send_all(p, topic, [{"value": f"{wave}-{topic}-{part}-{i}".encode()}
+                                for i in range(50)], partition=part)
 
     produce_wave(1)
-    run = GroupRun(kafka_brook, f"workers-{assignor}", "work", classes[assignor])
+    topics = sorted({t for t, _ in partitions})
+    run = GroupRun(brook, f"workers-{assignor}", topics, assignor_class(assignor))
     try:
         for name in ("a", "b", "c"):
             run.join(name)
-        run.run_until(300, [2, 2, 2])
+        run.run_until(len(partitions) * 50, partitions, sizes[0])
         run.leave("b")
-        run.run_until(300, [3, 3])
+        run.run_until(len(partitions) * 50, partitions, sizes[1])
         run.join("d")
         produce_wave(2)
-        final = run.run_until(600, [2, 2, 2])
+        final = run.run_until(len(partitions) * 100, partitions, sizes[0])
         assert sorted(final) == ["a", "c", "d"]
-        seen = sorted((pt, off) for pt, off, _, _ in run.processed)
-        assert seen == sorted((pt, off) for pt in range(partitions) for off in range(100)), (
+        seen = sorted((t, pt, off) for t, pt, off, _, _ in run.processed)
+        assert seen == sorted((t, pt, off) for t, pt in partitions for off in range(100)), (
             "records lost or processed twice")
-        assert sorted(v for _, _, v, _ in run.processed) == sorted(
-            f"{w}-{pt}-{i}".encode() for w in (1, 2) for pt in range(partitions)
+        assert sorted(v for _, _, _, v, _ in run.processed) == sorted(
+            f"{w}-{t}-{pt}-{i}".encode() for w in (1, 2) for t, pt in partitions
             for i in range(50))
-        a = run.members["a"]
-        assert [a.committed(TopicPartition("work", pt)) for pt in range(partitions)] == [
-            100] * partitions
+        deadline = time.monotonic() + TIMEOUT_S
+        while run.uncommitted():
+            assert time.monotonic() < deadline, f"uncommitted: {run.uncommitted()}"
+            time.sleep(0.01)
+        assert run.revoke_commit_errors == []
     finally:
         run.close()
         p.close()
+    c = group_consumer(brook, f"workers-{assignor}")
+    try:
+        assert [c.committed(TopicPartition(t, pt)) for t, pt in partitions] == [
+            100] * len(partitions)
+    finally:
+        c.close(autocommit=False)
+
+
+@pytest.mark.groups
+@pytest.mark.admin
+@pytest.mark.parametrize("assignor", ASSIGNORS)
+def test_group_members_leave_and_join_on_a_multi_partition_topic(kafka_brook, assignor):
+    admin = KafkaAdminClient(bootstrap_servers=kafka_brook.bootstrap)
+    try:
+        admin.create_topics({"work": {"num_partitions": 6, "replication_factor": 1}},
+                            timeout_ms=TIMEOUT_MS)
+    finally:
+        admin.close()
+    leave_and_join_scenario(kafka_brook, assignor, [("work", p) for p in range(6)],
+                            ([2, 2, 2], [3, 3]))
+
+
+@pytest.mark.groups
+@pytest.mark.parametrize("assignor", ASSIGNORS)
+def test_group_members_leave_and_join_on_six_topics(kafka_brook, assignor):
+    """The same over six single-partition topics (auto-created): no CreateTopics
+    needed. `range` assigns per topic, so one member gets all six."""
+    sizes = ([0, 0, 6], [0, 6]) if assignor == "range" else ([2, 2, 2], [3, 3])
+    leave_and_join_scenario(kafka_brook, assignor, [(f"work{i}", 0) for i in range(6)],
+                            sizes)
