@@ -1,5 +1,7 @@
 """Fixtures: a fresh `brook server` per test, on random ports, in a temp dir.
 
+`brook.port` is the RESP port, `brook.kafka_port` the Kafka one (None against Redis).
+
 BROOK_BIN names the binary (default: target/debug/brook in the repository).
 With BROOK_IT_REDIS_SERVER=/usr/bin/redis-server the same tests run against a real
 Redis instead, to check that what they expect is what Redis answers (the Kafka tests

@@ -20,11 +20,15 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brook_broker::{Broker, BrokerStats};
+
+pub mod api;
+pub mod metrics;
+pub mod types;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Body;
@@ -58,6 +62,31 @@ pub struct AdminState {
     ready: AtomicBool,
     started: Instant,
     version: String,
+    listeners: std::sync::Mutex<types::Listeners>,
+    sources: std::sync::Mutex<Vec<metrics::Source>>,
+    resp_connections: AtomicU64,
+    kafka_connections: AtomicU64,
+}
+
+/// A protocol whose connections `/v1/status` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Resp,
+    Kafka,
+}
+
+/// Counts a connection while it lives.
+pub struct ConnectionGuard {
+    state: Arc<AdminState>,
+    protocol: Counted,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.state
+            .counter(self.protocol)
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl AdminState {
@@ -68,7 +97,56 @@ impl AdminState {
             ready: AtomicBool::new(false),
             started: Instant::now(),
             version: version.into(),
+            listeners: std::sync::Mutex::default(),
+            sources: std::sync::Mutex::default(),
+            resp_connections: AtomicU64::new(0),
+            kafka_connections: AtomicU64::new(0),
         })
+    }
+
+    /// Records the bound listener addresses (`/v1/status`).
+    pub fn set_listeners(&self, listeners: types::Listeners) {
+        if let Ok(mut l) = self.listeners.lock() {
+            *l = listeners;
+        }
+    }
+
+    /// Adds a front end's metrics to `/metrics`.
+    pub fn add_metrics(&self, source: metrics::Source) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.push(source);
+        }
+    }
+
+    fn sources(&self) -> Vec<metrics::Source> {
+        self.sources.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn listeners(&self) -> types::Listeners {
+        self.listeners.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn counter(&self, protocol: Counted) -> &AtomicU64 {
+        match protocol {
+            Counted::Resp => &self.resp_connections,
+            Counted::Kafka => &self.kafka_connections,
+        }
+    }
+
+    /// Counts a new connection until the guard is dropped.
+    pub fn connection(self: &Arc<Self>, protocol: Counted) -> ConnectionGuard {
+        self.counter(protocol).fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard {
+            state: Arc::clone(self),
+            protocol,
+        }
+    }
+
+    pub fn connections(&self) -> types::Connections {
+        types::Connections {
+            resp: self.resp_connections.load(Ordering::Relaxed),
+            kafka: self.kafka_connections.load(Ordering::Relaxed),
+        }
     }
 
     /// Sets what `/readyz` answers: true once the broker is open and every listener
@@ -179,8 +257,8 @@ async fn serve_connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-        let response = respond(&state, &request);
-        async move { Ok::<_, Infallible>(response) }
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(&state, request).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -202,10 +280,56 @@ async fn serve_connection(
     }
 }
 
-/// Answers one request. Pure apart from reading the broker's stats.
+/// Answers one request: `/v1/...` through [`api`] (reading a body of at most
+/// [`api::BODY_BYTES_MAX`]), everything else through [`respond`].
+pub async fn handle(
+    state: &AdminState,
+    request: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    let Some(segments) = api::segments(request.uri().path()) else {
+        return respond(state, &request);
+    };
+    let query = api::query(request.uri().query());
+    let method = request.method().clone();
+    let limited = http_body_util::Limited::new(request.into_body(), api::BODY_BYTES_MAX);
+    let body = match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let too_large = error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let (status, message) = if too_large {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body larger than {} bytes", api::BODY_BYTES_MAX),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {error}"),
+                )
+            };
+            let mut response = api::error_response(status, &message);
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    };
+    api::handle(api::Call {
+        state,
+        method,
+        segments,
+        query,
+        body,
+    })
+    .await
+}
+
+/// Answers a request outside `/v1`. Pure apart from reading the broker's stats.
 pub fn respond<B: Body>(state: &AdminState, request: &Request<B>) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    let known = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    let known = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/v1");
     if !known {
         return json_error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path}"));
     }
@@ -236,6 +360,11 @@ pub fn respond<B: Body>(state: &AdminState, request: &Request<B>) -> Response<Fu
         return response;
     }
     match path {
+        "/v1" => text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "brook admin API: see docs/admin-api.md".into(),
+        ),
         "/healthz" => text(StatusCode::OK, "text/plain; charset=utf-8", "ok".into()),
         "/readyz" if state.is_ready() => {
             text(StatusCode::OK, "text/plain; charset=utf-8", "ready".into())
@@ -245,11 +374,11 @@ pub fn respond<B: Body>(state: &AdminState, request: &Request<B>) -> Response<Fu
             "text/plain; charset=utf-8",
             "not ready".into(),
         ),
-        _ => text(
-            StatusCode::OK,
-            METRICS_CONTENT_TYPE,
-            render_metrics(&state.broker.stats(), state.uptime(), &state.version),
-        ),
+        _ => {
+            let mut body = render_metrics(&state.broker.stats(), state.uptime(), &state.version);
+            metrics::render(state, &mut body);
+            text(StatusCode::OK, METRICS_CONTENT_TYPE, body)
+        }
     }
 }
 

@@ -12,9 +12,17 @@
 //! it is deleted by first writing a tombstone, then removing the directories. A crash
 //! between the two steps leaves a directory without a record, which [`Broker::open`]
 //! removes.
+//!
+//! Partitions are added ([`Broker::add_partitions`]) the same way: the new partition
+//! directories are created first, then the record with the new count is written (the
+//! commit point), then the topic is published with them. A crash before the record is
+//! durable leaves directories numbered at or past the recorded count; nothing was
+//! appended to them (the topic was not published with them), and [`Broker::open`]
+//! removes them.
 
 pub mod fields;
 pub mod kafka_groups;
+pub mod names;
 mod strings;
 mod topic;
 
@@ -39,7 +47,7 @@ pub use brook_groups::kafka::{
     SyncRequest,
 };
 use brook_groups::persist as groups_persist;
-pub use brook_groups::{Change as GroupChange, GroupError, StreamGroups};
+pub use brook_groups::{Change as GroupChange, Group, GroupError, StreamGroups};
 /// Checks an uncompressed Kafka RecordBatch v2 as [`Partition::append_kafka_batch`]
 /// will, without appending it.
 pub use brook_log::batch::check_kafka_batch;
@@ -120,6 +128,14 @@ pub enum TopicError {
     AlreadyExists(TopicKey),
     #[error("topic {0} does not exist")]
     NotFound(TopicKey),
+    #[error(
+        "topic {key} has {current} partitions; the count can only grow, so {requested} is refused"
+    )]
+    PartitionsNotIncreased {
+        key: TopicKey,
+        current: u32,
+        requested: u32,
+    },
     #[error(transparent)]
     Invalid(#[from] InvalidTopic),
     #[error("cannot open partition of topic {key}: {source}")]
@@ -185,8 +201,8 @@ pub struct Broker {
     /// Serialises topic creation, deletion and alteration.
     admin: tokio::sync::Mutex<()>,
     background: Arc<Background>,
-    /// Bumped whenever a topic is created, deleted or renamed (wakes blocked readers
-    /// waiting for a stream that does not exist yet).
+    /// Bumped whenever a topic is created, deleted, renamed or given more partitions
+    /// (wakes blocked readers waiting for a stream that does not exist yet).
     topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     kafka_groups: Arc<KafkaGroups>,
@@ -294,9 +310,6 @@ impl Broker {
             };
             let key = TopicKey::from_meta_key(&k).ok_or_else(|| bad("malformed key".into()))?;
             let record: TopicRecord = serde_json::from_slice(&v).map_err(|e| bad(e.to_string()))?;
-            let records = group_records_by_scope
-                .remove(&record.id)
-                .unwrap_or_default();
             let topic = open_topic(
                 &storage,
                 &syncer,
@@ -306,9 +319,13 @@ impl Broker {
                 &defaults,
             )
             .map_err(|e| bad(e.to_string()))?;
-            let (groups, orphans) = groups_persist::load(&topic.id, &records);
-            *topic.groups.lock() = groups;
-            stale_group_keys.extend(orphans);
+            for (index, slot) in topic.groups.iter().enumerate() {
+                let scope = topic::group_scope(&topic.id, index as u32);
+                let records = group_records_by_scope.remove(&scope).unwrap_or_default();
+                let (groups, orphans) = groups_persist::load(&scope, &records);
+                *slot.lock() = groups;
+                stale_group_keys.extend(orphans);
+            }
             topics.insert(key, Arc::new(topic));
         }
         // Group records of topics that no longer exist (a crash during a delete).
@@ -327,6 +344,22 @@ impl Broker {
             meta.partition()
                 .wait_durable_blocking(next)
                 .map_err(|e| OpenError::Meta(MetaError::Wait(e)))?;
+        }
+        // Partition directories past a topic's recorded count are leftovers of a crash
+        // while partitions were being added (never committed, never written).
+        for topic in topics.values() {
+            let dir = topics_dir.join(&topic.id);
+            for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let entry = entry.map_err(io(&dir))?;
+                let index = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok());
+                if index.is_some_and(|i| i as usize >= topic.partitions.len()) {
+                    tracing::info!(dir = %entry.path().display(), "removing leftover partition directory");
+                    std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+                }
+            }
         }
         // Directories without a record are leftovers of a crashed create or delete.
         let known: std::collections::HashSet<&str> =
@@ -484,7 +517,8 @@ impl Broker {
         Ok(topic)
     }
 
-    /// A receiver that changes whenever a topic is created, deleted or renamed.
+    /// A receiver that changes whenever a topic is created, deleted, renamed or given
+    /// more partitions.
     pub fn subscribe_topics(&self) -> tokio::sync::watch::Receiver<u64> {
         self.topics_changed.subscribe()
     }
@@ -528,17 +562,7 @@ impl Broker {
                 now_ms(),
             )
             .await?;
-        let renamed = Arc::new(Topic {
-            key: to.clone(),
-            id: topic.id.clone(),
-            created_ms: topic.created_ms,
-            settings: RwLock::new(topic.settings()),
-            partitions: topic.partitions.clone(),
-            groups: topic.groups.clone(),
-            expire_at_ms: std::sync::atomic::AtomicU64::new(topic.expire_at().unwrap_or(0)),
-            stream_meta: parking_lot::Mutex::new(topic.stream_meta()),
-            groups_gone: topic.groups_gone.clone(),
-        });
+        let renamed = Arc::new(topic.replaced(to.clone(), topic.partitions.clone()));
         {
             let mut topics = self.topics.write();
             topics.remove(from);
@@ -580,10 +604,10 @@ impl Broker {
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
         let mut changes = vec![(key.meta_key(), None)];
-        {
-            let groups = topic.groups.lock();
+        for (index, slot) in topic.groups.iter().enumerate() {
+            let groups = slot.lock();
             changes.extend(groups_persist::encode(
-                &topic.id,
+                &topic::group_scope(&topic.id, index as u32),
                 &groups.delete_all_changes(),
             ));
         }
@@ -629,6 +653,10 @@ impl Broker {
         f: impl FnOnce(&mut StreamMeta),
     ) -> Result<(), TopicError> {
         let _admin = self.admin.lock().await;
+        // The registry's copy: `topic` may have been replaced since the caller looked
+        // it up (renamed, partitions added) or deleted; writing a record built from
+        // the stale copy would undo that.
+        let topic = self.current(topic)?;
         let mut meta = topic.stream_meta();
         f(&mut meta);
         if meta == topic.stream_meta() {
@@ -641,6 +669,19 @@ impl Broker {
         self.put_topic_record(&topic.key, &record).await?;
         *topic.stream_meta.lock() = meta;
         Ok(())
+    }
+
+    /// The registry's current copy of `topic` (same ID), wherever it is now.
+    fn current(&self, topic: &Topic) -> Result<Arc<Topic>, TopicError> {
+        let topics = self.topics.read();
+        match topics.get(&topic.key) {
+            Some(t) if t.id == topic.id => Ok(t.clone()),
+            _ => topics
+                .values()
+                .find(|t| t.id == topic.id)
+                .cloned()
+                .ok_or_else(|| TopicError::NotFound(topic.key.clone())),
+        }
     }
 
     async fn put_topic_record(
@@ -673,18 +714,32 @@ impl Broker {
         }
     }
 
-    /// Replaces a topic's settings (the partition count cannot shrink; growing it is
-    /// not supported yet).
+    /// Replaces a topic's settings; the partition count must stay as it is (see
+    /// [`Broker::add_partitions`]).
     pub async fn alter_topic(
         &self,
         key: &TopicKey,
         settings: TopicSettings,
     ) -> Result<Arc<Topic>, TopicError> {
-        settings.validate()?;
+        self.update_topic_settings(key, |s| *s = settings).await
+    }
+
+    /// Changes a topic's settings: `f` edits the current ones under the admin lock
+    /// (so concurrent changes are not lost). The partition count must stay as it is
+    /// (see [`Broker::add_partitions`]). Durable when this returns; the partitions use
+    /// the new settings from then on.
+    pub async fn update_topic_settings(
+        &self,
+        key: &TopicKey,
+        f: impl FnOnce(&mut TopicSettings),
+    ) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let mut settings = topic.settings();
+        f(&mut settings);
+        settings.validate()?;
         if settings.partitions != topic.partitions.len() as u32 {
             return Err(TopicError::Invalid(InvalidTopic::Partitions {
                 got: settings.partitions,
@@ -695,19 +750,77 @@ impl Broker {
             settings: settings.clone(),
             ..topic.record()
         };
-        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
-            path: self.config.data_dir.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        self.meta
-            .apply(vec![(key.meta_key(), Some(Bytes::from(value)))], now_ms())
-            .await?;
+        self.put_topic_record(key, &record).await?;
         let pc = settings.partition_config(&self.config.partition_defaults());
         for p in topic.partitions() {
             p.set_config(pc);
         }
         *topic.settings.write() = settings;
         Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions (Kafka CreatePartitions); the new ones
+    /// start empty. Durable when this returns. See the module docs for the commit
+    /// point. Holders of the topic's previous `Arc` keep seeing the old partition
+    /// list; look the topic up again to see the new one.
+    pub async fn add_partitions(
+        &self,
+        key: &TopicKey,
+        count: u32,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(key)
+            .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let current = topic.partitions.len() as u32;
+        if count <= current {
+            return Err(TopicError::PartitionsNotIncreased {
+                key: key.clone(),
+                current,
+                requested: count,
+            });
+        }
+        let settings = TopicSettings {
+            partitions: count,
+            ..topic.settings()
+        };
+        settings.validate()?;
+        let dir = self.config.data_dir.join("topics").join(&topic.id);
+        let pc = settings.partition_config(&self.config.partition_defaults());
+        let mut added: Vec<Arc<Partition>> = Vec::with_capacity((count - current) as usize);
+        for i in current..count {
+            let partition_dir = dir.join(i.to_string());
+            let opened = remove_leftover_dir(&partition_dir).and_then(|()| {
+                Partition::open(self.storage.clone(), self.syncer.clone(), partition_dir, pc)
+                    .map_err(|source| TopicError::Partition {
+                        key: key.clone(),
+                        source,
+                    })
+            });
+            match opened {
+                Ok(p) => added.push(p),
+                Err(e) => {
+                    discard_partitions(&added);
+                    return Err(e);
+                }
+            }
+        }
+        let record = TopicRecord {
+            settings,
+            ..topic.record()
+        };
+        if let Err(e) = self.put_topic_record(key, &record).await {
+            // Not committed (or not known to be): nothing was appended to the new
+            // partitions; if the record did become durable, open recreates them empty.
+            discard_partitions(&added);
+            return Err(e);
+        }
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(added);
+        let grown = Arc::new(topic.replaced(key.clone(), partitions));
+        self.topics.write().insert(key.clone(), grown.clone());
+        self.topics_changed.send_modify(|g| *g += 1);
+        Ok(grown)
     }
 
     /// Appends records to one partition and waits as `ack` asks.
@@ -782,17 +895,19 @@ impl Broker {
         self.strings.update(&self.meta, db, name, now_ms(), f)
     }
 
-    /// Mutates a stream's Redis consumer groups and logs the changes, in one step
-    /// under the groups' lock (so the log order is the mutation order). Returns the
-    /// closure's result and the metadata-log offset that must be durable before the
-    /// result is acknowledged (wait on [`Broker::meta`]'s partition), if anything
-    /// changed.
+    /// Mutates the Redis consumer groups of a partition's stream and logs the
+    /// changes, in one step under the groups' lock (so the log order is the mutation
+    /// order). Returns the closure's result and the metadata-log offset that must be
+    /// durable before the result is acknowledged (wait on [`Broker::meta`]'s
+    /// partition), if anything changed.
     pub fn update_groups<R>(
         &self,
         topic: &Topic,
+        partition: &Partition,
         f: impl FnOnce(&mut StreamGroups) -> Result<(R, Vec<GroupChange>), GroupError>,
     ) -> Result<Result<(R, Option<u64>), GroupError>, MetaError> {
-        let mut groups = topic.groups.lock();
+        let (index, slot) = topic.group_slot(partition);
+        let mut groups = slot.lock();
         let (result, changes) = match f(&mut groups) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -806,7 +921,7 @@ impl Broker {
         {
             topic.groups_gone.send_modify(|v| *v += 1);
         }
-        let records = groups_persist::encode(&topic.id, &changes);
+        let records = groups_persist::encode(&topic::group_scope(&topic.id, index), &changes);
         let next = if records.len() > brook_log::meta::APPLY_RECORDS_MAX {
             self.meta.apply_chunked_nowait(records, now_ms())?
         } else {
@@ -815,12 +930,60 @@ impl Broker {
         Ok(Ok((result, Some(next))))
     }
 
+    /// The first offset some consumer group of `partition` still needs: for Redis
+    /// groups the first entry one has not read or has pending, for Kafka groups the
+    /// lowest committed offset. `None` when the partition has no groups.
+    pub fn first_needed_offset(&self, topic: &Topic, partition: &Partition) -> Option<u64> {
+        let mut needed: Option<u64> = None;
+        let mut consider = |o: u64| needed = Some(needed.map_or(o, |n| n.min(o)));
+        {
+            let groups = topic.groups(partition);
+            if !groups.groups.is_empty() {
+                match groups.first_needed() {
+                    Some(id) => match partition.offset_for_stream_id(id) {
+                        Ok(o) => consider(o),
+                        Err(_) => consider(partition.marks().log_start),
+                    },
+                    // Every group has read everything and has nothing pending.
+                    None => consider(partition.marks().high_watermark),
+                }
+            }
+        }
+        if let (Some(name), Some(index)) = (
+            names::kafka_name(&topic.key),
+            topic.partition_index(partition),
+        ) {
+            for group in kafka_groups::groups_with_offsets(&self.meta) {
+                if let Some(c) = self.committed_offset(&group, &name, index as i32) {
+                    consider(u64::try_from(c.offset).unwrap_or(0));
+                }
+            }
+        }
+        needed
+    }
+
+    /// Trims each partition of a `trim_acked` topic below what its consumer groups
+    /// still need (nothing when a partition has no group).
+    fn trim_acked(&self, topic: &Topic) -> Result<(), AppendError> {
+        for p in topic.partitions() {
+            if let Some(cut) = self.first_needed_offset(topic, p) {
+                let marks = p.marks();
+                let cut = cut.min(marks.high_watermark);
+                if cut > marks.log_start {
+                    p.trim_to(cut)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rewrites the metadata log without its dead records when that pays off.
     pub fn compact_meta_if_needed(&self) -> Result<bool, MetaError> {
         let topics = self.topics();
         let external: u64 = topics
             .iter()
-            .map(|t| t.groups.lock().persisted_bytes())
+            .flat_map(|t| t.groups.iter())
+            .map(|g| g.lock().persisted_bytes())
             .sum();
         if !self.meta.needs_compaction(external) {
             return Ok(false);
@@ -828,13 +991,16 @@ impl Broker {
         let now = now_ms();
         let start = self.meta.snapshot_internal(now)?;
         for t in &topics {
-            let groups = t.groups.lock();
-            let records: Vec<(Bytes, Bytes)> =
-                groups_persist::encode(&t.id, &groups.snapshot_changes())
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v)))
-                    .collect();
-            self.meta.append_snapshot(records, now)?;
+            for (index, slot) in t.groups.iter().enumerate() {
+                let groups = slot.lock();
+                let scope = topic::group_scope(&t.id, index as u32);
+                let records: Vec<(Bytes, Bytes)> =
+                    groups_persist::encode(&scope, &groups.snapshot_changes())
+                        .into_iter()
+                        .filter_map(|(k, v)| v.map(|v| (k, v)))
+                        .collect();
+                self.meta.append_snapshot(records, now)?;
+            }
         }
         self.meta.finish_compaction(start)?;
         Ok(true)
@@ -897,6 +1063,31 @@ impl Drop for Broker {
     }
 }
 
+/// Removes a directory left by an uncommitted partition add, if there is one.
+fn remove_leftover_dir(dir: &Path) -> Result<(), TopicError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {
+            tracing::info!(dir = %dir.display(), "removed leftover partition directory");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(TopicError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Closes and removes partitions created for an add that did not commit.
+fn discard_partitions(partitions: &[Arc<Partition>]) {
+    for p in partitions {
+        let _ = p.close();
+        if let Err(error) = std::fs::remove_dir_all(p.dir()) {
+            tracing::warn!(dir = %p.dir().display(), %error, "cannot remove an uncommitted partition directory; the next start removes it");
+        }
+    }
+}
+
 fn partition_of(topic: &Topic, partition: u32) -> Result<&Arc<Partition>, ProduceError> {
     topic
         .partition(partition)
@@ -930,8 +1121,8 @@ fn open_topic(
         id: record.id.clone(),
         created_ms: record.created_ms,
         settings: RwLock::new(record.settings.clone()),
+        groups: partitions.iter().map(|_| Arc::default()).collect(),
         partitions,
-        groups: Arc::default(),
         expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
         stream_meta: parking_lot::Mutex::new(record.stream),
         groups_gone: Arc::new(tokio::sync::watch::channel(0).0),
@@ -962,6 +1153,11 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
             for p in t.partitions() {
                 if let Err(e) = p.enforce_retention(now) {
                     tracing::warn!(topic = %t.key, partition = %p.dir().display(), error = %e, "retention failed; will retry");
+                }
+            }
+            if t.settings().trim_acked {
+                if let Err(e) = broker.trim_acked(&t) {
+                    tracing::warn!(topic = %t.key, error = %e, "trimming acknowledged records failed; will retry");
                 }
             }
         }

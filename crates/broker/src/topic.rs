@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use brook_log::{Partition, PartitionConfig, Retention};
 use brook_model::{
-    Durability, PARTITIONS_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, TOPIC_NAME_BYTES_MAX,
+    Durability, BATCH_BYTES_MAX, PARTITIONS_MAX, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+    TOPIC_NAME_BYTES_MAX,
 };
 
 /// Redis databases (`SELECT 0..15`) are separate keyspaces; Kafka sees database 0.
@@ -70,6 +71,16 @@ pub struct TopicSettings {
     pub retention_bytes: Option<u64>,
     #[serde(default)]
     pub retention_records: Option<u64>,
+    /// Largest record batch a Kafka producer may send to the topic, as sent
+    /// (compressed); `None`: [`BATCH_BYTES_MAX`]. Kafka's `max.message.bytes`. Not
+    /// written when unset, so older versions still read the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<u64>,
+    /// Trim records every consumer group has acknowledged ("process and forget"):
+    /// below the first entry a Redis group still needs and below the lowest offset
+    /// a Kafka group committed. Not written when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trim_acked: bool,
 }
 
 impl Default for TopicSettings {
@@ -81,6 +92,8 @@ impl Default for TopicSettings {
             retention_ms: None,
             retention_bytes: None,
             retention_records: None,
+            max_message_bytes: None,
+            trim_acked: false,
         }
     }
 }
@@ -114,6 +127,8 @@ pub enum InvalidTopic {
     Partitions { got: u32, max: u32 },
     #[error("segment size must be {min} to {max} bytes, got {got}")]
     SegmentBytes { got: u64, min: u64, max: u64 },
+    #[error("the largest message must be 1 to {max} bytes, got {got}")]
+    MaxMessageBytes { got: u64, max: u64 },
 }
 
 impl TopicSettings {
@@ -133,7 +148,20 @@ impl TopicSettings {
                 });
             }
         }
+        if let Some(b) = self.max_message_bytes {
+            if b == 0 || b > BATCH_BYTES_MAX as u64 {
+                return Err(InvalidTopic::MaxMessageBytes {
+                    got: b,
+                    max: BATCH_BYTES_MAX as u64,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The largest Kafka record batch the topic accepts (see `max_message_bytes`).
+    pub fn max_message_bytes_or_default(&self) -> u64 {
+        self.max_message_bytes.unwrap_or(BATCH_BYTES_MAX as u64)
     }
 
     /// The partition configuration these settings produce under the server defaults.
@@ -209,8 +237,9 @@ pub struct Topic {
     pub created_ms: u64,
     pub(crate) settings: RwLock<TopicSettings>,
     pub(crate) partitions: Vec<Arc<Partition>>,
-    /// Redis consumer groups of this stream (shared with the renamed copy).
-    pub(crate) groups: Arc<parking_lot::Mutex<brook_groups::StreamGroups>>,
+    /// Redis consumer groups of each partition's stream (shared with the renamed
+    /// copy).
+    pub(crate) groups: Vec<Arc<parking_lot::Mutex<brook_groups::StreamGroups>>>,
     /// Expiry (ms since the epoch), 0 for none.
     pub(crate) expire_at_ms: std::sync::atomic::AtomicU64,
     pub(crate) stream_meta: parking_lot::Mutex<StreamMeta>,
@@ -244,6 +273,29 @@ impl Topic {
         *self.stream_meta.lock()
     }
 
+    /// A copy of this topic under `key` with `partitions`, sharing its groups; what
+    /// replaces it in the registry after a rename or when partitions are added.
+    /// Called under the broker's admin lock, so the copied settings, expiry and
+    /// stream counters are current.
+    pub(crate) fn replaced(&self, key: TopicKey, partitions: Vec<Arc<Partition>>) -> Topic {
+        let mut settings = self.settings();
+        settings.partitions = partitions.len() as u32;
+        Topic {
+            key,
+            id: self.id.clone(),
+            created_ms: self.created_ms,
+            settings: RwLock::new(settings),
+            // Existing partitions keep their groups; added ones start without.
+            groups: (0..partitions.len())
+                .map(|i| self.groups.get(i).cloned().unwrap_or_default())
+                .collect(),
+            partitions,
+            expire_at_ms: std::sync::atomic::AtomicU64::new(self.expire_at().unwrap_or(0)),
+            stream_meta: parking_lot::Mutex::new(self.stream_meta()),
+            groups_gone: self.groups_gone.clone(),
+        }
+    }
+
     /// The record that describes this topic in the metadata log.
     pub(crate) fn record(&self) -> TopicRecord {
         TopicRecord {
@@ -263,9 +315,50 @@ impl Topic {
         self.partitions.get(index as usize)
     }
 
-    /// Reads the Redis consumer groups (for replies; mutate through
-    /// `Broker::update_groups`).
-    pub fn groups(&self) -> parking_lot::MutexGuard<'_, brook_groups::StreamGroups> {
-        self.groups.lock()
+    /// The index of one of this topic's partitions.
+    pub fn partition_index(&self, partition: &Partition) -> Option<u32> {
+        self.partitions
+            .iter()
+            .position(|p| std::ptr::eq(p.as_ref(), partition))
+            .map(|i| i as u32)
+    }
+
+    /// Reads the Redis consumer groups of a partition's stream (for replies; mutate
+    /// through `Broker::update_groups`).
+    pub fn groups(
+        &self,
+        partition: &Partition,
+    ) -> parking_lot::MutexGuard<'_, brook_groups::StreamGroups> {
+        self.group_slot(partition).1.lock()
+    }
+
+    /// The partition's index and groups (partition 0's for a partition of another
+    /// topic, which callers never pass).
+    pub(crate) fn group_slot(
+        &self,
+        partition: &Partition,
+    ) -> (u32, &Arc<parking_lot::Mutex<brook_groups::StreamGroups>>) {
+        let index = self.partition_index(partition).unwrap_or(0);
+        match self.groups.get(index as usize).or(self.groups.first()) {
+            Some(g) => (index, g),
+            None => unreachable_groups(),
+        }
+    }
+}
+
+/// A topic always has at least one partition, and one group table per partition
+/// (`open_topic` builds both); this is an invariant, not an input error.
+fn unreachable_groups() -> ! {
+    panic!("a topic without partitions")
+}
+
+/// The scope of a partition's Redis group records in the metadata log: the topic ID
+/// for partition 0 (as before partitions had streams of their own), `<id>.<n>` for
+/// partition n.
+pub fn group_scope(topic_id: &str, index: u32) -> String {
+    if index == 0 {
+        topic_id.to_owned()
+    } else {
+        format!("{topic_id}.{index}")
     }
 }

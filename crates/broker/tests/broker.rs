@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use brook_broker::{Ack, Broker, BrokerConfig, OpenError, TopicError, TopicKey, TopicSettings};
 use brook_model::{Durability, IdSpec, Record};
 use bytes::Bytes;
@@ -133,4 +135,124 @@ async fn background_retention_trims_without_being_asked() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(t.partitions()[0].live_count(), 3);
+}
+
+#[tokio::test]
+async fn partitions_grow_durably_and_never_shrink() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TopicKey::new(0, "grow");
+    let id;
+    {
+        let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let t = b
+            .create_topic(
+                key.clone(),
+                TopicSettings {
+                    partitions: 2,
+                    retention_records: Some(100),
+                    ..TopicSettings::default()
+                },
+            )
+            .await
+            .unwrap();
+        id = t.id.clone();
+        b.append(&t, 1, rec("old"), Ack::Durable).await.unwrap();
+        for count in [2, 1] {
+            let err = b.add_partitions(&key, count).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    TopicError::PartitionsNotIncreased {
+                        current: 2,
+                        requested,
+                        ..
+                    } if requested == count
+                ),
+                "{err}"
+            );
+        }
+        assert!(matches!(
+            b.add_partitions(&key, brook_model::PARTITIONS_MAX + 1)
+                .await,
+            Err(TopicError::Invalid(_))
+        ));
+        assert!(matches!(
+            b.add_partitions(&TopicKey::new(0, "nope"), 3).await,
+            Err(TopicError::NotFound(_))
+        ));
+        let grown = b.add_partitions(&key, 5).await.unwrap();
+        assert_eq!(grown.partitions().len(), 5);
+        assert_eq!(grown.settings().partitions, 5);
+        assert_eq!(grown.settings().retention_records, Some(100));
+        assert_eq!(grown.id, id);
+        assert_eq!(b.topic(&key).unwrap().partitions().len(), 5);
+        // The old partitions are the same ones, data and all.
+        assert!(Arc::ptr_eq(&grown.partitions()[1], &t.partitions()[1]));
+        assert_eq!(grown.partitions()[1].marks().log_end, 1);
+        assert_eq!(grown.partitions()[4].config().retention.records, Some(100));
+        b.append(&grown, 4, rec("new"), Ack::Durable).await.unwrap();
+        // A stale handle does not undo the growth when it updates stream counters.
+        b.update_stream_meta(&t, |m| m.entries_added_delta = 7)
+            .await
+            .unwrap();
+        assert_eq!(b.topic(&key).unwrap().stream_meta().entries_added_delta, 7);
+        b.shutdown().unwrap();
+    }
+    // A crash while adding partitions 5 and 6: their directories exist, the record
+    // still says 5. They are removed at open.
+    let topic_dir = dir.path().join("topics").join(&id);
+    std::fs::create_dir_all(topic_dir.join("5")).unwrap();
+    std::fs::create_dir_all(topic_dir.join("6")).unwrap();
+    let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    let t = b.topic(&key).unwrap();
+    assert_eq!(t.partitions().len(), 5);
+    assert_eq!(t.stream_meta().entries_added_delta, 7);
+    assert_eq!(
+        t.partitions()[4].marks().log_end,
+        1,
+        "the new partition's record"
+    );
+    assert!(!topic_dir.join("5").exists() && !topic_dir.join("6").exists());
+    assert!(topic_dir.join("4").exists());
+    // A leftover in the way of the next add is replaced by an empty partition.
+    std::fs::create_dir_all(topic_dir.join("5")).unwrap();
+    std::fs::write(topic_dir.join("5").join("junk"), b"x").unwrap();
+    let t = b.add_partitions(&key, 6).await.unwrap();
+    assert_eq!(t.partitions()[5].marks().log_end, 0);
+    assert!(!topic_dir.join("5").join("junk").exists());
+    b.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn settings_are_edited_under_the_lock_and_partition_changes_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    let key = TopicKey::new(0, "cfg");
+    b.create_topic(key.clone(), TopicSettings::default())
+        .await
+        .unwrap();
+    let t = b
+        .update_topic_settings(&key, |s| {
+            s.max_message_bytes = Some(1000);
+            s.fsync = Some(Durability::Never);
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.settings().max_message_bytes, Some(1000));
+    assert_eq!(t.partitions()[0].config().durability, Durability::Never);
+    for bad in [Some(0), Some(brook_model::BATCH_BYTES_MAX as u64 + 1)] {
+        assert!(matches!(
+            b.update_topic_settings(&key, |s| s.max_message_bytes = bad)
+                .await,
+            Err(TopicError::Invalid(_))
+        ));
+    }
+    assert!(matches!(
+        b.update_topic_settings(&key, |s| s.partitions = 2).await,
+        Err(TopicError::Invalid(_))
+    ));
+    assert_eq!(
+        b.topic(&key).unwrap().settings().max_message_bytes,
+        Some(1000)
+    );
 }

@@ -57,7 +57,13 @@ pub async fn serve<F>(
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
-        match handle(&ctx, frame).await {
+        let key = frame.get(..2).map(|k| i16::from_be_bytes([k[0], k[1]]));
+        let started = std::time::Instant::now();
+        let handled = handle(&ctx, frame).await;
+        if let (Some(key), Ok(_)) = (key, &handled) {
+            server.observe_request(key, started.elapsed());
+        }
+        match handled {
             Ok(Some(response)) => {
                 if let Err(e) = stream.write_all(&response).await {
                     break Err(e.into());

@@ -8,6 +8,7 @@
 //! - [`compression`]: size-capped decompression of produced batches.
 //! - [`names`]: which topic names Kafka allows.
 //! - [`idempotence`]: producer IDs and per-partition sequence checks.
+//! - [`configs`]: Kafka config names ↔ Brook topic settings and broker configs.
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -21,6 +22,7 @@ use brook_broker::Broker;
 
 pub mod api;
 pub mod compression;
+pub mod configs;
 pub mod conn;
 pub mod error;
 pub mod idempotence;
@@ -42,6 +44,8 @@ pub struct KafkaServer {
     broker: Arc<Broker>,
     advertise: Option<api::Advertised>,
     idempotence: Arc<idempotence::Idempotence>,
+    /// Latency of each API's requests, in the order of [`api::APIS`].
+    request_seconds: Vec<brook_model::metrics::Histogram>,
 }
 
 impl KafkaServer {
@@ -52,6 +56,10 @@ impl KafkaServer {
             broker,
             advertise,
             idempotence: Arc::default(),
+            request_seconds: api::APIS
+                .iter()
+                .map(|_| brook_model::metrics::Histogram::latency())
+                .collect(),
         })
     }
 
@@ -70,5 +78,34 @@ impl KafkaServer {
         F: Future<Output = ()> + Send,
     {
         conn::serve(self, stream, peer, shutdown).await;
+    }
+}
+
+impl KafkaServer {
+    /// Records one request's latency (`key`: its API key).
+    pub(crate) fn observe_request(&self, key: i16, took: std::time::Duration) {
+        if let Some(i) = api::APIS.iter().position(|a| a.key as i16 == key) {
+            if let Some(h) = self.request_seconds.get(i) {
+                h.observe_duration(took);
+            }
+        }
+    }
+}
+
+impl brook_model::metrics::MetricsSource for KafkaServer {
+    fn render_metrics(&self, out: &mut String) {
+        let name = "brook_kafka_request_duration_seconds";
+        brook_model::metrics::family(
+            out,
+            name,
+            "histogram",
+            "Time from a Kafka request's arrival to its response, by API (Fetch includes its long poll).",
+        );
+        for (a, h) in api::APIS.iter().zip(&self.request_seconds) {
+            let s = h.snapshot();
+            if s.count() > 0 {
+                s.render(out, name, &format!("api=\"{}\"", a.name));
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 //!   the dirty pages), so the partition stops accepting appends until restart, when
 //!   recovery re-reads what actually reached the disk.
 
+use brook_model::metrics::Histogram;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,7 +181,7 @@ pub enum WaitError {
 }
 
 /// Counters for metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PartitionStats {
     pub appends: AtomicU64,
     pub records: AtomicU64,
@@ -190,6 +191,30 @@ pub struct PartitionStats {
     pub appends_per_fsync_sum: AtomicU64,
     /// Total time spent in fsync calls, in nanoseconds.
     pub fsync_nanos: AtomicU64,
+    /// Records and bytes of the entries read (by any reader).
+    pub records_read: AtomicU64,
+    pub bytes_read: AtomicU64,
+    /// Latency of each fsync.
+    pub fsync_seconds: Histogram,
+    /// Appends each fsync made durable (the group-commit batch size).
+    pub appends_per_fsync: Histogram,
+}
+
+impl Default for PartitionStats {
+    fn default() -> Self {
+        PartitionStats {
+            appends: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+            appends_per_fsync_sum: AtomicU64::new(0),
+            fsync_nanos: AtomicU64::new(0),
+            records_read: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            fsync_seconds: Histogram::latency(),
+            appends_per_fsync: Histogram::new(brook_model::metrics::COUNT_BUCKETS),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -751,9 +776,12 @@ impl Partition {
                 self.stats
                     .appends_per_fsync_sum
                     .fetch_add(appends, Ordering::Relaxed);
+                let took = started.elapsed();
                 self.stats
                     .fsync_nanos
-                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+                self.stats.fsync_seconds.observe_duration(took);
+                self.stats.appends_per_fsync.observe(appends as f64);
                 self.update_marks(|m| m.durable_end = m.durable_end.max(target));
             }
             let mut f = self.sync.lock();
@@ -862,6 +890,22 @@ impl Partition {
     /// records from `from` on. Reads the file in chunks that start small (16 KiB) and
     /// double, so a read of a few records does not load (and check) megabytes.
     pub fn read_limited(
+        &self,
+        from: u64,
+        max_bytes: usize,
+        max_records: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        let entries = self.read_entries(from, max_bytes, max_records)?;
+        let records: u64 = entries.iter().map(|e| u64::from(e.meta.record_count)).sum();
+        let bytes: u64 = entries.iter().map(|e| e.bytes.len() as u64).sum();
+        self.stats
+            .records_read
+            .fetch_add(records, Ordering::Relaxed);
+        self.stats.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+        Ok(entries)
+    }
+
+    fn read_entries(
         &self,
         from: u64,
         max_bytes: usize,
@@ -1040,6 +1084,91 @@ impl Partition {
             }
         }
         Ok(None)
+    }
+
+    /// The readable record (in `[log_start, high_watermark)`, deleted ones skipped)
+    /// with the largest timestamp, as `(timestamp, offset)`; the first of them if
+    /// several share it (Kafka ListOffsets `-3`). `None` if nothing is readable.
+    ///
+    /// Cost: segments are tried from the largest timestamp they hold down. For each,
+    /// the sparse index finds the first entry that reaches that timestamp and a short
+    /// scan finds the record; only when that record is not readable (trimmed, deleted
+    /// or not yet visible) is the segment's readable part scanned whole.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, u64)>, ReadError> {
+        let marks = self.marks();
+        let segments = self.segments.read().clone();
+        let mut candidates: Vec<(i64, usize)> = segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, seg)| {
+                let st = seg.state.read();
+                let readable = st.next_offset > marks.log_start
+                    && seg.base_offset < marks.high_watermark
+                    && st.max_ts != i64::MIN;
+                readable.then_some((st.max_ts, i))
+            })
+            .collect();
+        // Largest timestamp first; among equals, the earlier segment first.
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut best: Option<(i64, u64)> = None;
+        for (bound, i) in candidates {
+            if best.is_some_and(|(ts, _)| ts > bound) {
+                break;
+            }
+            let Some(seg) = segments.get(i) else { break };
+            let (next_offset, start) = {
+                let st = seg.state.read();
+                let start =
+                    st.index
+                        .seek(|e| e.max_ts < bound)
+                        .map_err(|source| ReadError::Io {
+                            path: seg.log_path.clone(),
+                            source,
+                        })?;
+                (st.next_offset, start)
+            };
+            let from = self.offset_at_position(seg, start)?.max(marks.log_start);
+            let found = match self.scan_records(from, next_offset, |r| r.timestamp_ms >= bound)? {
+                Some(offset) => Some((bound, offset)),
+                None => self.max_timestamp_in(seg.base_offset.max(marks.log_start), next_offset)?,
+            };
+            if let Some((ts, offset)) = found {
+                let better = match best {
+                    None => true,
+                    Some((best_ts, best_offset)) => {
+                        ts > best_ts || (ts == best_ts && offset < best_offset)
+                    }
+                };
+                if better {
+                    best = Some((ts, offset));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// The first readable record with the largest timestamp in `[from, end)` (bounded
+    /// by the high watermark), by reading them all.
+    fn max_timestamp_in(&self, from: u64, end: u64) -> Result<Option<(i64, u64)>, ReadError> {
+        let mut best: Option<(i64, u64)> = None;
+        let mut next = from;
+        let end = end.min(self.marks().high_watermark);
+        while next < end {
+            let recs = self.read_records(next, 1024, 1024 * 1024)?;
+            if recs.is_empty() {
+                break;
+            }
+            for r in recs.iter().take_while(|r| r.offset < end) {
+                if best.is_none_or(|(ts, _)| r.timestamp_ms > ts) {
+                    best = Some((r.timestamp_ms, r.offset));
+                }
+                next = r.offset + 1;
+            }
+            if recs.last().is_some_and(|r| r.offset >= end) {
+                break;
+            }
+        }
+        Ok(best)
     }
 
     /// The first offset whose stream ID is at or after `id`; the high watermark if

@@ -6,6 +6,8 @@
 
 mod durability;
 mod limits;
+pub mod metrics;
+pub mod partitioner;
 mod record;
 mod stream_id;
 

@@ -1,5 +1,12 @@
 //! The Redis keyspace of one database, over the broker: a stream key is a topic of
 //! that database; a string key is a broker string. A key holds one or the other.
+//!
+//! A topic with several partitions (created by a Kafka client) has one stream per
+//! partition: `name#N` is partition N of topic `name` (N in decimal, without leading
+//! zeros). Its un-suffixed name is the whole topic: `DEL`, `TYPE`, `EXPIRE` and
+//! `RENAME` act on it, `XADD` picks a partition by the entry's `key` field (Kafka's
+//! default partitioner), and other stream commands ask for a partition. A
+//! single-partition topic is just `name`.
 
 use std::sync::Arc;
 
@@ -7,11 +14,18 @@ use bytes::Bytes;
 
 use brook_broker::{now_ms, Partition, StringValue, Topic, TopicKey};
 
+use brook_resp_proto::Frame;
+
 use crate::conn::Conn;
+
+/// A stream: its topic and the partition that holds it.
+pub type StreamHandle = (Arc<Topic>, Arc<Partition>);
 
 /// What a key holds.
 pub enum Key {
     Stream(Arc<Topic>),
+    /// `name#N`: one partition's stream of a topic with several.
+    Partition(Arc<Topic>, u32),
     String(StringValue),
     Missing,
 }
@@ -33,17 +47,55 @@ impl Conn {
         if let Some(t) = self.live_topic(key) {
             return Key::Stream(t);
         }
+        if let Some((t, index)) = self.partition_key(key) {
+            return Key::Partition(t, index);
+        }
         match self.server.broker.string_get(self.db, key) {
             Some(v) => Key::String(v),
             None => Key::Missing,
         }
     }
 
-    /// The partition a stream key reads and writes (partition 0).
-    pub fn stream(&self, key: &Bytes) -> Option<(Arc<Topic>, Arc<Partition>)> {
-        let topic = self.live_topic(key)?;
-        let p = topic.partition(0)?.clone();
-        Some((topic, p))
+    /// `name#N` where `name` is a live topic with more than N partitions (and more
+    /// than one).
+    fn partition_key(&self, key: &Bytes) -> Option<(Arc<Topic>, u32)> {
+        let hash = key.iter().rposition(|&b| b == b'#')?;
+        let digits = key.get(hash + 1..)?;
+        if digits.is_empty()
+            || digits.len() > 5
+            || !digits.iter().all(u8::is_ascii_digit)
+            || (digits.len() > 1 && digits[0] == b'0')
+        {
+            return None;
+        }
+        let index: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        let topic = self.live_topic(&key.slice(..hash))?;
+        let count = topic.partitions().len() as u32;
+        (count > 1 && index < count).then_some((topic, index))
+    }
+
+    /// The stream a key names: `Ok(None)` when the key holds no stream, `Err` with
+    /// Redis's WRONGTYPE for a string, or with an explanation for the un-suffixed
+    /// name of a topic with several partitions.
+    pub fn stream(&self, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
+        match self.lookup(key) {
+            Key::Missing => Ok(None),
+            Key::String(_) => Err(crate::cmd::wrongtype()),
+            Key::Partition(t, index) => match t.partition(index) {
+                Some(p) => {
+                    let p = p.clone();
+                    Ok(Some((t, p)))
+                }
+                None => Ok(None),
+            },
+            Key::Stream(t) => match t.partitions() {
+                [p] => {
+                    let p = p.clone();
+                    Ok(Some((t, p)))
+                }
+                _ => Err(several_partitions(key, &t)),
+            },
+        }
     }
 
     /// All live keys of the current database, sorted.
@@ -62,6 +114,17 @@ impl Conn {
         keys.dedup();
         keys
     }
+}
+
+/// The error for a stream command on the un-suffixed name of a topic with several
+/// partitions.
+pub fn several_partitions(key: &[u8], topic: &Topic) -> Frame {
+    let name = String::from_utf8_lossy(key);
+    let n = topic.partitions().len();
+    crate::cmd::err(format!(
+        "{name} is a topic with {n} partitions: name one as {name}#0 to {name}#{}",
+        n.saturating_sub(1)
+    ))
 }
 
 impl Conn {

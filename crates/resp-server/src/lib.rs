@@ -60,6 +60,9 @@ pub struct RespServer {
     pub(crate) version: String,
     /// Set when the server shuts down: blocked commands return at once.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// Latency of each command, by command name (blocking commands include the
+    /// time they blocked).
+    pub(crate) command_seconds: HashMap<&'static str, brook_model::metrics::Histogram>,
 }
 
 impl std::fmt::Debug for RespServer {
@@ -83,7 +86,18 @@ impl RespServer {
             limits: Limits::default(),
             version: version.to_string(),
             stopping: tokio::sync::watch::channel(false).0,
+            command_seconds: cmd::commands()
+                .iter()
+                .map(|spec| (spec.name, brook_model::metrics::Histogram::latency()))
+                .collect(),
         })
+    }
+
+    /// Records one command's latency.
+    pub(crate) fn observe_command(&self, name: &str, took: std::time::Duration) {
+        if let Some(h) = self.command_seconds.get(name) {
+            h.observe_duration(took);
+        }
     }
 
     /// Tells blocked commands (XREAD BLOCK) to return now: the server is stopping.
@@ -124,5 +138,62 @@ impl RespServer {
         F: std::future::Future<Output = ()> + Send,
     {
         conn::serve(self, stream, peer, shutdown).await;
+    }
+}
+
+impl brook_model::metrics::MetricsSource for RespServer {
+    fn render_metrics(&self, out: &mut String) {
+        use brook_model::metrics::{family, label};
+        use std::fmt::Write as _;
+        let name = "brook_resp_command_duration_seconds";
+        family(
+            out,
+            name,
+            "histogram",
+            "Time to run each RESP command (blocking commands include the time blocked).",
+        );
+        let mut names: Vec<&&str> = self.command_seconds.keys().collect();
+        names.sort();
+        for n in names {
+            if let Some(h) = self.command_seconds.get(*n) {
+                let s = h.snapshot();
+                if s.count() > 0 {
+                    s.render(out, name, &format!("command=\"{}\"", label(n)));
+                }
+            }
+        }
+        family(
+            out,
+            "brook_resp_blocked_clients",
+            "gauge",
+            "RESP clients blocked in XREAD/XREADGROUP BLOCK.",
+        );
+        let _ = writeln!(
+            out,
+            "brook_resp_blocked_clients {}",
+            self.stats.blocked_clients.load(Ordering::Relaxed)
+        );
+        family(
+            out,
+            "brook_resp_commands_total",
+            "counter",
+            "RESP commands processed.",
+        );
+        let _ = writeln!(
+            out,
+            "brook_resp_commands_total {}",
+            self.stats.commands.load(Ordering::Relaxed)
+        );
+        family(
+            out,
+            "brook_resp_error_replies_total",
+            "counter",
+            "RESP error replies sent.",
+        );
+        let _ = writeln!(
+            out,
+            "brook_resp_error_replies_total {}",
+            self.stats.error_replies.load(Ordering::Relaxed)
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use brook_admin_http::{AdminState, ServeLimits};
+use brook_admin_http::{AdminState, Counted, ServeLimits};
 use brook_broker::{Broker, BrokerConfig, KafkaGroupConfig};
 use brook_kafka_server::KafkaServer;
 use brook_resp_server::RespServer;
@@ -60,17 +60,36 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let kafka = listeners::bind(Protocol::Kafka, config.kafka_listen).await?;
     let http = listeners::bind(Protocol::Http, config.http_listen).await?;
 
+    let addr = |l: &Option<tokio::net::TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+    };
+    admin.set_listeners(brook_admin_http::types::Listeners {
+        resp: addr(&resp),
+        kafka: addr(&kafka),
+        http: addr(&http),
+    });
+
     let (shutdown, stop) = shutdown::channel();
     let mut tasks = JoinSet::new();
     let resp_server = RespServer::new(Arc::clone(&broker), VERSION);
+    admin.add_metrics(resp_server.clone());
     if let Some(listener) = resp {
         let resp_server = Arc::clone(&resp_server);
+        let admin = Arc::clone(&admin);
         tasks.spawn(listeners::accept_loop(
             Protocol::Resp,
             listener,
             stop.clone(),
             move |stream, peer, mut stop| {
-                Arc::clone(&resp_server).serve(stream, peer, async move { stop.stopped().await })
+                let counted = admin.connection(Counted::Resp);
+                let serve = Arc::clone(&resp_server)
+                    .serve(stream, peer, async move { stop.stopped().await });
+                async move {
+                    serve.await;
+                    drop(counted);
+                }
             },
         ));
     }
@@ -85,12 +104,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     port: a.port,
                 });
         let kafka_server = KafkaServer::new(Arc::clone(&broker), advertise);
+        admin.add_metrics(kafka_server.clone());
+        let admin = Arc::clone(&admin);
         tasks.spawn(listeners::accept_loop(
             Protocol::Kafka,
             listener,
             stop.clone(),
             move |stream, peer, mut stop| {
-                Arc::clone(&kafka_server).serve(stream, peer, async move { stop.stopped().await })
+                let counted = admin.connection(Counted::Kafka);
+                let serve = Arc::clone(&kafka_server)
+                    .serve(stream, peer, async move { stop.stopped().await });
+                async move {
+                    serve.await;
+                    drop(counted);
+                }
             },
         ));
     }

@@ -13,12 +13,21 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::error::ConnError;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -28,8 +37,12 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+#[cfg(test)]
+mod testing;
+pub mod topics;
 
 /// The host and port Metadata gives clients for the one broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +103,17 @@ pub const APIS: &[Api] = &[
     delete_groups::API,
     offset_delete::API,
     init_producer_id::API,
+    // Admin APIs.
+    create_topics::API,
+    delete_topics::API,
+    create_partitions::API,
+    delete_records::API,
+    describe_configs::API,
+    alter_configs::API,
+    incremental_alter_configs::API,
+    describe_cluster::API,
+    describe_log_dirs::API,
+    offset_for_leader_epoch::API,
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static Api> {
@@ -130,6 +154,11 @@ pub fn encode<T: Encodable>(
 mod tests {
     use super::*;
     use kafka_protocol::messages::{
+        AlterConfigsRequest, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+        DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+        DescribeLogDirsRequest, IncrementalAlterConfigsRequest, OffsetForLeaderEpochRequest,
+    };
+    use kafka_protocol::messages::{
         ApiVersionsRequest, DeleteGroupsRequest, DescribeGroupsRequest, FetchRequest,
         FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
         LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
@@ -157,6 +186,16 @@ mod tests {
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+            ApiKey::CreateTopics => CreateTopicsRequest::VERSIONS,
+            ApiKey::DeleteTopics => DeleteTopicsRequest::VERSIONS,
+            ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+            ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+            ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+            ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
+            ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         };
         (r.min, r.max)

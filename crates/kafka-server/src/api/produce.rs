@@ -148,6 +148,19 @@ fn produce_partition(
             format!("no partition {index}"),
         ))?;
     let batches = split_batches(records.map(|b| &b[..]).unwrap_or_default())?;
+    // The topic's `max.message.bytes`, on batches as sent (compressed), as Kafka
+    // checks it. (Unset, the limit is the server-wide one split_batches applies.)
+    if let Some(max) = topic.settings().max_message_bytes {
+        if let Some(big) = batches.iter().find(|b| b.len() as u64 > max) {
+            return Err((
+                ResponseError::MessageTooLarge,
+                format!(
+                    "batch of {} bytes exceeds the topic's max.message.bytes ({max})",
+                    big.len()
+                ),
+            ));
+        }
+    }
     if batches.len() > 1 {
         for batch in &batches {
             let plain = plain_batch(batch)?;
@@ -391,6 +404,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_topics_max_message_bytes_applies_to_batches_as_sent() {
+        let (ctx, topic, _dir) = ctx().await;
+        let mut many = Vec::new();
+        for i in 0..50u8 {
+            let mut r = record();
+            r[3] = i * 2; // offset delta
+            many.extend_from_slice(&r);
+        }
+        let gz = Bytes::from(batch(1, 50, &gzip(&many)));
+        let raw = Bytes::from(batch(0, 50, &many));
+        assert!(gz.len() < raw.len());
+        // The limit is the compressed batch's size: it passes, the same records
+        // uncompressed do not.
+        let limit = gz.len() as u64;
+        let topic = ctx
+            .broker
+            .update_topic_settings(&topic.key, |s| s.max_message_bytes = Some(limit))
+            .await
+            .unwrap();
+        let (code, message) = produce_partition(&ctx, &topic, 0, Some(&raw))
+            .err()
+            .unwrap();
+        assert_eq!(code, ResponseError::MessageTooLarge);
+        assert!(message.contains("max.message.bytes"), "{message}");
+        assert_eq!(topic.partition(0).unwrap().marks().log_end, 0);
+        let written = produce_partition(&ctx, &topic, 0, Some(&gz)).unwrap();
+        assert_eq!(written.next_offset, 50);
+    }
+
+    #[tokio::test]
     async fn bad_input_gets_kafka_errors() {
         let (ctx, topic, _dir) = ctx().await;
         let good = batch(0, 1, &record());
@@ -461,18 +504,30 @@ mod tests {
             (w.base_offset, w.next_offset)
         };
         let first = idempotent(batch(0, 1, &record()), 9, 0, 0);
-        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&first))), (0, 1));
+        assert_eq!(
+            offsets(produce_partition(&ctx, &topic, 0, Some(&first))),
+            (0, 1)
+        );
         // The retry is answered with the first copy's offset and not stored again.
-        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&first))), (0, 1));
+        assert_eq!(
+            offsets(produce_partition(&ctx, &topic, 0, Some(&first))),
+            (0, 1)
+        );
         let second = idempotent(batch(1, 1, &gzip(&record())), 9, 0, 1);
-        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&second))), (1, 2));
+        assert_eq!(
+            offsets(produce_partition(&ctx, &topic, 0, Some(&second))),
+            (1, 2)
+        );
         let gap = idempotent(batch(0, 1, &record()), 9, 0, 5);
         assert_eq!(
             code(produce_partition(&ctx, &topic, 0, Some(&gap))),
             Some(ResponseError::OutOfOrderSequenceNumber)
         );
         let bumped = idempotent(batch(0, 1, &record()), 9, 1, 0);
-        assert_eq!(offsets(produce_partition(&ctx, &topic, 0, Some(&bumped))), (2, 3));
+        assert_eq!(
+            offsets(produce_partition(&ctx, &topic, 0, Some(&bumped))),
+            (2, 3)
+        );
         let fenced = idempotent(batch(0, 1, &record()), 9, 0, 2);
         assert_eq!(
             code(produce_partition(&ctx, &topic, 0, Some(&fenced))),

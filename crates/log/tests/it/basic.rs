@@ -136,6 +136,47 @@ fn lookups_by_timestamp_and_stream_id() {
 }
 
 #[test]
+fn max_timestamp_is_the_first_readable_record_with_the_largest_timestamp() {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 2048));
+    assert_eq!(p.max_timestamp().unwrap(), None, "empty partition");
+    // Timestamps go up and down; the largest, 90_000, is at offsets 40 and 41, in a
+    // middle segment; the second largest, 80_000, at 150 in a later one.
+    let ts = |i: u64| match i {
+        40 | 41 => 90_000,
+        150 => 80_000,
+        i => 10_000 + ((i * 37) % 100) as i64,
+    };
+    for i in 0..200u64 {
+        let r = Record {
+            timestamp_ms: ts(i),
+            value: Some(Bytes::from(vec![b'x'; 50])),
+            ..Record::default()
+        };
+        p.append(vec![(IdSpec::Auto, r)], 0).unwrap();
+    }
+    assert!(p.segment_count() > 3);
+    assert_eq!(p.max_timestamp().unwrap(), Some((90_000, 40)));
+    // The first of them deleted: the next one with that timestamp.
+    assert_eq!(p.delete_records(&[40]).unwrap(), 1);
+    assert_eq!(p.max_timestamp().unwrap(), Some((90_000, 41)));
+    // Both gone (one deleted, one trimmed away): the largest remaining.
+    p.trim_to(42).unwrap();
+    assert_eq!(p.max_timestamp().unwrap(), Some((80_000, 150)));
+    // Without the 80_000 record, the largest of the ordinary ones, first occurrence.
+    p.delete_records(&[150]).unwrap();
+    let expected = (42..200u64)
+        .filter(|&i| i != 150)
+        .map(|i| (ts(i), i))
+        .min_by_key(|&(t, i)| (-t, i))
+        .unwrap();
+    assert_eq!(p.max_timestamp().unwrap(), Some(expected));
+    // Nothing readable.
+    p.trim_to(200).unwrap();
+    assert_eq!(p.max_timestamp().unwrap(), None);
+}
+
+#[test]
 fn trim_and_retention_advance_log_start_and_drop_segments() {
     let sim = Sim::new();
     let mut cfg = config(Durability::Never, 2048);

@@ -69,14 +69,14 @@ fn meta_error(e: MetaError) -> Frame {
     err(format!("cannot persist consumer-group state: {e}"))
 }
 
-type StreamHandle = (Arc<Topic>, Arc<Partition>);
+use crate::keyspace::StreamHandle;
 
 /// The stream's topic and partition, or `Ok(None)` when the key does not exist.
 fn stream(c: &Conn, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(None),
         Key::String(_) => Err(super::wrongtype()),
-        Key::Stream(_) => Ok(c.stream(key)),
+        Key::Stream(_) | Key::Partition(..) => c.stream(key),
     }
 }
 
@@ -89,7 +89,7 @@ impl Conn {
         p: &Partition,
         f: impl FnOnce(&mut StreamGroups) -> Result<(R, Vec<GroupChange>), GroupError>,
     ) -> Result<Result<R, GroupError>, Frame> {
-        match self.server.broker.update_groups(topic, f) {
+        match self.server.broker.update_groups(topic, p, f) {
             Err(e) => Err(meta_error(e)),
             Ok(Err(e)) => Ok(Err(e)),
             Ok(Ok((r, next))) => {
@@ -373,7 +373,7 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut streams = Vec::with_capacity(n);
     for key in &keys {
         match stream(c, key) {
-            Ok(Some((t, p))) if t.groups().group(&group).is_some() => streams.push((t, p)),
+            Ok(Some((t, p))) if t.groups(&p).group(&group).is_some() => streams.push((t, p)),
             Ok(_) => {
                 return Ok(error(format!(
                 "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
@@ -401,12 +401,12 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         if !first_round {
             // Woken: the key or the group may be gone.
-            for (key, (t, _)) in keys.iter().zip(&streams) {
-                if !matches!(c.lookup(key), Key::Stream(ref now) if Arc::ptr_eq(now, t) || now.id == t.id)
+            for (key, (t, p)) in keys.iter().zip(&streams) {
+                if !matches!(c.lookup(key), Key::Stream(ref now) | Key::Partition(ref now, _) if Arc::ptr_eq(now, t) || now.id == t.id)
                 {
                     return Ok(error("UNBLOCKED the stream key no longer exists"));
                 }
-                if t.groups().group(&group).is_none() {
+                if t.groups(p).group(&group).is_none() {
                     return Ok(error(
                         "NOGROUP the consumer group this client was blocked on no longer exists",
                     ));
@@ -645,12 +645,12 @@ async fn xpending(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     if !extended && min_idle.is_some() {
         return Ok(syntax_error());
     }
-    let topic = match stream(c, &key) {
-        Ok(Some((t, _))) => t,
+    let (topic, p) = match stream(c, &key) {
+        Ok(Some(tp)) => tp,
         Ok(None) => return Ok(nogroup_key(&key, &group)),
         Err(e) => return Ok(e),
     };
-    let groups = topic.groups();
+    let groups = topic.groups(&p);
     if !extended {
         return Ok(match groups.pending_summary(&group) {
             Err(_) => nogroup_key(&key, &group),
@@ -893,7 +893,7 @@ pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
         Ok(None) => return err("no such key"),
         Err(e) => return e,
     };
-    let groups = topic.groups().clone();
+    let groups = topic.groups(&p).clone();
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
         let (read, lag) = read_and_lag(&topic, &p, g);
@@ -919,12 +919,12 @@ pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
 }
 
 pub fn xinfo_consumers(c: &mut Conn, key: &Bytes, group: &Bytes) -> Frame {
-    let topic = match stream(c, key) {
-        Ok(Some((t, _))) => t,
+    let (topic, p) = match stream(c, key) {
+        Ok(Some(tp)) => tp,
         Ok(None) => return err("no such key"),
         Err(e) => return e,
     };
-    let groups = topic.groups();
+    let groups = topic.groups(&p);
     let Some(g) = groups.group(group) else {
         return nogroup_for(key, group);
     };
@@ -955,7 +955,7 @@ pub fn xinfo_consumers(c: &mut Conn, key: &Bytes, group: &Bytes) -> Frame {
 
 /// The `groups` part of `XINFO STREAM key FULL [COUNT n]`.
 pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
-    let groups = topic.groups().clone();
+    let groups = topic.groups(p).clone();
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
         let (read, lag) = read_and_lag(topic, p, g);
@@ -1024,8 +1024,8 @@ pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
 }
 
 /// Number of groups of a stream (for XINFO STREAM).
-pub fn group_count(topic: &Topic) -> usize {
-    topic.groups().groups.len()
+pub fn group_count(topic: &Topic, p: &Partition) -> usize {
+    topic.groups(p).groups.len()
 }
 
 // ---- XDELEX, XACKDEL -------------------------------------------------------------------
@@ -1083,7 +1083,7 @@ fn delete_with_policy(
             }
             continue;
         }
-        if policy == RefPolicy::Acked && topic.groups().referenced(id) {
+        if policy == RefPolicy::Acked && topic.groups(p).referenced(id) {
             codes.push(2);
             continue;
         }
@@ -1145,7 +1145,7 @@ async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Err(e) => return Ok(e),
     };
-    if topic.groups().group(&group).is_none() {
+    if topic.groups(&p).group(&group).is_none() {
         return Ok(Frame::Array(
             ids.iter().map(|_| Frame::Integer(-1)).collect(),
         ));

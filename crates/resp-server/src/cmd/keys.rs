@@ -225,6 +225,7 @@ fn topic_error(e: TopicError) -> Frame {
 pub async fn delete_key(c: &mut Conn, key: &Bytes) -> Result<bool, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(false),
+        Key::Partition(t, _) => Err(one_partition(key, &t, "deleted")),
         Key::Stream(t) => {
             c.server
                 .broker
@@ -262,9 +263,18 @@ async fn exists(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(Frame::Integer(n as i64))
 }
 
+/// The error for a whole-key operation on `name#N`, one partition of a topic.
+fn one_partition(key: &[u8], topic: &brook_broker::Topic, what: &str) -> Frame {
+    err(format!(
+        "{} is one partition of topic {}; a single partition cannot be {what}",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(&topic.key.name)
+    ))
+}
+
 fn type_name(k: &Key) -> &'static str {
     match k {
-        Key::Stream(_) => "stream",
+        Key::Stream(_) | Key::Partition(..) => "stream",
         Key::String(_) => "string",
         Key::Missing => "none",
     }
@@ -371,8 +381,12 @@ async fn rename_generic(c: &mut Conn, args: Vec<Bytes>, nx: bool) -> CmdResult {
     if from == to {
         return Ok(if nx { Frame::Integer(0) } else { ok() });
     }
+    if let Key::Partition(t, _) = &c.lookup(&to) {
+        return Ok(one_partition(&to, t, "replaced"));
+    }
     let topic = match source {
         Key::Stream(t) => t,
+        Key::Partition(t, _) => return Ok(one_partition(&from, &t, "renamed")),
         Key::String(v) => {
             // A string moves by copy and delete; the destination loses its old value.
             if let Key::Stream(_) = c.lookup(&to) {
@@ -445,7 +459,7 @@ async fn flushdb(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 fn expiry_of(c: &Conn, key: &Bytes) -> Result<Option<u64>, ()> {
     match c.lookup(key) {
         Key::Missing => Err(()),
-        Key::Stream(t) => Ok(t.expire_at()),
+        Key::Stream(t) | Key::Partition(t, _) => Ok(t.expire_at()),
         Key::String(v) => Ok(v.expire_at_ms),
     }
 }
@@ -454,6 +468,7 @@ fn expiry_of(c: &Conn, key: &Bytes) -> Result<Option<u64>, ()> {
 async fn set_expiry(c: &mut Conn, key: &Bytes, at: Option<u64>) -> Result<(), Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(()),
+        Key::Partition(t, _) => Err(one_partition(key, &t, "given its own expiry")),
         Key::Stream(t) => c
             .server
             .broker

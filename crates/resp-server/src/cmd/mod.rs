@@ -349,7 +349,10 @@ pub async fn run(conn: &mut Conn, spec: &'static Spec, args: Vec<Bytes>) -> CmdR
     if !spec.deferrable {
         conn.settle_durability().await?;
     }
-    (spec.handler)(conn, args).await
+    let started = std::time::Instant::now();
+    let reply = (spec.handler)(conn, args).await;
+    conn.server.observe_command(spec.name, started.elapsed());
+    reply
 }
 
 /// Builds a [`Spec`]; `keys` is (first, last, step) as in `COMMAND INFO`.

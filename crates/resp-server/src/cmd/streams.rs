@@ -186,7 +186,7 @@ fn apply_trim(
     };
     if policy == RefPolicy::Acked {
         // Keep everything some group has not read or acknowledged yet.
-        if let Some(needed) = topic.groups().first_needed() {
+        if let Some(needed) = topic.groups(p).first_needed() {
             cut = cut.min(p.offset_for_stream_id(needed).map_err(read_error)?);
         }
     }
@@ -251,12 +251,44 @@ fn topic_error(e: TopicError) -> Frame {
     err(e)
 }
 
+/// The topic and partition an `XADD` of `pairs` to `key` appends to (`Ok(None)`: no
+/// stream there yet). The un-suffixed name of a topic with several partitions picks
+/// one by the entry's `key` field, as Kafka's default partitioner would.
+fn xadd_target(
+    c: &Conn,
+    key: &Bytes,
+    pairs: &[Bytes],
+) -> Result<Option<(Arc<brook_broker::Topic>, u32)>, Frame> {
+    match c.lookup(key) {
+        Key::Missing => Ok(None),
+        Key::String(_) => Err(wrongtype()),
+        Key::Partition(t, index) => Ok(Some((t, index))),
+        Key::Stream(t) => {
+            let n = t.partitions().len() as u32;
+            if n == 1 {
+                return Ok(Some((t, 0)));
+            }
+            match pairs.chunks_exact(2).find(|kv| kv[0].as_ref() == b"key") {
+                Some(kv) => {
+                    let index = brook_model::partitioner::partition_for_key(&kv[1], n);
+                    Ok(Some((t, index)))
+                }
+                None => Err(err(format!(
+                    "{} is a topic with {n} partitions: give the entry a key field (the partition is chosen from its hash, as Kafka producers do) or name one as {0}#0 to {0}#{}",
+                    String::from_utf8_lossy(key),
+                    n - 1
+                ))),
+            }
+        }
+    }
+}
+
 /// The stream at `key`: `Ok(None)` if missing, `Err(WRONGTYPE)` if not a stream.
 fn stream_of(c: &Conn, key: &Bytes) -> Result<Option<Arc<Partition>>, Frame> {
     match c.lookup(key) {
         Key::Missing => Ok(None),
         Key::String(_) => Err(wrongtype()),
-        Key::Stream(_) => Ok(c.stream(key).map(|(_, p)| p)),
+        Key::Stream(_) | Key::Partition(..) => Ok(c.stream(key)?.map(|(_, p)| p)),
     }
 }
 
@@ -301,25 +333,25 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             return Ok(err("The ID specified in XADD must be greater than 0-0"));
         }
     }
-    let topic = match c.lookup(&key) {
-        Key::Stream(t) => t,
-        Key::String(_) => return Ok(wrongtype()),
-        Key::Missing if nomkstream => return Ok(Frame::Null),
-        Key::Missing => {
+    let (topic, index) = match xadd_target(c, &key, pairs) {
+        Ok(Some(target)) => target,
+        Ok(None) if nomkstream => return Ok(Frame::Null),
+        Ok(None) => {
             let created = c
                 .server
                 .broker
                 .create_topic(c.topic_key(&key), TopicSettings::default())
                 .await;
             match created {
-                Ok(t) => t,
+                Ok(t) => (t, 0),
                 Err(TopicError::AlreadyExists(k)) => match c.server.broker.topic(&k) {
-                    Some(t) => t,
+                    Some(t) => (t, 0),
                     None => return Ok(err("stream was deleted concurrently")),
                 },
                 Err(e) => return Ok(topic_error(e)),
             }
         }
+        Err(e) => return Ok(e),
     };
     let fields: Vec<(Bytes, Bytes)> = pairs
         .chunks_exact(2)
@@ -330,7 +362,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         match c
             .server
             .broker
-            .append_deferred(&topic, 0, vec![(spec_id, record)], format)
+            .append_deferred(&topic, index, vec![(spec_id, record)], format)
         {
             Ok(r) => r,
             Err(e) => return Ok(produce_error(e)),
@@ -392,11 +424,14 @@ pub fn xadd_run_len(requests: &[Vec<Bytes>]) -> usize {
 /// Returns `false` (having done nothing) when the run must go command by command:
 /// the key is not a stream, or some ID is refused (so each gets its own reply).
 pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::conn::Closed> {
+    let started = std::time::Instant::now();
     let Some(key) = run.first().and_then(|r| r.get(1)).cloned() else {
         return Ok(false);
     };
-    let Key::Stream(topic) = c.lookup(&key) else {
-        return Ok(false);
+    let (topic, index) = match c.lookup(&key) {
+        Key::Stream(t) if t.partitions().len() == 1 => (t, 0),
+        Key::Partition(t, index) => (t, index),
+        _ => return Ok(false),
     };
     let now = brook_broker::now_ms() as i64;
     let mut encoded = Vec::with_capacity(run.len());
@@ -416,7 +451,10 @@ pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::c
     }
     let format = encoded[0].0;
     let records = encoded.into_iter().map(|(_, spec, r)| (spec, r)).collect();
-    let (p, appended, must_wait) = match c.server.broker.append_deferred(&topic, 0, records, format)
+    let (p, appended, must_wait) = match c
+        .server
+        .broker
+        .append_deferred(&topic, index, records, format)
     {
         Ok(r) => r,
         Err(_) => return Ok(false),
@@ -427,6 +465,11 @@ pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::c
         c.note_unsynced(&p, appended.next_offset);
     }
     c.count_commands(run.len() as u64, "xadd");
+    // Each XADD of the run took its share of the one append.
+    let each = started.elapsed() / run.len().max(1) as u32;
+    for _ in run {
+        c.server.observe_command("xadd", each);
+    }
     c.server.touch(c.db, &key);
     for id in &appended.ids {
         c.push(&id_frame(*id));
@@ -532,7 +575,7 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     match p.delete_records(&offsets) {
         Ok(n) => {
             if n > 0 {
-                if let Some((topic, _)) = c.stream(&args[1]) {
+                if let Ok(Some((topic, _))) = c.stream(&args[1]) {
                     if let Err(e) = note_deleted(c, &topic, max_found).await {
                         return Ok(e);
                     }
@@ -566,8 +609,9 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     }
     let (topic, p) = match stream_of(c, &args[1]) {
         Ok(Some(_)) => match c.stream(&args[1]) {
-            Some(tp) => tp,
-            None => return Ok(Frame::Integer(0)),
+            Ok(Some(tp)) => tp,
+            Ok(None) => return Ok(Frame::Integer(0)),
+            Err(e) => return Ok(e),
         },
         Ok(None) => return Ok(Frame::Integer(0)),
         Err(e) => return Ok(e),
@@ -577,7 +621,7 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             if n > 0 {
                 c.server.touch(c.db, &args[1]);
             }
-            if let (Some(id), Some((topic, _))) = (last, c.stream(&args[1])) {
+            if let (Some(id), Ok(Some((topic, _)))) = (last, c.stream(&args[1])) {
                 if let Err(e) = note_deleted(c, &topic, id).await {
                     return Ok(e);
                 }
@@ -854,7 +898,7 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         i += 2;
     }
     let Some((topic, p)) = (match stream_of(c, &args[1]) {
-        Ok(Some(_)) => c.stream(&args[1]),
+        Ok(Some(_)) => c.stream(&args[1]).ok().flatten(),
         Ok(None) => return Ok(err("no such key")),
         Err(e) => return Ok(e),
     }) else {
@@ -972,7 +1016,7 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         Ok(None) => return Ok(err("no such key")),
         Err(e) => return Ok(e),
     };
-    let topic = c.stream(&args[2]).map(|(t, _)| t);
+    let topic = c.stream(&args[2]).ok().flatten().map(|(t, _)| t);
     let stream_meta = topic.as_ref().map(|t| t.stream_meta()).unwrap_or_default();
     let (first, last) = match (stream_read::first_entry(&p), stream_read::last_entry(&p)) {
         (Ok(f), Ok(l)) => (f, l),
@@ -1008,7 +1052,9 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         ),
     ];
     if !full {
-        let groups = topic.as_ref().map_or(0, |t| super::groups::group_count(t));
+        let groups = topic
+            .as_ref()
+            .map_or(0, |t| super::groups::group_count(t, &p));
         let entry =
             |r: &Option<brook_model::StoredRecord>| r.as_ref().map_or(Frame::Null, entry_frame);
         pairs.push((s("groups"), Frame::Integer(groups as i64)));

@@ -64,7 +64,7 @@ async fn set_generic(
     }
     let current = c.lookup(&key);
     if get {
-        if let Key::Stream(_) = current {
+        if let Key::Stream(_) | Key::Partition(..) = current {
             return wrongtype();
         }
     }
@@ -208,7 +208,7 @@ async fn psetex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 async fn get(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(match c.lookup(&args[1]) {
         Key::String(v) => bulk(v.data),
-        Key::Stream(_) => wrongtype(),
+        Key::Stream(_) | Key::Partition(..) => wrongtype(),
         Key::Missing => Frame::Null,
     })
 }
@@ -216,7 +216,7 @@ async fn get(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 async fn getdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let key = args[1].clone();
     Ok(match c.lookup(&key) {
-        Key::Stream(_) => wrongtype(),
+        Key::Stream(_) | Key::Partition(..) => wrongtype(),
         Key::Missing => Frame::Null,
         Key::String(_) => match c.update_string(&key, |old| (None, old.map(|o| o.data))) {
             Ok(old) => {
@@ -254,7 +254,7 @@ fn parse_strict(b: &[u8]) -> Option<i64> {
 }
 
 async fn incr_by(c: &mut Conn, key: Bytes, delta: i64) -> Frame {
-    if let Key::Stream(_) = c.lookup(&key) {
+    if let Key::Stream(_) | Key::Partition(..) = c.lookup(&key) {
         return wrongtype();
     }
     enum Outcome {

@@ -79,12 +79,7 @@ fn create_topic(kafka: SocketAddr, name: &str, partitions: i32) {
 
 /// Produces `records` (key, value, headers) to `partition` and waits for every
 /// acknowledgement.
-fn produce(
-    p: &BaseProducer,
-    topic: &str,
-    partition: Option<i32>,
-    records: &[Sent],
-) {
+fn produce(p: &BaseProducer, topic: &str, partition: Option<i32>, records: &[Sent]) {
     for (key, value, headers) in records {
         let mut h = OwnedHeaders::new();
         for (name, v) in headers {
@@ -500,4 +495,109 @@ fn start_on(dir: &Path, data: &Path, kafka: SocketAddr) -> (Server, SocketAddr) 
     let mut server = Server::start(crate::util::command(dir, &args, &[]));
     let kafka = server.addr("kafka").expect("kafka listening line");
     (server, kafka)
+}
+
+/// A Kafka topic with several partitions is one stream per partition for Redis
+/// (`name#N`); `XADD` to the topic's name puts a key in the partition a Kafka
+/// producer with the default (murmur2) partitioner would.
+#[test]
+fn partitions_are_redis_streams_and_keys_land_where_kafka_puts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = free_ports(&dir.path().join("data"));
+    args.extend(["--group-initial-rebalance-delay-ms".into(), "0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(crate::util::command(dir.path(), &args, &[]));
+    let kafka = server.addr("kafka").unwrap();
+    let resp = server.resp_addr();
+    let mut redis = redis::Client::open(format!("redis://{resp}/0"))
+        .unwrap()
+        .get_connection_with_timeout(TIMEOUT)
+        .unwrap();
+    create_topic(kafka, "users", 4);
+
+    // Kafka's Java partitioner (librdkafka's murmur2_random) places each key...
+    let p = producer(kafka, &[("partitioner", "murmur2_random")]);
+    let keys: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+    for k in &keys {
+        p.send(BaseRecord::to("users").key(k).payload("from kafka"))
+            .unwrap();
+    }
+    p.flush(TIMEOUT).unwrap();
+    let mut kafka_partition = HashMap::new();
+    for i in 0..4 {
+        let entries: redis::streams::StreamRangeReply =
+            redis.xrange_all(format!("users#{i}")).unwrap();
+        for e in entries.ids {
+            let k: String = e.get("key").unwrap();
+            kafka_partition.insert(k, i);
+        }
+    }
+    assert_eq!(kafka_partition.len(), 20);
+    assert!(
+        kafka_partition
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            > 1,
+        "keys spread over partitions"
+    );
+    // ...and XADD to the topic's name puts it in the same one.
+    for k in &keys {
+        let _: String = redis
+            .xadd(
+                "users",
+                "*",
+                &[("key", k.as_str()), ("value", "from redis")],
+            )
+            .unwrap();
+    }
+    for i in 0..4 {
+        let entries: redis::streams::StreamRangeReply =
+            redis.xrange_all(format!("users#{i}")).unwrap();
+        for e in entries.ids {
+            let k: String = e.get("key").unwrap();
+            assert_eq!(kafka_partition[&k], i, "{k}");
+        }
+    }
+    // Each partition has its own groups; the topic's name is not one stream.
+    let _: () = redis.xgroup_create("users#1", "g", "0").unwrap();
+    let err = redis
+        .xgroup_create::<_, _, _, ()>("users#2", "g", "$")
+        .and_then(|()| redis.xgroup_create::<_, _, _, ()>("users#2", "g", "$"))
+        .unwrap_err();
+    assert!(err.to_string().contains("BUSYGROUP"), "{err}");
+    let info: redis::streams::StreamInfoGroupsReply = redis.xinfo_groups("users#3").unwrap();
+    assert!(info.groups.is_empty());
+    let err = redis.xlen::<_, u64>("users").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("users is a topic with 4 partitions"),
+        "{err}"
+    );
+    let err = redis
+        .xadd::<_, _, _, _, String>("users", "*", &[("a", "1")])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("give the entry a key field"),
+        "{err}"
+    );
+    let err = redis.del::<_, i64>("users#1").unwrap_err();
+    assert!(
+        err.to_string().contains("one partition of topic users"),
+        "{err}"
+    );
+    let t: String = redis::cmd("TYPE").arg("users#1").query(&mut redis).unwrap();
+    assert_eq!(t, "stream");
+    // users#9 is not a partition: an ordinary key.
+    let _: String = redis.xadd("users#9", "*", &[("a", "1")]).unwrap();
+    let keys: Vec<String> = redis.keys("*").unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    // DEL of the name deletes the whole topic.
+    let n: i64 = redis.del("users").unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("users#1")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(n, 0);
 }

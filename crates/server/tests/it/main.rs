@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_api;
 mod config;
 mod http;
+mod kafka_admin;
 mod kafka_kcat;
 mod kafka_raw;
 mod kafka_rdkafka;

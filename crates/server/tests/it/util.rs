@@ -219,12 +219,19 @@ impl Response {
 
 /// `GET path` over a fresh connection with `Connection: close`.
 pub fn http_get(addr: SocketAddr, path: &str) -> Response {
+    http_request(addr, "GET", path, None)
+}
+
+/// `method path` with an optional JSON body, over a fresh connection.
+pub fn http_request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Response {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    let body = body.unwrap_or("");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut raw = String::new();
