@@ -807,3 +807,305 @@ def test_group_members_leave_and_join_on_six_topics(kafka_brook, strategy):
     sizes = ([0, 0, 6], [0, 6]) if strategy == "range" else ([2, 2, 2], [3, 3])
     leave_and_join_scenario(kafka_brook, strategy, [(f"work{i}", 0) for i in range(6)],
                             sizes)
+
+
+# ---------------------------------------------------------------------------------
+# More group behaviour: auto-commit, admin views, static members, a member that dies
+
+
+@pytest.mark.groups
+def test_auto_commit_commits_the_consumed_position_on_close(kafka_brook):
+    produce_all(producer(kafka_brook), "auto", [{"value": f"v{i}".encode()} for i in range(10)])
+    c = group_consumer(kafka_brook, "autocommitters", **{"enable.auto.commit": True,
+                                                         "auto.commit.interval.ms": 60_000})
+    try:
+        c.subscribe(["auto"])
+        assert [m.offset() for m in consume(c, 6)] == [0, 1, 2, 3, 4, 5]
+    finally:
+        c.close()  # commits the offsets consumed so far
+    c = group_consumer(kafka_brook, "autocommitters")
+    try:
+        [tp] = c.committed([TopicPartition("auto", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == 6
+    finally:
+        c.close()
+
+
+@pytest.mark.groups
+def test_admin_lists_and_describes_groups_and_their_offsets(kafka_brook):
+    from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
+    topics = [f"desc{i}" for i in range(4)]
+    p = producer(kafka_brook)
+    for t in topics:
+        produce_all(p, t, [{"value": b"v"}] * 3)
+    members = [group_consumer(kafka_brook, "described", **{
+        "client.id": name, "partition.assignment.strategy": "roundrobin"}) for name in "ab"]
+    admin = admin_client(kafka_brook)
+    try:
+        for c in members:
+            c.subscribe(topics)
+
+        def stable():
+            for c in members:
+                for m in c.consume(num_messages=10, timeout=0.05):
+                    assert not m.error(), m.error()
+                    c.commit(message=m, asynchronous=False)
+            return sorted(len(c.assignment()) for c in members) == [2, 2] and all(
+                c.position(c.assignment())[0].offset == 3 for c in members)
+
+        wait_until(stable, "two members with two partitions each, all consumed")
+        listed = admin.list_consumer_groups().result(TIMEOUT_S)
+        assert [(g.group_id, g.state) for g in listed.valid] == [
+            ("described", ConsumerGroupState.STABLE)]
+        desc = admin.describe_consumer_groups(["described"])["described"].result(TIMEOUT_S)
+        assert (desc.group_id, desc.state, desc.partition_assignor,
+                desc.is_simple_consumer_group, desc.coordinator.id) == (
+            "described", ConsumerGroupState.STABLE, "roundrobin", False, 0)
+        assert sorted(m.client_id for m in desc.members) == ["a", "b"]
+        assigned = sorted((tp.topic, tp.partition) for m in desc.members
+                          for tp in m.assignment.topic_partitions)
+        assert assigned == [(t, 0) for t in topics]
+        offsets = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions("described")])["described"].result(TIMEOUT_S)
+        assert sorted((tp.topic, tp.partition, tp.offset)
+                      for tp in offsets.topic_partitions) == [(t, 0, 3) for t in topics]
+    finally:
+        for c in members:
+            c.close()
+
+
+def used_then_left(brook, group):
+    """A group that a subscribed consumer used (and committed in), now empty."""
+    produce_all(producer(brook), "left", [{"value": b"v"}] * 3)
+    c = group_consumer(brook, group)
+    try:
+        c.subscribe(["left"])
+        consume(c, 3)
+        c.commit(asynchronous=False)
+    finally:
+        c.close()
+
+
+@pytest.mark.groups
+def test_a_group_whose_members_left_is_an_empty_consumer_group(kafka_brook):
+    """Kafka keeps an empty group's protocol type (`consumer`), so admin clients still
+    see a consumer group, not a "simple" (commit-only) one."""
+    from confluent_kafka import ConsumerGroupState
+    used_then_left(kafka_brook, "emptied")
+    admin = admin_client(kafka_brook)
+    desc = admin.describe_consumer_groups(["emptied"])["emptied"].result(TIMEOUT_S)
+    assert (desc.state, desc.members) == (ConsumerGroupState.EMPTY, [])
+    assert desc.is_simple_consumer_group is False
+    [listed] = admin.list_consumer_groups().result(TIMEOUT_S).valid
+    assert (listed.group_id, listed.state, listed.is_simple_consumer_group) == (
+        "emptied", ConsumerGroupState.EMPTY, False)
+
+
+@pytest.mark.groups
+def test_a_deleted_group_is_gone(kafka_brook):
+    from confluent_kafka import ConsumerGroupState
+    used_then_left(kafka_brook, "doomed")
+    admin = admin_client(kafka_brook)
+    assert admin.delete_consumer_groups(["doomed"])["doomed"].result(TIMEOUT_S) is None
+    assert [(g.group_id, g.state) for g in admin.list_consumer_groups().result(
+        TIMEOUT_S).valid] == []
+    # DescribeGroups: Dead (GROUP_ID_NOT_FOUND from DescribeGroups v6, Kafka 4).
+    try:
+        desc = admin.describe_consumer_groups(["doomed"])["doomed"].result(TIMEOUT_S)
+        assert desc.state == ConsumerGroupState.DEAD, desc.state
+    except KafkaException as e:
+        assert e.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND, e
+    # Its committed offsets went with it.
+    c = group_consumer(kafka_brook, "doomed")
+    try:
+        [tp] = c.committed([TopicPartition("left", 0)], timeout=TIMEOUT_S)
+        assert tp.offset == -1001
+    finally:
+        c.close()
+
+
+@pytest.mark.groups
+def test_a_static_member_that_restarts_within_the_session_timeout_keeps_its_partitions(
+        kafka_brook):
+    """KIP-345: a member with group.instance.id does not leave the group when it
+    closes; coming back before the session timeout it gets the same partitions and
+    the other member sees no rebalance."""
+    topics = [f"static{i}" for i in range(4)]
+    p = producer(kafka_brook)
+    for t in topics:
+        produce_all(p, t, [{"value": f"{t}-{i}".encode()} for i in range(5)])
+    rebalances = {"a": 0, "b": 0}
+
+    def member(name):
+        c = group_consumer(kafka_brook, "statics", **{
+            "client.id": name, "group.instance.id": f"instance-{name}",
+            "partition.assignment.strategy": "roundrobin"})
+
+        def on_assign(consumer, partitions):
+            rebalances[name] += 1
+
+        c.subscribe(topics, on_assign=on_assign)
+        return c
+
+    def poll_all(cs):
+        for c in cs:
+            for m in c.consume(num_messages=20, timeout=0.05):
+                assert not m.error(), m.error()
+                c.commit(message=m, asynchronous=False)
+
+    a, b = member("a"), member("b")
+    try:
+        wait_until(lambda: poll_all([a, b]) or sorted(len(c.assignment()) for c in (a, b))
+                   == [2, 2], "two static members with two partitions each")
+        a_parts, b_parts = sorted(a.assignment()), sorted(b.assignment())
+        a_rebalances = rebalances["a"]
+        b.close()  # a static member: no LeaveGroup
+        # The group does not rebalance: a keeps its two partitions.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            poll_all([a])
+        assert sorted(a.assignment()) == a_parts and rebalances["a"] == a_rebalances
+        b = member("b")
+        wait_until(lambda: poll_all([a, b]) or len(b.assignment()) == 2,
+                   "the static member to get its partitions back")
+        assert sorted(b.assignment()) == b_parts
+        assert sorted(a.assignment()) == a_parts and rebalances["a"] == a_rebalances
+    finally:
+        a.close()
+        b.close()
+
+
+VICTIM = r"""
+import json, sys
+from confluent_kafka import Consumer, TopicPartition
+bootstrap, group, topics = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "victim",
+              "enable.auto.commit": False, "auto.offset.reset": "earliest",
+              "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+              "partition.assignment.strategy": "roundrobin"})
+c.subscribe(topics)
+done, ready = {}, False
+while True:
+    for m in c.consume(num_messages=100, timeout=0.1):
+        if m.error():
+            continue
+        done[(m.topic(), m.partition())] = m.offset() + 1
+        if m.offset() == 19:  # commit the first 20 records of each partition only
+            c.commit(offsets=[TopicPartition(m.topic(), m.partition(), 20)],
+                     asynchronous=False)
+    mine = sorted((tp.topic, tp.partition) for tp in c.assignment())
+    if len(mine) == 2 and not ready:
+        ready = True
+        print(json.dumps(["assigned", mine]), flush=True)
+    if len(mine) == 2 and all(done.get(tp) == 50 for tp in mine):
+        print(json.dumps(["done", mine]), flush=True)
+        sys.stdin.read()  # wait to be killed
+"""
+
+
+@pytest.mark.groups
+def test_a_member_that_dies_loses_its_partitions_after_the_session_timeout(kafka_brook):
+    """A member killed with SIGKILL (no LeaveGroup) is removed after the session
+    timeout; the survivor takes its partitions over from the committed offsets, so
+    the records the dead member processed after its last commit are delivered again."""
+    import subprocess
+    import sys
+    topics = [f"crash{i}" for i in range(4)]
+    p = producer(kafka_brook)
+    for t in topics:  # creates the topics; the records come once the group is stable
+        produce_all(p, t, [{"value": f"{t}-0".encode()}])
+    victim = subprocess.Popen(
+        [sys.executable, "-c", VICTIM, kafka_brook.bootstrap, "crashers", ",".join(topics)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    survivor = group_consumer(kafka_brook, "crashers", **{
+        "client.id": "survivor", "partition.assignment.strategy": "roundrobin"})
+    lines, got = [], []
+
+    def read_lines():
+        for raw in iter(victim.stdout.readline, b""):
+            lines.append(json.loads(raw))
+
+    def survivor_round():
+        for m in survivor.consume(num_messages=100, timeout=0.05):
+            assert not m.error(), m.error()
+            got.append((m.topic(), m.partition(), m.offset()))
+            survivor.commit(message=m, asynchronous=False)
+
+    def victim_says(word):
+        return [tuple(tp) for w, tps in lines if w == word for tp in tps]
+
+    threading.Thread(target=read_lines, daemon=True).start()
+    try:
+        survivor.subscribe(topics)
+        wait_until(lambda: survivor_round() or (victim_says("assigned")
+                                                and len(survivor.assignment()) == 2),
+                   "two members with two partitions each", timeout=30)
+        victims = victim_says("assigned")
+        mine = sorted((tp.topic, tp.partition) for tp in survivor.assignment())
+        assert sorted(victims + mine) == [(t, 0) for t in topics]
+        for t in topics:
+            produce_all(p, t, [{"value": f"{t}-{i}".encode()} for i in range(1, 50)])
+        wait_until(lambda: survivor_round() or (
+            victim_says("done") and {(t, pt, 49) for t, pt in mine} <= set(got)),
+            "both members to process their partitions", timeout=30)
+        assert victim_says("done") == victims
+        victim.kill()
+        victim.wait(TIMEOUT_S)
+        killed_at = time.monotonic()
+        got.clear()
+        wait_until(lambda: survivor_round() or len(survivor.assignment()) == 4,
+                   "the survivor to get the dead member's partitions", timeout=30)
+        took = time.monotonic() - killed_at
+        # Not before the session timeout (6 s): heartbeats were due every 0.5 s.
+        assert 5 < took < 20, f"partitions moved {took:.1f}s after the kill"
+        wait_until(lambda: survivor_round() or len(got) >= 60, "60 redelivered records")
+        # Offsets 20-49 of each dead member's partition, from its last commit.
+        assert sorted(got) == sorted((t, pt, o) for t, pt in victims for o in range(20, 50))
+    except AssertionError as e:
+        victim.kill()
+        raise AssertionError(f"{e}; victim said {lines}, stderr "
+                             f"{victim.stderr.read()[-2000:]!r}") from e
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+        victim.wait(TIMEOUT_S)
+        survivor.close()
+
+
+@pytest.mark.admin
+def test_keyed_records_land_in_the_partition_xadd_picks(kafka_brook):
+    """librdkafka's murmur2_random partitioner (the Java client's) and XADD on the
+    topic name agree on the partition of a key (docs/mapping.md)."""
+    admin = admin_client(kafka_brook)
+    admin.create_topics([NewTopic("keyed", num_partitions=6)])["keyed"].result(TIMEOUT_S)
+    keys = [f"user-{i}" for i in range(40)]
+    reports = produce_all(producer(kafka_brook, partitioner="murmur2_random"), "keyed",
+                          [{"key": k.encode(), "value": b"from kafka"} for k in keys])
+    kafka_partition = {k: part for k, (part, _) in zip(keys, reports)}
+    assert len(set(kafka_partition.values())) > 1
+    r = resp(kafka_brook)
+    for k in keys:
+        r.xadd("keyed", {"key": k, "value": "from redis"})
+    for part in range(6):
+        entries = xrange_raw(r, f"keyed#{part}")
+        mine = sorted(k for k in keys if kafka_partition[k] == part)
+        assert sorted(f[1].decode() for _, f in entries if f[3] == b"from kafka") == mine
+        assert sorted(f[1].decode() for _, f in entries if f[3] == b"from redis") == mine
+        # And Kafka consumers of that partition read both writers' records.
+        msgs = read_all(kafka_brook, "keyed", partition=part)
+        assert sorted(m.key().decode() for m in msgs) == sorted(mine * 2)
+
+
+def test_a_record_larger_than_the_fetch_limits_is_still_returned(kafka_brook):
+    """KIP-74: the first record batch is returned even when it is larger than
+    max.partition.fetch.bytes and fetch.max.bytes, so consumers make progress."""
+    produce_all(producer(kafka_brook, **{"linger.ms": 0}), "big",
+                [{"value": bytes([i]) * 100_000} for i in range(3)])
+    c = consumer(kafka_brook, **{"max.partition.fetch.bytes": 1024, "fetch.max.bytes": 1024,
+                                 "message.max.bytes": 1000})
+    try:
+        c.assign([TopicPartition("big", 0, 0)])
+        assert [(m.offset(), m.value()) for m in consume(c, 3)] == [
+            (i, bytes([i]) * 100_000) for i in range(3)]
+    finally:
+        c.close()
