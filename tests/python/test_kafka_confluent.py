@@ -1109,3 +1109,28 @@ def test_a_record_larger_than_the_fetch_limits_is_still_returned(kafka_brook):
             (i, bytes([i]) * 100_000) for i in range(3)]
     finally:
         c.close()
+
+
+def test_sigterm_ends_a_parked_fetch_instead_of_waiting_for_it(brook_factory):
+    """A consumer at the end of a partition has a Fetch parked at the server for up to
+    fetch.wait.max.ms. A graceful shutdown answers it at once (as XREAD BLOCK is),
+    instead of holding the shutdown until the wait or the 5 s grace runs out."""
+    server = brook_factory.start()
+    p = producer(server)
+    produce_all(p, "parked", [{"value": b"v0"}])
+    c = consumer(server, **{"fetch.wait.max.ms": 30_000, "socket.timeout.ms": 60_000})
+    try:
+        c.assign([TopicPartition("parked", 0, 1)])
+        # A record produced while the consumer waits at the end wakes its Fetch.
+        produce_all(p, "parked", [{"value": b"v1"}])
+        assert [m.value() for m in consume(c, 1)] == [b"v1"]
+        # librdkafka sends the next Fetch right after that answer, and the server
+        # parks it; give it a moment to arrive.
+        time.sleep(0.3)
+        started = time.monotonic()
+        brook_factory.stop(server)  # SIGTERM; asserts exit code 0
+        took = time.monotonic() - started
+        assert took < 1.0, f"shutdown took {took:.1f}s; log:\n{server.log()}"
+        assert "aborting connections" not in server.log()
+    finally:
+        c.close()
