@@ -396,7 +396,7 @@ pub fn render_metrics(stats: &BrokerStats, uptime: Duration, version: &str) -> S
         "brook_build_info",
         "gauge",
         "Build information of the running brook; the value is always 1.",
-        &format!("{{version=\"{}\"}} 1", escape_label_value(version)),
+        &format!("{{version=\"{}\"}} 1", brook_model::metrics::label(version)),
     );
     metric(
         "brook_uptime_seconds",
@@ -440,20 +440,6 @@ pub fn render_metrics(stats: &BrokerStats, uptime: Duration, version: &str) -> S
         "fsync calls made by the log since the broker opened.",
         &format!(" {}", stats.fsyncs_total),
     );
-    out
-}
-
-/// Escapes a label value as the exposition format requires (`\\`, `\"`, `\n`).
-fn escape_label_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -278,6 +278,10 @@ pub struct ResetGroup {
     /// has committed offsets for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Kafka groups, with `topic`: only this partition of it (default: every
+    /// partition). `brook consume --group` commits per partition with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
     /// Apply the reset; without it, only report what it would do.
     #[serde(default)]
     pub execute: bool,

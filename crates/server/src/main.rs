@@ -1,5 +1,7 @@
-//! `brook`: the Brook server and (later) its command-line tools.
+//! `brook`: the Brook server (`brook server`) and the command-line tools that talk
+//! to a running one over its admin HTTP API (`cli/`).
 
+mod cli;
 mod config;
 mod listeners;
 mod logging;
@@ -15,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brook_model::Durability;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 use crate::config::{Advertise, Config, Layer, Listen, LogFormat};
 
@@ -36,6 +38,24 @@ enum Command {
     /// listens on 127.0.0.1:6379, Kafka on 127.0.0.1:9092 and HTTP on
     /// 127.0.0.1:9644.
     Server(ServerArgs),
+    /// Create, list, describe, alter and delete topics
+    Topic(cli::topic::TopicArgs),
+    /// Write lines from stdin or a file to a topic, one record per line
+    Produce(cli::produce::ProduceArgs),
+    /// Print a topic's records
+    Consume(cli::consume::ConsumeArgs),
+    /// List, describe, reset and delete consumer groups (Kafka and Redis)
+    Group(cli::group::GroupArgs),
+    /// Show the server's version, uptime, listeners, disk use, topics, connections
+    Status(cli::status::StatusArgs),
+    /// A load generator over the Kafka protocol: produce or consume, then a summary
+    /// with latency percentiles and a histogram
+    Bench(cli::bench::BenchArgs),
+    /// Print a shell completion script: brook completions bash > /etc/bash_completion.d/brook
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +119,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => server_command(args),
+        Command::Topic(args) => cli::exit_with(cli::topic::run(args)),
+        Command::Produce(args) => cli::exit_with(cli::produce::run(args)),
+        Command::Consume(args) => cli::exit_with(cli::consume::run(args)),
+        Command::Group(args) => cli::exit_with(cli::group::run(args)),
+        Command::Status(args) => cli::exit_with(cli::status::run(args)),
+        Command::Bench(args) => cli::exit_with(cli::bench::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "brook", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -155,7 +185,6 @@ fn server_command(args: ServerArgs) -> ExitCode {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use clap::CommandFactory as _;
 
     #[test]
     fn cli_is_well_formed() {
@@ -183,7 +212,9 @@ mod tests {
             "/c.toml",
         ])
         .unwrap();
-        let Command::Server(args) = cli.command;
+        let Command::Server(args) = cli.command else {
+            panic!("not the server command");
+        };
         let (layer, config) = args.into_layer();
         assert_eq!(config, Some(PathBuf::from("/c.toml")));
         assert_eq!(layer.data_dir, Some(PathBuf::from("/d")));

@@ -56,11 +56,24 @@ fn fetch(
     }
 }
 
-fn values(offset: Option<CommittedOffset>) -> (i64, i32, StrBytes) {
-    match offset {
-        Some(o) => (o.offset, o.leader_epoch, StrBytes::from_string(o.metadata)),
-        None => (-1, -1, StrBytes::from_static_str("")),
-    }
+/// One answer per partition, built by `make(partition, offset, leader epoch,
+/// metadata)` (-1, -1, "" where nothing was committed).
+fn answers<T>(
+    partitions: Vec<(i32, Option<CommittedOffset>)>,
+    make: impl Fn(i32, i64, i32, StrBytes) -> T,
+) -> Vec<T> {
+    partitions
+        .into_iter()
+        .map(|(p, o)| match o {
+            Some(o) => make(
+                p,
+                o.offset,
+                o.leader_epoch,
+                StrBytes::from_string(o.metadata),
+            ),
+            None => make(p, -1, -1, StrBytes::from_static_str("")),
+        })
+        .collect()
 }
 
 fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerFuture<'a> {
@@ -78,19 +91,13 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                 .map(|(name, partitions)| {
                     OffsetFetchResponseTopic::default()
                         .with_name(TopicName(StrBytes::from_string(name)))
-                        .with_partitions(
-                            partitions
-                                .into_iter()
-                                .map(|(p, o)| {
-                                    let (offset, epoch, metadata) = values(o);
-                                    OffsetFetchResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(offset)
-                                        .with_committed_leader_epoch(epoch)
-                                        .with_metadata(Some(metadata))
-                                })
-                                .collect(),
-                        )
+                        .with_partitions(answers(partitions, |p, offset, epoch, metadata| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_committed_leader_epoch(epoch)
+                                .with_metadata(Some(metadata))
+                        }))
                 })
                 .collect();
             OffsetFetchResponse::default().with_topics(topics)
@@ -109,19 +116,16 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                         .map(|(name, partitions)| {
                             OffsetFetchResponseTopics::default()
                                 .with_name(TopicName(StrBytes::from_string(name)))
-                                .with_partitions(
-                                    partitions
-                                        .into_iter()
-                                        .map(|(p, o)| {
-                                            let (offset, epoch, metadata) = values(o);
-                                            OffsetFetchResponsePartitions::default()
-                                                .with_partition_index(p)
-                                                .with_committed_offset(offset)
-                                                .with_committed_leader_epoch(epoch)
-                                                .with_metadata(Some(metadata))
-                                        })
-                                        .collect(),
-                                )
+                                .with_partitions(answers(
+                                    partitions,
+                                    |p, offset, epoch, metadata| {
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(offset)
+                                            .with_committed_leader_epoch(epoch)
+                                            .with_metadata(Some(metadata))
+                                    },
+                                ))
                         })
                         .collect();
                     OffsetFetchResponseGroup::default()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_api;
+mod cli;
 mod config;
 mod http;
 mod kafka_admin;
