@@ -391,6 +391,50 @@ test('[groups] three members on six topics, one leaves, one joins: nothing lost 
   await leaveAndJoinScenario(server, kafka(server), [0, 1, 2, 3, 4, 5].map(i => [`work${i}`, 0]))
 })
 
+test('[groups] describeGroups and fetchOffsets show a stable group and its commits', async t => {
+  const server = await brookFor(t)
+  const k = kafka(server)
+  await withProducer(k, p => p.send({ topic: 'described', messages: [{ value: 'a' }, { value: 'b' }] }))
+  const { consumer, consumed } = await groupConsumer(k, 'dg', ['described'], {
+    autoCommit: false,
+    onMessage: (m, c) => c.commitOffsets([{ topic: m.topic, partition: m.partition, offset: String(m.offset + 1) }])
+  })
+  server.cleanup(() => consumer.disconnect())
+  await waitForCount(consumed, 2)
+  await withAdmin(k, async admin => {
+    const { groups: [g] } = await admin.describeGroups(['dg'])
+    assert.deepEqual([g.groupId, g.state, g.protocolType, g.protocol, g.members.length],
+      ['dg', 'Stable', 'consumer', 'RoundRobinAssigner', 1])
+    assert.equal(g.members[0].clientId, 'brook-node-tests')
+    assert.deepEqual((await admin.listGroups()).groups, [{ groupId: 'dg', protocolType: 'consumer' }])
+    const offsets = await admin.fetchOffsets({ groupId: 'dg', topics: ['described'] })
+    assert.deepEqual(offsets.map(o => [o.topic, o.partitions.map(p => [p.partition, p.offset])]),
+      [['described', [[0, '2']]]])
+  })
+})
+
+test('[admin] keyed records: kafkajs\'s default partitioner and XADD on the topic agree', async t => {
+  // docs/mapping.md: XADD to a multi-partition topic picks the partition with Kafka's
+  // murmur2 partitioner, the one kafkajs's DefaultPartitioner (Java-compatible) uses.
+  const server = await brookFor(t)
+  const k = kafka(server)
+  await withAdmin(k, admin => admin.createTopics({ topics: [{ topic: 'keyed', numPartitions: 6 }] }))
+  const keys = Array.from({ length: 40 }, (_, i) => `user-${i}`)
+  await withProducer(k, p => p.send({ topic: 'keyed', messages: keys.map(key => ({ key, value: 'from kafka' })) }))
+  await withResp(server, async r => {
+    for (const key of keys) await r.cmd('XADD', 'keyed', '*', 'key', key, 'value', 'from redis')
+    const partitions = []
+    for (let n = 0; n < 6; n++) {
+      const entries = (await xrange(r, `keyed#${n}`)).map(([, f]) => f)
+      const fromKafka = entries.filter(f => f[3] === 'from kafka').map(f => f[1]).sort()
+      const fromRedis = entries.filter(f => f[3] === 'from redis').map(f => f[1]).sort()
+      assert.deepEqual(fromRedis, fromKafka, `partition ${n}`)
+      partitions.push(...fromKafka)
+    }
+    assert.deepEqual(partitions.sort(), keys.slice().sort())
+  })
+})
+
 // ---------------------------------------------------------------------------------
 // Admin
 

@@ -414,9 +414,39 @@ def test_group_commit_and_committed_offsets(kafka_brook):
         other.close(autocommit=False)
     admin = KafkaAdminClient(bootstrap_servers=kafka_brook.bootstrap)
     try:
-        groups = {g[0] if isinstance(g, tuple) else g["group_id"] for g in admin.list_groups()}
-        assert {"g1"} <= groups, groups
+        # g2 only fetched offsets: no group. g1's members all left: Empty.
+        assert [(g["group_id"], g["group_state"]) for g in admin.list_groups()] == [
+            ("g1", "Empty")]
     finally:
+        admin.close()
+
+
+@pytest.mark.groups
+def test_admin_describes_a_stable_group_and_lists_its_offsets(kafka_brook):
+    p = producer(kafka_brook)
+    send_all(p, "described", [{"value": b"v"}] * 3)
+    p.close()
+    c = group_consumer(kafka_brook, "dg", client_id="only-member")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_brook.bootstrap)
+    try:
+        c.subscribe(["described"])
+        assert len(poll_records(c, 3)) == 3
+        c.commit()
+        desc = admin.describe_groups(["dg"])["dg"]
+        assert (desc["error"], desc["group_state"], desc["protocol_type"],
+                desc["protocol_data"]) == (None, "Stable", "consumer", "range")
+        [member] = desc["members"]
+        assert member["client_id"] == "only-member"
+        assert member["member_metadata"]["topics"] == ["described"]
+        assert member["member_assignment"]["assigned_partitions"] == [
+            {"topic": "described", "partitions": [0]}]
+        assert [(g["group_id"], g["protocol_type"], g["group_state"])
+                for g in admin.list_groups()] == [("dg", "consumer", "Stable")]
+        offsets = admin.list_group_offsets({"dg": None})["dg"]
+        assert {tp: om.offset for tp, om in offsets.items()} == {
+            TopicPartition("described", 0): 3}
+    finally:
+        c.close(autocommit=False)
         admin.close()
 
 
