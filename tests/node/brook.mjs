@@ -226,13 +226,16 @@ export async function xrange (r, key) {
   return reply.map(([id, fields]) => [id.toString(), fields.map(f => f.toString())])
 }
 
-/** Polls `cond` until it returns a truthy value, failing after `timeoutMs`. */
+/**
+ * Polls `cond` until it returns a truthy value, failing after `timeoutMs`; `what` is
+ * a description, or a function returning one (called at the timeout, for details).
+ */
 export async function waitUntil (cond, what, timeoutMs = TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await cond()
     if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }
 }

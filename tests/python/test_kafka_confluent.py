@@ -925,16 +925,18 @@ def test_a_deleted_group_is_gone(kafka_brook):
 
 
 @pytest.mark.groups
+@pytest.mark.parametrize("restarting", ["follower", "leader"])
 def test_a_static_member_that_restarts_within_the_session_timeout_keeps_its_partitions(
-        kafka_brook):
+        kafka_brook, restarting):
     """KIP-345: a member with group.instance.id does not leave the group when it
     closes; coming back before the session timeout it gets the same partitions and
-    the other member sees no rebalance."""
+    the other member sees no rebalance, whether the member is the group's leader or
+    not (Kafka's `staticMemberRejoinWithLeaderIdAndUnknownMemberId`)."""
     topics = [f"static{i}" for i in range(4)]
     p = producer(kafka_brook)
     for t in topics:
         produce_all(p, t, [{"value": f"{t}-{i}".encode()} for i in range(5)])
-    rebalances = {"a": 0, "b": 0}
+    assignments = {"leader": 0, "follower": 0}
 
     def member(name):
         c = group_consumer(kafka_brook, "statics", **{
@@ -942,7 +944,7 @@ def test_a_static_member_that_restarts_within_the_session_timeout_keeps_its_part
             "partition.assignment.strategy": "roundrobin"})
 
         def on_assign(consumer, partitions):
-            rebalances[name] += 1
+            assignments[name] += 1
 
         c.subscribe(topics, on_assign=on_assign)
         return c
@@ -953,26 +955,40 @@ def test_a_static_member_that_restarts_within_the_session_timeout_keeps_its_part
                 assert not m.error(), m.error()
                 c.commit(message=m, asynchronous=False)
 
-    a, b = member("a"), member("b")
+    members = {"leader": member("leader")}
     try:
-        wait_until(lambda: poll_all([a, b]) or sorted(len(c.assignment()) for c in (a, b))
-                   == [2, 2], "two static members with two partitions each")
-        a_parts, b_parts = sorted(a.assignment()), sorted(b.assignment())
-        a_rebalances = rebalances["a"]
-        b.close()  # a static member: no LeaveGroup
-        # The group does not rebalance: a keeps its two partitions.
+        # The first member of a group is its leader.
+        wait_until(lambda: poll_all(members.values())
+                   or len(members["leader"].assignment()) == 4, "the leader alone")
+        members["follower"] = member("follower")
+        wait_until(lambda: poll_all(members.values()) or sorted(
+            len(c.assignment()) for c in members.values()) == [2, 2],
+            "two static members with two partitions each")
+        staying = "leader" if restarting == "follower" else "follower"
+        before = {n: sorted(c.assignment()) for n, c in members.items()}
+        staying_assignments = assignments[staying]
+        members.pop(restarting).close()  # a static member: no LeaveGroup
+        # The group does not rebalance: the other member keeps its two partitions.
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
-            poll_all([a])
-        assert sorted(a.assignment()) == a_parts and rebalances["a"] == a_rebalances
-        b = member("b")
-        wait_until(lambda: poll_all([a, b]) or len(b.assignment()) == 2,
+            poll_all(members.values())
+        assert sorted(members[staying].assignment()) == before[staying]
+        assert assignments[staying] == staying_assignments
+        members[restarting] = member(restarting)
+        wait_until(lambda: poll_all(members.values())
+                   or len(members[restarting].assignment()) == 2,
                    "the static member to get its partitions back")
-        assert sorted(b.assignment()) == b_parts
-        assert sorted(a.assignment()) == a_parts and rebalances["a"] == a_rebalances
+        assert sorted(members[restarting].assignment()) == before[restarting]
+        # Polled a little longer: still no rebalance for the member that stayed.
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            poll_all(members.values())
+        assert sorted(members[staying].assignment()) == before[staying]
+        assert assignments[staying] == staying_assignments, (
+            f"the {staying} was assigned partitions again: the group rebalanced")
     finally:
-        a.close()
-        b.close()
+        for c in members.values():
+            c.close()
 
 
 VICTIM = r"""
