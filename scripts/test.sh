@@ -16,6 +16,8 @@ if [ ! -x .venv/bin/python ]; then
   }
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+# kafkajs for the Node tests, exactly as pinned by tests/node/package-lock.json.
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -26,9 +28,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-step "Python client tests (redis-py, redis-cli, confluent-kafka) against the debug brook binary"
+step "Python client tests (redis-py, redis-cli, confluent-kafka, kafka-python) against the debug brook binary"
 cargo build -p brook --locked
-BROOK_BIN="${CARGO_TARGET_DIR:-target}/debug/brook" .venv/bin/pytest -q tests/python
+BROOK_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/brook"
+export BROOK_BIN
+.venv/bin/pytest -q tests/python
+
+step "Node client tests (kafkajs) against the debug brook binary"
+node --test tests/node/
 
 step "benchmark smoke run (builds and runs each bench briefly; numbers are not judged here)"
 bench/log-append.sh --quick
