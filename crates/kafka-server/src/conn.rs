@@ -44,6 +44,7 @@ pub async fn serve<F>(
         peer,
         idempotence: Arc::clone(&server.idempotence),
         stopping: Arc::clone(&server.stopping),
+        auto_create_topics: server.auto_create_topics,
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -47,12 +47,18 @@ pub struct KafkaServer {
     /// Latency of each API's requests, in the order of [`api::APIS`].
     request_seconds: Vec<brook_model::metrics::Histogram>,
     stopping: Arc<api::Stopping>,
+    auto_create_topics: bool,
 }
 
 impl KafkaServer {
     /// A Kafka server over `broker`. Metadata advertises `advertise` as the broker's
-    /// address, or, if `None`, the local address each client connected to.
-    pub fn new(broker: Arc<Broker>, advertise: Option<api::Advertised>) -> Arc<KafkaServer> {
+    /// address, or, if `None`, the local address each client connected to; it
+    /// creates the topics clients ask for if `auto_create_topics`.
+    pub fn new(
+        broker: Arc<Broker>,
+        advertise: Option<api::Advertised>,
+        auto_create_topics: bool,
+    ) -> Arc<KafkaServer> {
         Arc::new(KafkaServer {
             broker,
             advertise,
@@ -62,6 +68,7 @@ impl KafkaServer {
                 .map(|_| brook_model::metrics::Histogram::latency())
                 .collect(),
             stopping: Arc::default(),
+            auto_create_topics,
         })
     }
 

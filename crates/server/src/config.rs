@@ -16,6 +16,7 @@
 //! | `fsync`         | `--fsync`          | `BROOK_FSYNC`         | `always`         |
 //! | `segment_bytes` | `--segment-bytes`  | `BROOK_SEGMENT_BYTES` | 128 MiB          |
 //! | `log_format`    | `--log-format`     | `BROOK_LOG_FORMAT`    | `human`          |
+//! | `kafka_auto_create_topics` | `--kafka-auto-create-topics` | `BROOK_KAFKA_AUTO_CREATE_TOPICS` | `true` (Kafka's `auto.create.topics.enable`) |
 //! | `group_initial_rebalance_delay_ms` | `--group-initial-rebalance-delay-ms` | `BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS` | 3000 (Kafka's `group.initial.rebalance.delay.ms`) |
 //!
 //! The file itself is named by `--config` or else `BROOK_CONFIG`; without either, no
@@ -108,6 +109,15 @@ pub fn parse_segment_bytes(s: &str) -> Result<u64, String> {
     check_segment_bytes(bytes)
 }
 
+/// Parses `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("invalid boolean {s:?}: expected true or false")),
+    }
+}
+
 /// Most `group_initial_rebalance_delay_ms` accepted (Kafka's rebalance timeouts are
 /// minutes; a longer first rebalance only makes consumers wait).
 pub const INITIAL_REBALANCE_DELAY_MS_MAX: u64 = 300_000;
@@ -179,6 +189,7 @@ pub struct Layer {
     pub segment_bytes: Option<u64>,
     pub log_format: Option<LogFormat>,
     pub group_initial_rebalance_delay_ms: Option<u64>,
+    pub kafka_auto_create_topics: Option<bool>,
 }
 
 impl Layer {
@@ -196,6 +207,9 @@ impl Layer {
             group_initial_rebalance_delay_ms: self
                 .group_initial_rebalance_delay_ms
                 .or(lower.group_initial_rebalance_delay_ms),
+            kafka_auto_create_topics: self
+                .kafka_auto_create_topics
+                .or(lower.kafka_auto_create_topics),
         }
     }
 
@@ -239,6 +253,7 @@ impl Layer {
                 "BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS",
                 parse_rebalance_delay_ms,
             )?,
+            kafka_auto_create_topics: parsed(&var, "BROOK_KAFKA_AUTO_CREATE_TOPICS", parse_bool)?,
         })
     }
 
@@ -256,6 +271,7 @@ impl Layer {
             segment_bytes: Option<u64>,
             log_format: Option<String>,
             group_initial_rebalance_delay_ms: Option<u64>,
+            kafka_auto_create_topics: Option<bool>,
         }
         fn key<T>(
             name: &str,
@@ -295,6 +311,7 @@ impl Layer {
                         .map_err(|e| anyhow!("key group_initial_rebalance_delay_ms: {e}"))
                 })
                 .transpose()?,
+            kafka_auto_create_topics: file.kafka_auto_create_topics,
         })
     }
 
@@ -318,6 +335,7 @@ pub struct Config {
     pub segment_bytes: u64,
     pub log_format: LogFormat,
     pub group_initial_rebalance_delay_ms: u64,
+    pub kafka_auto_create_topics: bool,
 }
 
 impl Config {
@@ -344,6 +362,7 @@ impl Config {
             group_initial_rebalance_delay_ms: merged
                 .group_initial_rebalance_delay_ms
                 .unwrap_or(INITIAL_REBALANCE_DELAY_MS_DEFAULT),
+            kafka_auto_create_topics: merged.kafka_auto_create_topics.unwrap_or(true),
         }
     }
 
@@ -411,6 +430,7 @@ mod tests {
                 segment_bytes: SEGMENT_BYTES_DEFAULT,
                 log_format: LogFormat::Human,
                 group_initial_rebalance_delay_ms: 3000,
+                kafka_auto_create_topics: true,
             }
         );
     }
@@ -453,6 +473,7 @@ mod tests {
             segment_bytes: Some(3333333),
             log_format: Some(LogFormat::Json),
             group_initial_rebalance_delay_ms: Some(30),
+            kafka_auto_create_topics: Some(false),
         };
 
         // All four levels present: flags win.
@@ -466,6 +487,7 @@ mod tests {
         assert_eq!(config.segment_bytes, 3333333);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.group_initial_rebalance_delay_ms, 30);
+        assert!(!config.kafka_auto_create_topics);
 
         // No flags: the environment wins over the file.
         let config = Config::resolve(Layer::default(), env.clone(), file.clone());

@@ -62,7 +62,7 @@ enum Command {
 struct ServerArgs {
     /// TOML config file with keys data_dir, resp_listen, kafka_listen,
     /// http_listen, fsync, segment_bytes, log_format,
-    /// group_initial_rebalance_delay_ms [env: BROOK_CONFIG]
+    /// group_initial_rebalance_delay_ms, kafka_auto_create_topics [env: BROOK_CONFIG]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Data directory [env: BROOK_DATA_DIR] [default: ./brook-data]
@@ -96,6 +96,10 @@ struct ServerArgs {
     /// [env: BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS] [default: 3000]
     #[arg(long, value_name = "MS", value_parser = config::parse_rebalance_delay_ms)]
     group_initial_rebalance_delay_ms: Option<u64>,
+    /// Whether Kafka Metadata requests create the topics they name (Kafka's
+    /// auto.create.topics.enable) [env: BROOK_KAFKA_AUTO_CREATE_TOPICS] [default: true]
+    #[arg(long, value_name = "BOOL", value_parser = config::parse_bool)]
+    kafka_auto_create_topics: Option<bool>,
 }
 
 impl ServerArgs {
@@ -110,6 +114,7 @@ impl ServerArgs {
             segment_bytes: self.segment_bytes,
             log_format: self.log_format,
             group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            kafka_auto_create_topics: self.kafka_auto_create_topics,
         };
         (layer, self.config)
     }

@@ -104,7 +104,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     host: a.host,
                     port: a.port,
                 });
-        let kafka_server = KafkaServer::new(Arc::clone(&broker), advertise);
+        let kafka_server = KafkaServer::new(
+            Arc::clone(&broker),
+            advertise,
+            config.kafka_auto_create_topics,
+        );
         admin.add_metrics(kafka_server.clone());
         kafka_front = Some(Arc::clone(&kafka_server));
         let admin = Arc::clone(&admin);

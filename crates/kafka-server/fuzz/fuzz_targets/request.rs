@@ -36,6 +36,7 @@ fn env() -> &'static Env {
                 peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
                 idempotence: Default::default(),
                 stopping: Default::default(),
+                auto_create_topics: true,
             },
             _dir: dir,
         }

@@ -36,7 +36,8 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         let version = header.request_api_version;
         let request: MetadataRequest = decode(body, "MetadataRequest", version)?;
         // Before v4 there is no flag and Kafka creates topics when configured to.
-        let allow_create = version < 4 || request.allow_auto_topic_creation;
+        let allow_create =
+            ctx.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
         let names: Option<Vec<StrBytes>> = match request.topics {
             // v0: an empty list means every topic.
             Some(topics) if !(version == 0 && topics.is_empty()) => Some(

@@ -61,6 +61,9 @@ pub struct Ctx {
     pub idempotence: Arc<crate::idempotence::Idempotence>,
     /// Set when the server stops: long polls answer at once.
     pub stopping: Arc<Stopping>,
+    /// Whether Metadata may create the topics a client asks for (Kafka's
+    /// `auto.create.topics.enable`).
+    pub auto_create_topics: bool,
 }
 
 /// The server's stop signal, which waiting requests watch.

@@ -364,6 +364,7 @@ mod tests {
             peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
             idempotence: Arc::default(),
             stopping: Arc::default(),
+            auto_create_topics: true,
         };
         (ctx, topic, dir)
     }

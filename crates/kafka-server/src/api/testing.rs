@@ -29,6 +29,7 @@ pub fn ctx_with(f: impl FnOnce(&mut BrokerConfig)) -> (Ctx, tempfile::TempDir) {
         peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
         idempotence: Default::default(),
         stopping: Default::default(),
+        auto_create_topics: true,
     };
     (ctx, dir)
 }

@@ -438,3 +438,32 @@ fn a_kcat_group_resumes_from_its_committed_offset_after_sigkill() {
     assert_eq!(consume_in_group(kafka, "workers", "jobs", None), "");
     server.terminate();
 }
+
+#[test]
+fn auto_creation_can_be_turned_off() {
+    let brook = start_with(&["--kafka-auto-create-topics", "false"]);
+    let out = kcat(brook.kafka, &["-L", "-t", "unmade"], b"");
+    assert!(
+        out.stdout.contains("Unknown topic or partition") || out.stdout.contains("0 partitions"),
+        "{}",
+        out.stdout
+    );
+    let mut redis = redis(brook.resp);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("unmade")
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(exists, 0);
+    // Producing to an unknown topic fails; an existing one takes records.
+    let _: String = redis::cmd("XADD")
+        .arg("made")
+        .arg("*")
+        .arg("key")
+        .arg("k")
+        .arg("value")
+        .arg("v")
+        .query(&mut redis)
+        .unwrap();
+    produce_keyed(brook.kafka, "made", "a:1\n", &[]);
+    assert_eq!(consume(brook.kafka, "made", "%k:%s\n"), "k:v\na:1\n");
+}

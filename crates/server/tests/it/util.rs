@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// How long anything in these tests may take before it counts as hung.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-const BROOK_VARS: [&str; 9] = [
+const BROOK_VARS: [&str; 10] = [
     "BROOK_DATA_DIR",
     "BROOK_RESP_LISTEN",
     "BROOK_KAFKA_LISTEN",
@@ -20,6 +20,7 @@ const BROOK_VARS: [&str; 9] = [
     "BROOK_LOG_FORMAT",
     "BROOK_CONFIG",
     "BROOK_GROUP_INITIAL_REBALANCE_DELAY_MS",
+    "BROOK_KAFKA_AUTO_CREATE_TOPICS",
 ];
 
 /// `brook server` with `args`, in `cwd`, with a clean `BROOK_*` environment plus
