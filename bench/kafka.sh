@@ -11,13 +11,15 @@
 #      with the default fsync policy (always), one with --fsync everysec;
 #   3. runs brook-bench-kafka against them: the loopback TCP bandwidth (one
 #      connection, 1 MiB writes, three runs); produce 100 B and 1 KiB records at
-#      acks=1 and acks=-1 (8 s each, several producers, a concurrent consumer
-#      measuring end-to-end latency); consume the last 1 KiB topic from offset 0
-#      right after it was written (page cache); 1 KiB acks=1 against the everysec
-#      server for comparison.
-# Prints one table (records/s, MB/s, end-to-end p50/p99, ratio of MB/s to the disk
-# bandwidth for produce rows and to the loopback bandwidth for the consume row), the
-# client settings used, and a PASS/FAIL line per target:
+#      acks=1 and acks=-1, each row in two phases: 4 s as fast as 4 producers go
+#      (records/s, MB/s), then 4 s paced at a quarter of that rate with a
+#      concurrent consumer measuring end-to-end latency (records carry their send
+#      time); consume the last 1 KiB topic from offset 0 right after it was written
+#      (page cache); 1 KiB acks=1 against the everysec server for comparison.
+#      Each row's topics are deleted (RESP DEL) once done with.
+# Prints one table (records/s, MB/s, end-to-end p50/p99/max, ratio of MB/s to the
+# disk bandwidth for produce rows and to the loopback bandwidth for the consume
+# row), the client settings used, and a PASS/FAIL line per target:
 #   - 1 KiB produce at acks=1 (fsync always) reaches >= 60% of the disk bandwidth;
 #   - consume from the page cache reaches >= 50% of the loopback bandwidth.
 # Then any warning or error the servers logged while under load.
@@ -28,9 +30,10 @@
 #   --dir          directory on the disk to measure (default: a fresh directory under
 #                  ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 #   --no-everysec  skip the fsync everysec comparison row.
-#   other flags go to brook-bench-kafka (see its --help), e.g. --seconds 15,
+#   other flags go to brook-bench-kafka (see its --help), e.g. --seconds 10,
 #   --producers 2, --set linger.ms=10, --verbose.
-# A full run writes about 10 GB (removed at the end). Honours CARGO_TARGET_DIR.
+# A full run takes about 2 minutes plus the build; it writes about 12 GB but holds at
+# most about 4 GB at a time. Honours CARGO_TARGET_DIR.
 # Servers are stopped by PID on exit. Exit status is 0 whatever the verdicts
 # (non-zero only if something failed to run).
 set -euo pipefail
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; forward+=("$1") ;;
         --dir) dir="$2"; shift ;;
         --no-everysec) everysec=0 ;;
-        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) forward+=("$1") ;;
     esac
     shift
@@ -117,8 +120,8 @@ case "$fstype" in
     tmpfs|ramfs) echo "warning: $dir is on $fstype: the figures say nothing about a disk" >&2 ;;
 esac
 avail_kib="$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')"
-if [ "$quick" = 0 ] && [ "${avail_kib:-0}" -lt $((16 * 1024 * 1024)) ]; then
-    echo "warning: $((avail_kib / 1024)) MiB free on $dir; a full run writes about 10 GB" >&2
+if [ "$quick" = 0 ] && [ "${avail_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
+    echo "warning: $((avail_kib / 1024)) MiB free on $dir; a full run holds up to about 4 GB at a time" >&2
 fi
 
 # --- disk bandwidth (as bench/log-append.sh) ----------------------------------------
@@ -144,17 +147,18 @@ done
 
 # --- servers ----------------------------------------------------------------------
 
-declare -A addr_of=() pid_of=()
+declare -A addr_of=() resp_of=() pid_of=()
 
-# start_server NAME POLICY: brook on 127.0.0.1 with a kernel-chosen Kafka port (read
-# back from its "listening protocol=kafka addr=..." log line, so no port can be
-# taken between a check and the bind); RESP and HTTP off.
+# start_server NAME POLICY: brook on 127.0.0.1 with kernel-chosen Kafka and RESP
+# ports (read back from its "listening protocol=... addr=..." log lines, so no port
+# can be taken between a check and the bind); HTTP off. RESP is only used to delete
+# the topics of finished rows.
 start_server() {
-    local name="$1" policy="$2" sdir="$dir/$1" pid i addr
+    local name="$1" policy="$2" sdir="$dir/$1" pid i addr resp
     rm -rf "$sdir"
     mkdir -p "$sdir"
     "$brook_bin" server --data-dir "$sdir/data" --kafka-listen 127.0.0.1:0 \
-        --resp-listen off --http-listen off --fsync "$policy" >"$sdir/server.log" 2>&1 &
+        --resp-listen 127.0.0.1:0 --http-listen off --fsync "$policy" >"$sdir/server.log" 2>&1 &
     pid=$!
     pids+=("$pid")
     pid_of[$name]="$pid"
@@ -165,9 +169,11 @@ start_server() {
             return 1
         fi
         addr="$(sed -n 's/.*listening protocol=kafka addr=\([^ ]*\).*/\1/p' "$sdir/server.log")"
-        if [ -n "$addr" ] && grep -q "server ready" "$sdir/server.log"; then
+        resp="$(sed -n 's/.*listening protocol=resp addr=\([^ ]*\).*/\1/p' "$sdir/server.log")"
+        if [ -n "$addr" ] && [ -n "$resp" ] && grep -q "server ready" "$sdir/server.log"; then
             addr_of[$name]="$addr"
-            echo "started brook ($name, --fsync $policy): pid $pid, Kafka on $addr" >&2
+            resp_of[$name]="$resp"
+            echo "started brook ($name, --fsync $policy): pid $pid, Kafka on $addr, RESP on $resp" >&2
             return 0
         fi
         sleep 0.1
@@ -184,18 +190,23 @@ fi
 
 # --- the run ------------------------------------------------------------------------
 
-args=(--bootstrap "${addr_of[always]}" --policy "always (server default)"
+args=(--bootstrap "${addr_of[always]}" --resp "${resp_of[always]}"
+      --policy "always (server default)"
       --dd-mbps "$dd_list"
       --disk "dd bs=1M count=$dd_mib conv=fdatasync, $fstype at $dir"
       --label "brook $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD 2>/dev/null || echo ' (modified)')")
 if [ "$everysec" = 1 ]; then
-    args+=(--bootstrap-everysec "${addr_of[everysec]}")
+    args+=(--bootstrap-everysec "${addr_of[everysec]}" --resp-everysec "${resp_of[everysec]}")
 fi
 status=0
 "$load_bin" "${args[@]}" ${forward[@]+"${forward[@]}"} || status=$?
 
 # What the servers logged under load (after "server ready"), and whether they survived.
 echo
+for name in always everysec; do
+    [ -n "${pid_of[$name]:-}" ] || continue
+    echo "brook ($name) data directory after the run: $(du -sh "$dir/$name/data" | cut -f1)"
+done
 for name in always everysec; do
     [ -n "${pid_of[$name]:-}" ] || continue
     log="$dir/$name/server.log"

@@ -1,13 +1,17 @@
-//! The produce scenario: `producers` librdkafka producers (one connection each) send
-//! records of one size to partition 0 of a fresh topic for a fixed time, as fast as
-//! librdkafka takes them, while one consumer in the same process reads the topic from
-//! offset 0 and measures each record's end-to-end latency.
+//! A produce phase: `producers` librdkafka producers (one connection each) send
+//! records of one size to partition 0 of a fresh topic for a fixed time, either as
+//! fast as librdkafka takes them (`rate: None`, the throughput phase) or paced at a
+//! total rate (the latency phase). With `e2e`, one consumer in the same process reads
+//! the topic from offset 0 while it is written and measures each record's end-to-end
+//! latency.
 //!
-//! A record's value starts with a header: the send time (nanoseconds since the
-//! scenario's epoch, taken just before `send`), the producer's index and the
-//! record's sequence number within that producer; the rest is filler. The consumer
-//! checks the sequence numbers (a gap or a repeat is reported) and takes
-//! `now - send time` as the latency sample.
+//! A record's value starts with a header: its send time (nanoseconds since the
+//! phase's epoch: when paced, the time the schedule says it is due, so a producer
+//! that falls behind its schedule shows as latency instead of hiding it), the
+//! producer's index and the record's sequence number within that producer; the rest
+//! is filler. The consumer checks the sequence numbers (a gap or a repeat is
+//! reported) and takes `now - send time` as the latency sample. At the end, the
+//! partition's high watermark must equal the records acknowledged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +32,9 @@ pub const HEADER_BYTES: usize = 16;
 
 /// How long a producer waits before retrying a send refused with QueueFull.
 const QUEUE_FULL_PAUSE: Duration = Duration::from_micros(200);
+/// A paced producer sleeps when it is at least this far ahead of its schedule (and
+/// sends the records that came due meanwhile in a burst).
+const PACE_SLEEP_MIN: Duration = Duration::from_micros(100);
 /// How long the producers may take to get everything acknowledged at the end.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the consumer may lag behind the last acknowledgement.
@@ -43,6 +50,8 @@ pub struct Plan {
     pub acks: i32,
     pub duration: Duration,
     pub producers: usize,
+    /// Total records per second to send at, or `None` for as fast as possible.
+    pub rate: Option<f64>,
     /// Run the latency consumer (else no latency figures).
     pub e2e: bool,
     /// Print progress once a second (acknowledged, read, latency in that second).
@@ -102,18 +111,19 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     // Set once every producer has flushed: the number of records acknowledged.
     let expected = AtomicU64::new(u64::MAX);
     let producers_done = AtomicBool::new(false);
-    let stop_at = Instant::now() + plan.duration;
+    let start = Instant::now();
+    let start_ns = u64::try_from(start.duration_since(epoch).as_nanos())?;
+    let stop_at = start + plan.duration;
 
     let (sent, consumer_result, seconds) = std::thread::scope(|s| {
         let reader = s.spawn(|| match &consumer {
             Some(c) => read_all(c, plan, epoch, &expected, &producers_done, &producers),
             None => Ok(Outcome::default()),
         });
-        let start = Instant::now();
         let writers: Vec<_> = producers
             .iter()
             .enumerate()
-            .map(|(index, p)| s.spawn(move || send_until(p, plan, index, epoch, stop_at)))
+            .map(|(index, p)| s.spawn(move || send_until(p, plan, index, epoch, start_ns, stop_at)))
             .collect();
         let mut sent = Ok(0u64);
         for w in writers {
@@ -155,6 +165,19 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
         outcome
             .notes
             .push(format!("{failed} of {sent} records were not acknowledged"));
+    }
+    if let Some(first) = producers.first() {
+        let (low, high) = first
+            .client()
+            .fetch_watermarks(&plan.topic, 0, SETUP_TIMEOUT)
+            .context("watermarks after producing")?;
+        let stored = u64::try_from(high - low).unwrap_or(0);
+        if stored != outcome.records {
+            outcome.notes.push(format!(
+                "{} records acknowledged, but the partition holds {stored} (offsets {low}..{high})",
+                outcome.records
+            ));
+        }
     }
     outcome.latencies_us.sort_unstable();
     Ok(outcome)
@@ -208,12 +231,14 @@ fn consumer(plan: &Plan) -> Result<BaseConsumer<Context>> {
     bail!("the latency consumer did not reach the end of the empty topic within {SETUP_TIMEOUT:?}")
 }
 
-/// One producer's loop: send until `stop_at`, then flush. Returns the records sent.
+/// One producer's loop: send until `stop_at` (at its share of `plan.rate`, if any),
+/// then flush. Returns the records sent.
 fn send_until(
     producer: &BaseProducer<Context>,
     plan: &Plan,
     index: usize,
     epoch: Instant,
+    start_ns: u64,
     stop_at: Instant,
 ) -> Result<u64> {
     let mut value = vec![b'x'; plan.record_bytes];
@@ -221,18 +246,35 @@ fn send_until(
     if let Some(h) = value.get_mut(8..12) {
         h.copy_from_slice(&index_bytes);
     }
+    // Nanoseconds between two records of this producer when paced.
+    let interval_ns = plan.rate.map(|r| 1e9 * plan.producers as f64 / r.max(1.0));
     let mut seq: u32 = 0;
     loop {
-        // Checking the clock every record costs little next to librdkafka's send.
-        if Instant::now() >= stop_at {
+        let now = Instant::now();
+        if now >= stop_at {
             break;
         }
+        // The time this record is due (paced) or now (as fast as possible).
+        let due_ns = match interval_ns {
+            None => None,
+            Some(interval) => {
+                let due = start_ns + (f64::from(seq) * interval) as u64;
+                let ahead_ns = due.saturating_sub(now_ns(epoch));
+                if ahead_ns > PACE_SLEEP_MIN.as_nanos() as u64 {
+                    std::thread::sleep(Duration::from_nanos(ahead_ns));
+                    producer.poll(Duration::ZERO);
+                    continue;
+                }
+                Some(due)
+            }
+        };
         if let Some(h) = value.get_mut(12..16) {
             h.copy_from_slice(&seq.to_le_bytes());
         }
         loop {
+            let stamp = due_ns.unwrap_or_else(|| now_ns(epoch));
             if let Some(h) = value.get_mut(..8) {
-                h.copy_from_slice(&now_ns(epoch).to_le_bytes());
+                h.copy_from_slice(&stamp.to_le_bytes());
             }
             let record = BaseRecord::<(), [u8], ()>::to(&plan.topic)
                 .partition(0)

@@ -31,6 +31,7 @@ pub struct Figures {
     /// End-to-end latency percentiles in milliseconds (produce rows).
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,15 +130,16 @@ pub fn render(rows: &[Row], baselines: &Baselines) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<name_width$} | {:>10} | {:>8} | {:>10} | {:>10} | ratio of MB/s",
-        "scenario", "records/s", "MB/s", "e2e p50 ms", "e2e p99 ms"
+        "{:<name_width$} | {:>10} | {:>8} | {:>10} | {:>10} | {:>10} | ratio of MB/s",
+        "scenario", "records/s", "MB/s", "e2e p50 ms", "e2e p99 ms", "e2e max ms"
     );
     let _ = writeln!(
         out,
-        "{}-+-{}-+-{}-+-{}-+-{}-+-{}",
+        "{}-+-{}-+-{}-+-{}-+-{}-+-{}-+-{}",
         "-".repeat(name_width),
         "-".repeat(10),
         "-".repeat(8),
+        "-".repeat(10),
         "-".repeat(10),
         "-".repeat(10),
         "-".repeat(16)
@@ -157,12 +159,13 @@ pub fn render(rows: &[Row], baselines: &Baselines) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "{:<name_width$} | {:>10.0} | {:>8} | {:>10} | {:>10} | {ratio}",
+                    "{:<name_width$} | {:>10.0} | {:>8} | {:>10} | {:>10} | {:>10} | {ratio}",
                     row.name,
                     f.records_per_s,
                     fmt_mb(f.mb_per_s),
                     fmt_ms(f.p50_ms),
                     fmt_ms(f.p99_ms),
+                    fmt_ms(f.max_ms),
                 );
             }
             Err(e) => {
@@ -232,6 +235,7 @@ mod tests {
                 mb_per_s: mb,
                 p50_ms: Some(1.0),
                 p99_ms: Some(2.0),
+                max_ms: Some(3.0),
             })
         };
         let rows = [
