@@ -10,13 +10,13 @@
 #   2. starts `brook server` twice on 127.0.0.1 (ports chosen by the kernel): one
 #      with the default fsync policy (always), one with --fsync everysec;
 #   3. runs brook-bench-kafka against them: the loopback TCP bandwidth (one
-#      connection, 1 MiB writes, three runs); produce 100 B and 1 KiB records at
-#      acks=1 and acks=-1, each row in two phases: 4 s as fast as 4 producers go
-#      (records/s, MB/s), then 4 s paced at a quarter of that rate with a
-#      concurrent consumer measuring end-to-end latency (records carry their send
-#      time); consume the last 1 KiB topic from offset 0 right after it was written
-#      (page cache); 1 KiB acks=1 against the everysec server for comparison.
-#      Each row's topics are deleted (RESP DEL) once done with.
+#      connection, 1 MiB writes, five runs of 2 s, median used); produce 100 B and
+#      1 KiB records at acks=1 and acks=-1, each row in two phases: 4 s as fast as
+#      4 producers go (records/s, MB/s), then 4 s paced at a quarter of that rate
+#      with a concurrent consumer measuring end-to-end latency (records carry their
+#      send time); consume the last 1 KiB topic from offset 0 right after it was
+#      written (page cache); 1 KiB acks=1 against the everysec server for
+#      comparison. Each row's topics are deleted (RESP DEL) once done with.
 # Prints one table (records/s, MB/s, end-to-end p50/p99/max, ratio of MB/s to the
 # disk bandwidth for produce rows and to the loopback bandwidth for the consume
 # row), the client settings used, and a PASS/FAIL line per target:
@@ -25,14 +25,14 @@
 # Then any warning or error the servers logged while under load.
 #
 # Usage: bench/kafka.sh [--quick] [--dir DIR] [--no-everysec] [brook-bench-kafka flags]
-#   --quick        smoke run (~30 s plus the build): 64 MiB dd, 0.5 s per row. The
+#   --quick        smoke run (~20 s plus the build): 64 MiB dd, 0.5 s per phase. The
 #                  numbers are not meaningful; CI uses it to keep the bench working.
 #   --dir          directory on the disk to measure (default: a fresh directory under
 #                  ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 #   --no-everysec  skip the fsync everysec comparison row.
 #   other flags go to brook-bench-kafka (see its --help), e.g. --seconds 10,
 #   --producers 2, --set linger.ms=10, --verbose.
-# A full run takes about 2 minutes plus the build; it writes about 12 GB but holds at
+# A full run takes about 80 s plus the build; it writes about 12 GB but holds at
 # most about 4 GB at a time. Honours CARGO_TARGET_DIR.
 # Servers are stopped by PID on exit. Exit status is 0 whatever the verdicts
 # (non-zero only if something failed to run).
@@ -51,7 +51,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; forward+=("$1") ;;
         --dir) dir="$2"; shift ;;
         --no-everysec) everysec=0 ;;
-        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) forward+=("$1") ;;
     esac
     shift

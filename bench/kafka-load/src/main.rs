@@ -51,7 +51,7 @@ usage: brook-bench-kafka [options]
   --seconds S                    time of each row's throughput phase (default 4)
   --producers N                  producer instances (connections) per row (default 4)
   --loopback-seconds S           time per loopback run (default 2)
-  --loopback-runs N              loopback runs, median used (default 3)
+  --loopback-runs N              loopback runs, median used (default 5)
   --loopback-only                print the loopback MB/s and exit
   --e2e-seconds S                time of each row's latency phase (default 4)
   --e2e-load F                   the latency phase sends at this fraction of the
@@ -127,7 +127,7 @@ fn parse_args() -> Result<Args> {
         e2e_load: 0.25,
         verbose: false,
         loopback_seconds: 2.0,
-        loopback_runs: 3,
+        loopback_runs: 5,
         loopback_only: false,
         producer: client::producer_defaults(),
         consumer: client::consumer_defaults(),
