@@ -41,6 +41,7 @@ step "benchmark smoke run (builds and runs each bench briefly; numbers are not j
 bench/log-append.sh --quick
 bench/startup.sh --quick
 bench/resp-vs-redis.sh --quick
+bench/kafka.sh --quick
 
 echo
 echo "all checks passed"
