@@ -151,15 +151,47 @@ pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Bytes>, ConnEr
     let reply = (entry.handler)(ctx, &header, frame).await?;
     match reply {
         Reply::None => Ok(None),
-        Reply::Body(body) => {
+        Reply::Body(framed) => {
             let response_header_version = api_key.response_header_version(version);
-            Ok(Some(response_frame(
-                correlation_id,
-                response_header_version,
-                &body,
-            )?))
+            let prefix =
+                frame_prefix(correlation_id, response_header_version, framed.body().len())?;
+            match framed.finish(&prefix) {
+                Some(frame) => Ok(Some(frame)),
+                None => Err(ConnError::Encode {
+                    what: "response header",
+                    version: response_header_version,
+                    message: format!("{} bytes do not fit the headroom", prefix.len()),
+                }),
+            }
         }
     }
+}
+
+/// The frame size and response header for a body of `body_len` bytes.
+fn frame_prefix(
+    correlation_id: i32,
+    header_version: i16,
+    body_len: usize,
+) -> Result<BytesMut, ConnError> {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let encode_error = |e: anyhow::Error| ConnError::Encode {
+        what: "response header",
+        version: header_version,
+        message: format!("{e:#}"),
+    };
+    let header_len = header.compute_size(header_version).map_err(encode_error)?;
+    let total = header_len + body_len;
+    let size = i32::try_from(total).map_err(|_| ConnError::Encode {
+        what: "response",
+        version: header_version,
+        message: format!("{total} bytes is too large"),
+    })?;
+    let mut out = BytesMut::with_capacity(4 + header_len);
+    out.put_i32(size);
+    header
+        .encode(&mut out, header_version)
+        .map_err(encode_error)?;
+    Ok(out)
 }
 
 fn response_frame(

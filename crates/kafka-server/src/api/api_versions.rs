@@ -48,7 +48,7 @@ pub fn unsupported_version_body() -> Result<Bytes, ConnError> {
         "ApiVersionsResponse",
         0,
     )? {
-        Reply::Body(body) => Ok(body),
+        Reply::Body(body) => Ok(body.into_body()),
         Reply::None => Ok(Bytes::new()),
     }
 }

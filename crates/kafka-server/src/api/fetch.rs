@@ -183,7 +183,8 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, b
                 out.push(data.with_error_code(e.code()));
             }
             Ok(entries) => {
-                let mut records = BytesMut::new();
+                let mut batches = Vec::with_capacity(entries.len());
+                let mut len = 0usize;
                 for entry in entries {
                     // XDEL'd records are left out: an offset gap, as compaction leaves.
                     let deleted = p.deleted_in(entry.meta.base_offset, entry.meta.next_offset());
@@ -194,14 +195,27 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, b
                             break;
                         }
                     };
-                    let first_of_response = total == 0 && records.is_empty();
-                    if records.len() + batch.len() > limit && !first_of_response {
+                    let first_of_response = total == 0 && batches.is_empty();
+                    if len + batch.len() > limit && !first_of_response {
                         break;
                     }
-                    records.extend_from_slice(&batch);
+                    len += batch.len();
+                    batches.push(batch);
                 }
+                // One batch is sent as read; several are copied once, into a buffer
+                // of the exact size.
+                let records = match batches.len() {
+                    1 => batches.pop().unwrap_or_default(),
+                    _ => {
+                        let mut records = BytesMut::with_capacity(len);
+                        for b in &batches {
+                            records.extend_from_slice(b);
+                        }
+                        records.freeze()
+                    }
+                };
                 total += records.len();
-                out.push(data.with_records(Some(records.freeze())));
+                out.push(data.with_records(Some(records)));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use brook_broker::Broker;
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut as _, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -91,8 +91,37 @@ impl Stopping {
 /// A handler's answer: an encoded response body, or nothing (Produce acks=0).
 #[derive(Debug)]
 pub enum Reply {
-    Body(Bytes),
+    Body(Framed),
     None,
+}
+
+/// Bytes left free before an encoded body for the frame's size (4) and the
+/// response header (correlation ID, 4, and in flexible versions an empty tag
+/// buffer, 1), so the frame is finished in place instead of copied.
+pub const HEADROOM: usize = 9;
+
+/// An encoded response body with [`HEADROOM`] free bytes in front of it.
+#[derive(Debug)]
+pub struct Framed {
+    buf: BytesMut,
+}
+
+impl Framed {
+    pub fn body(&self) -> &[u8] {
+        self.buf.get(HEADROOM..).unwrap_or_default()
+    }
+
+    pub fn into_body(self) -> Bytes {
+        self.buf.freeze().slice(HEADROOM..)
+    }
+
+    /// The whole frame: `prefix` (size and header, at most [`HEADROOM`] bytes)
+    /// written just before the body; `None` if it does not fit.
+    pub fn finish(mut self, prefix: &[u8]) -> Option<Bytes> {
+        let start = HEADROOM.checked_sub(prefix.len())?;
+        self.buf.get_mut(start..HEADROOM)?.copy_from_slice(prefix);
+        Some(self.buf.freeze().slice(start..))
+    }
 }
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ConnError>> + Send + 'a>>;
@@ -172,9 +201,10 @@ pub fn encode<T: Encodable>(
         message: format!("{e:#}"),
     };
     let size = message.compute_size(version).map_err(encode_error)?;
-    let mut buf = BytesMut::with_capacity(size);
+    let mut buf = BytesMut::with_capacity(HEADROOM + size);
+    buf.put_bytes(0, HEADROOM);
     message.encode(&mut buf, version).map_err(encode_error)?;
-    Ok(Reply::Body(buf.freeze()))
+    Ok(Reply::Body(Framed { buf }))
 }
 
 #[cfg(test)]

@@ -53,7 +53,8 @@ pub async fn call<Req: Encodable, Resp: Decodable>(
         .with_request_api_key(key as i16)
         .with_request_api_version(version);
     match (api.handler)(ctx, &header, body.freeze()).await.unwrap() {
-        Reply::Body(mut b) => {
+        Reply::Body(b) => {
+            let mut b = b.into_body();
             let response = Resp::decode(&mut b, version).unwrap();
             assert!(b.is_empty(), "{} v{version}: trailing bytes", api.name);
             response

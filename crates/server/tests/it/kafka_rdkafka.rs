@@ -367,15 +367,21 @@ fn rdkafka_group_members_leave_and_join_without_losing_or_repeating_records() {
     // (partition, offset) -> times processed; records whose commit failed.
     let processed: Arc<Mutex<HashMap<(i32, i64), u32>>> = Arc::default();
     let failed_commits: Arc<Mutex<Vec<(i32, i64)>>> = Arc::default();
+    // Member name -> partitions it holds now.
+    let assigned: Arc<Mutex<HashMap<&'static str, usize>>> = Arc::default();
     let member = |name: &'static str, stop: Arc<AtomicBool>| {
         let processed = processed.clone();
         let failed_commits = failed_commits.clone();
+        let assigned = assigned.clone();
         std::thread::spawn(move || {
             let c = consumer(kafka, "billing", &[("client.id", name)]);
             c.subscribe(&["orders"]).unwrap();
             let mut mine = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let Some(m) = c.poll(Duration::from_millis(50)) else {
+                let polled = c.poll(Duration::from_millis(50));
+                let held = c.assignment().map_or(0, |a| a.count());
+                assigned.lock().unwrap().insert(name, held);
+                let Some(m) = polled else {
                     continue;
                 };
                 let m = m.unwrap();
@@ -392,7 +398,20 @@ fn rdkafka_group_members_leave_and_join_without_losing_or_repeating_records() {
                         .push((m.partition(), m.offset()));
                 }
             }
+            assigned.lock().unwrap().insert(name, 0);
             mine
+        })
+    };
+    // Waits until exactly `members` share the six partitions.
+    let settled = |members: &[&str]| {
+        crate::util::poll("the group to settle", || {
+            let a = assigned.lock().unwrap();
+            let held: Vec<usize> = members
+                .iter()
+                .map(|m| a.get(m).copied().unwrap_or(0))
+                .collect();
+            let total: usize = a.values().sum();
+            (total == 6 && held.iter().all(|&n| n > 0)).then_some(())
         })
     };
     let done = |n: usize| {
@@ -410,6 +429,7 @@ fn rdkafka_group_members_leave_and_join_without_losing_or_repeating_records() {
     let a = member("a", stops[0].clone());
     let b = member("b", stops[1].clone());
     let c = member("c", stops[2].clone());
+    settled(&["a", "b", "c"]);
     batch(0);
     done(TOTAL / 3);
     // c leaves (a clean LeaveGroup when the consumer closes); records keep coming.
@@ -418,6 +438,7 @@ fn rdkafka_group_members_leave_and_join_without_losing_or_repeating_records() {
     batch(TOTAL / 3);
     done(2 * TOTAL / 3);
     let d = member("d", stops[3].clone());
+    settled(&["a", "b", "d"]);
     batch(2 * TOTAL / 3);
     done(TOTAL);
     for s in &stops {
@@ -439,8 +460,8 @@ fn rdkafka_group_members_leave_and_join_without_losing_or_repeating_records() {
         "records processed twice although committed: {repeated:?}"
     );
     assert!(
-        counts.iter().filter(|&&n| n > 0).count() >= 3,
-        "the work was shared: {counts:?}"
+        counts.iter().all(|&n| n > 0),
+        "every member processed its share: {counts:?}"
     );
 }
 
