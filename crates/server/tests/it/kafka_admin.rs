@@ -593,3 +593,46 @@ fn cluster_log_dirs_epochs_and_max_timestamp() {
     assert_eq!(kafka.list_offset("t", 0, -4), (0, -1, 0));
     assert_eq!(kafka.list_offset("t", 0, -5), (0, -1, -1));
 }
+
+/// Metadata, FindCoordinator and DescribeCluster all hand out `--kafka-advertise`
+/// (checked on the wire: a real client would go on to connect to the advertised
+/// name, which does not resolve here).
+#[test]
+fn the_advertised_address_is_what_clients_are_told() {
+    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = free_ports(&dir.path().join("data"));
+    args.extend(["--kafka-advertise".into(), "brook.example:19092".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(crate::util::command(dir.path(), &args, &[]));
+    let mut kafka = Client::connect(server.addr("kafka").unwrap());
+
+    let metadata: MetadataResponse = kafka.call(ApiKey::Metadata, 9, &MetadataRequest::default());
+    let brokers: Vec<(i32, String, i32)> = metadata
+        .brokers
+        .iter()
+        .map(|b| (b.node_id.0, b.host.to_string(), b.port))
+        .collect();
+    assert_eq!(brokers, vec![(0, "brook.example".to_string(), 19092)]);
+
+    let coordinator: FindCoordinatorResponse = kafka.call(
+        ApiKey::FindCoordinator,
+        3,
+        &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+    );
+    assert_eq!(
+        (
+            coordinator.error_code,
+            coordinator.host.as_str(),
+            coordinator.port
+        ),
+        (0, "brook.example", 19092)
+    );
+    let cluster: DescribeClusterResponse = kafka.call(
+        ApiKey::DescribeCluster,
+        0,
+        &DescribeClusterRequest::default(),
+    );
+    assert_eq!(cluster.brokers[0].host.as_str(), "brook.example");
+    server.terminate();
+}

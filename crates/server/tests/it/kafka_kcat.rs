@@ -343,17 +343,6 @@ fn xdeleted_entries_are_left_out_of_kafka_fetches() {
 }
 
 #[test]
-fn metadata_advertises_the_kafka_advertise_address() {
-    let brook = start_with(&["--kafka-advertise", "brook.example:19092"]);
-    let out = kcat(brook.kafka, &["-L"], b"");
-    assert!(
-        out.stdout.contains("broker 0 at brook.example:19092"),
-        "{}",
-        out.stdout
-    );
-}
-
-#[test]
 fn records_acknowledged_with_acks_all_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
