@@ -363,6 +363,30 @@ fn produce(bench: &ProduceBench) -> Result<Report> {
     let addr = resolve(&bench.common.kafka)?;
     let topic = &bench.common.topic;
     let partitions = Conn::connect(addr)?.partitions(topic)?;
+    produce_with(
+        bench,
+        partitions,
+        |worker| {
+            let partition = (worker % u64::from(partitions)) as i32;
+            Ok((Conn::connect(addr)?, partition))
+        },
+        |(conn, partition), count, value| {
+            conn.produce(topic, *partition, count, value, bench.acks)?;
+            *partition = (*partition + 1) % partitions as i32;
+            Ok(())
+        },
+    )
+}
+
+/// Runs `bench.connections` producer threads until `bench.common.records` are
+/// acknowledged: each opens its connection with `connect(worker)`, then claims
+/// batches of up to `bench.batch` records and sends each with `send`, timing it.
+fn produce_with<C>(
+    bench: &ProduceBench,
+    partitions: u32,
+    connect: impl Fn(u64) -> Result<C> + Sync,
+    send: impl Fn(&mut C, u64, &Bytes) -> Result<()> + Sync,
+) -> Result<Report> {
     let counters = Counters::default();
     let remaining = AtomicU64::new(bench.common.records);
     let done = AtomicBool::new(false);
@@ -373,12 +397,17 @@ fn produce(bench: &ProduceBench) -> Result<Report> {
         scope.spawn(|| progress("produced", bench.common.records, &counters, &done));
         let workers: Vec<_> = (0..bench.connections)
             .map(|worker| {
-                let (counters, remaining, latencies, value) =
-                    (&counters, &remaining, &latencies, value.clone());
+                let (counters, remaining, latencies, value, connect, send) = (
+                    &counters,
+                    &remaining,
+                    &latencies,
+                    value.clone(),
+                    &connect,
+                    &send,
+                );
                 scope.spawn(move || -> Result<()> {
-                    let mut conn = Conn::connect(addr)?;
+                    let mut conn = connect(worker)?;
                     let mut mine = Vec::new();
-                    let mut partition = (worker % u64::from(partitions)) as i32;
                     // Claim up to a batch of the records left; none left: done.
                     let claim =
                         |left: u64| left.checked_sub(left.min(bench.batch)).filter(|_| left > 0);
@@ -387,13 +416,12 @@ fn produce(bench: &ProduceBench) -> Result<Report> {
                     {
                         let count = before.min(bench.batch);
                         let started = Instant::now();
-                        conn.produce(topic, partition, count, &value, bench.acks)?;
+                        send(&mut conn, count, &value)?;
                         mine.push(started.elapsed().as_micros() as u64);
                         counters.records.fetch_add(count, Ordering::Relaxed);
                         counters
                             .bytes
                             .fetch_add(count * value.len() as u64, Ordering::Relaxed);
-                        partition = (partition + 1) % partitions as i32;
                     }
                     if let Ok(mut all) = latencies.lock() {
                         all.extend(mine);
@@ -436,6 +464,20 @@ fn consume(bench: &ConsumeBench) -> Result<Report> {
     let topic = &bench.common.topic;
     let mut conn = Conn::connect(addr)?;
     let partitions = conn.partitions(topic)?;
+    let mut offsets = vec![0i64; partitions as usize];
+    consume_with(bench, partitions, || {
+        let fetched = conn.fetch(topic, &mut offsets)?;
+        Ok((fetched.records, fetched.bytes, fetched.at_end))
+    })
+}
+
+/// Calls `read` (one timed request, returning records, bytes and whether the end
+/// was reached) until the end or `bench.common.records` records.
+fn consume_with(
+    bench: &ConsumeBench,
+    partitions: u32,
+    mut read: impl FnMut() -> Result<(u64, u64, bool)>,
+) -> Result<Report> {
     let counters = Counters::default();
     let done = AtomicBool::new(false);
     let mut latencies = Vec::new();
@@ -443,20 +485,14 @@ fn consume(bench: &ConsumeBench) -> Result<Report> {
     let start = Instant::now();
     let result: Result<()> = std::thread::scope(|scope| {
         scope.spawn(|| progress("consumed", target, &counters, &done));
-        let result = (|| {
-            let mut offsets = vec![0i64; partitions as usize];
-            loop {
-                let started = Instant::now();
-                let fetched = conn.fetch(topic, &mut offsets)?;
-                latencies.push(started.elapsed().as_micros() as u64);
-                counters.bytes.fetch_add(fetched.bytes, Ordering::Relaxed);
-                let total = counters
-                    .records
-                    .fetch_add(fetched.records, Ordering::Relaxed)
-                    + fetched.records;
-                if total >= target || fetched.at_end {
-                    return Ok(());
-                }
+        let result = (|| loop {
+            let started = Instant::now();
+            let (records, bytes, at_end) = read()?;
+            latencies.push(started.elapsed().as_micros() as u64);
+            counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+            let total = counters.records.fetch_add(records, Ordering::Relaxed) + records;
+            if total >= target || at_end {
+                return Ok(());
             }
         })();
         done.store(true, Ordering::Relaxed);
@@ -479,72 +515,20 @@ fn consume(bench: &ConsumeBench) -> Result<Report> {
 fn produce_resp(bench: &ProduceBench) -> Result<Report> {
     let addr = resolve(&bench.common.resp)?;
     let key = bench.common.topic.as_bytes();
-    let counters = Counters::default();
-    let remaining = AtomicU64::new(bench.common.records);
-    let done = AtomicBool::new(false);
-    let latencies = Mutex::new(Vec::new());
-    let value = payload(bench.record_bytes as usize);
-    let start = Instant::now();
-    let result: Result<()> = std::thread::scope(|scope| {
-        scope.spawn(|| progress("produced", bench.common.records, &counters, &done));
-        let workers: Vec<_> = (0..bench.connections)
-            .map(|_| {
-                let (counters, remaining, latencies, value) =
-                    (&counters, &remaining, &latencies, value.clone());
-                scope.spawn(move || -> Result<()> {
-                    let mut conn = RespConn::connect(addr)?;
-                    let mut mine = Vec::new();
-                    let claim =
-                        |left: u64| left.checked_sub(left.min(bench.batch)).filter(|_| left > 0);
-                    while let Ok(before) =
-                        remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, claim)
-                    {
-                        let count = before.min(bench.batch);
-                        let started = Instant::now();
-                        for _ in 0..count {
-                            conn.command(&[b"XADD", key, b"*", b"value", &value]);
-                        }
-                        for _ in 0..count {
-                            conn.reply()?;
-                        }
-                        mine.push(started.elapsed().as_micros() as u64);
-                        counters.records.fetch_add(count, Ordering::Relaxed);
-                        counters
-                            .bytes
-                            .fetch_add(count * value.len() as u64, Ordering::Relaxed);
-                    }
-                    if let Ok(mut all) = latencies.lock() {
-                        all.extend(mine);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        let mut result = Ok(());
-        for worker in workers {
-            let outcome = worker
-                .join()
-                .unwrap_or_else(|_| Err(anyhow!("a producer thread panicked")));
-            if result.is_ok() {
-                result = outcome;
-            }
-            if result.is_err() {
-                remaining.store(0, Ordering::Relaxed);
-            }
-        }
-        done.store(true, Ordering::Relaxed);
-        result
-    });
-    result?;
-    let latencies = latencies.into_inner().unwrap_or_default();
-    Ok(Report::new(
-        "produce",
-        &bench.common,
+    produce_with(
+        bench,
         1,
-        &counters,
-        start.elapsed(),
-        latencies,
-    ))
+        |_| RespConn::connect(addr),
+        |conn, count, value| {
+            for _ in 0..count {
+                conn.command(&[b"XADD", key, b"*", b"value", value]);
+            }
+            for _ in 0..count {
+                conn.reply()?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Entries per XRANGE of `brook bench consume --protocol resp`.
@@ -556,66 +540,39 @@ fn consume_resp(bench: &ConsumeBench) -> Result<Report> {
     let addr = resolve(&bench.common.resp)?;
     let key = bench.common.topic.as_bytes();
     let mut conn = RespConn::connect(addr)?;
-    let counters = Counters::default();
-    let done = AtomicBool::new(false);
-    let mut latencies = Vec::new();
-    let target = bench.common.records;
-    let start = Instant::now();
-    let result: Result<()> = std::thread::scope(|scope| {
-        scope.spawn(|| progress("consumed", target, &counters, &done));
-        let result = (|| {
-            let mut from = b"-".to_vec();
-            let count = XRANGE_COUNT.to_string();
-            loop {
-                let started = Instant::now();
-                conn.command(&[b"XRANGE", key, &from, b"+", b"COUNT", count.as_bytes()]);
-                let Frame::Array(entries) = conn.reply()? else {
-                    bail!("XRANGE did not answer an array");
-                };
-                latencies.push(started.elapsed().as_micros() as u64);
-                let Some(Frame::Array(last)) = entries.last() else {
-                    return Ok(());
-                };
-                let Some(Frame::Bulk(id)) = last.first() else {
-                    bail!("XRANGE entry without an ID");
-                };
-                from = [b"(".as_slice(), id].concat();
-                let bytes: u64 = entries
-                    .iter()
-                    .filter_map(|e| match e {
-                        Frame::Array(e) => e.get(1),
-                        _ => None,
-                    })
-                    .filter_map(|fields| match fields {
-                        Frame::Array(f) => Some(f),
-                        _ => None,
-                    })
-                    .flatten()
-                    .map(|f| match f {
-                        Frame::Bulk(b) => b.len() as u64,
-                        _ => 0,
-                    })
-                    .sum();
-                counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-                let n = entries.len() as u64;
-                let total = counters.records.fetch_add(n, Ordering::Relaxed) + n;
-                if total >= target || entries.len() < XRANGE_COUNT {
-                    return Ok(());
-                }
-            }
-        })();
-        done.store(true, Ordering::Relaxed);
-        result
-    });
-    result?;
-    Ok(Report::new(
-        "consume",
-        &bench.common,
-        1,
-        &counters,
-        start.elapsed(),
-        latencies,
-    ))
+    let mut from = b"-".to_vec();
+    let count = XRANGE_COUNT.to_string();
+    consume_with(bench, 1, || {
+        conn.command(&[b"XRANGE", key, &from, b"+", b"COUNT", count.as_bytes()]);
+        let Frame::Array(entries) = conn.reply()? else {
+            bail!("XRANGE did not answer an array");
+        };
+        let Some(Frame::Array(last)) = entries.last() else {
+            return Ok((0, 0, true));
+        };
+        let Some(Frame::Bulk(id)) = last.first() else {
+            bail!("XRANGE entry without an ID");
+        };
+        from = [b"(".as_slice(), id].concat();
+        // Bytes of the field names and values.
+        let bytes: u64 = entries
+            .iter()
+            .filter_map(|e| match e {
+                Frame::Array(e) => e.get(1),
+                _ => None,
+            })
+            .filter_map(|fields| match fields {
+                Frame::Array(f) => Some(f),
+                _ => None,
+            })
+            .flatten()
+            .map(|f| match f {
+                Frame::Bulk(b) => b.len() as u64,
+                _ => 0,
+            })
+            .sum();
+        Ok((entries.len() as u64, bytes, entries.len() < XRANGE_COUNT))
+    })
 }
 
 /// A blocking RESP2 connection: commands are buffered until a reply is read.
