@@ -41,6 +41,8 @@ export LC_ALL=C
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 quick=0
 dir=""
@@ -84,22 +86,6 @@ fi
 
 pids=()
 
-# Stops one server: SIGTERM, then SIGKILL after $server_timeout_s.
-stop_server() {
-    local pid="$1" i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < server_timeout_s * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "warning: server $pid ignored SIGTERM for ${server_timeout_s}s; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local pid
     for pid in ${pids[@]+"${pids[@]}"}; do stop_server "$pid"; done
@@ -127,23 +113,7 @@ fi
 # --- disk bandwidth (as bench/log-append.sh) ----------------------------------------
 
 # dd prints e.g. "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.03 s, 529 MB/s" last.
-# Echo "BYTES SECONDS".
-dd_figures() {
-    local out
-    out="$(dd "$@" 2>&1 >/dev/null)" || { echo "$out" >&2; return 1; }
-    echo "$out" | tail -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i-1); print $1, s }'
-}
-
-# This disk's speed varies from run to run (a virtual disk behind a host cache can
-# swing several-fold), so it is measured $runs times; the bench uses the median.
-dd_list=""
-for i in $(seq "$runs"); do
-    echo "measuring disk sequential write bandwidth (dd, $dd_mib MiB, conv=fdatasync), run $i/$runs ..." >&2
-    read -r dd_bytes dd_secs < <(dd_figures if=/dev/zero of="$dir/dd.bin" bs=1M count="$dd_mib" conv=fdatasync)
-    rm -f "$dir/dd.bin"
-    sync -f "$dir" 2>/dev/null || true
-    dd_list="$dd_list${dd_list:+,}$(awk -v b="$dd_bytes" -v s="$dd_secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
-done
+dd_list="$(dd_bandwidth_list "$dir" "$dd_mib" "$runs")"
 
 # --- servers ----------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ export LC_ALL=C
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 quick=0
 dir=""
@@ -66,23 +68,7 @@ case "$fstype" in
 esac
 
 # dd prints e.g. "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.03 s, 529 MB/s" last.
-# Echo "BYTES SECONDS".
-dd_figures() {
-    local out
-    out="$(dd "$@" 2>&1 >/dev/null)" || { echo "$out" >&2; return 1; }
-    echo "$out" | tail -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i-1); print $1, s }'
-}
-
-# This disk's speed varies from run to run (a virtual disk behind a host cache can
-# swing several-fold), so each figure is measured $runs times; the bench uses the median.
-dd_list=""
-for i in $(seq "$runs"); do
-    echo "measuring raw sequential write bandwidth (dd, $dd_mib MiB, conv=fdatasync), run $i/$runs ..." >&2
-    read -r dd_bytes dd_secs < <(dd_figures if=/dev/zero of="$dir/dd.bin" bs=1M count="$dd_mib" conv=fdatasync)
-    rm -f "$dir/dd.bin"
-    sync -f "$dir" 2>/dev/null || true
-    dd_list="$dd_list${dd_list:+,}$(awk -v b="$dd_bytes" -v s="$dd_secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
-done
+dd_list="$(dd_bandwidth_list "$dir" "$dd_mib" "$runs")"
 
 dsync_list=""
 for i in $(seq "$runs"); do
@@ -95,5 +81,5 @@ done
 echo "running brook-bench-log ..." >&2
 cargo run --release --quiet -p brook-bench-log -- \
     --dir "$dir" \
-    --dd-mbps "$dd_list" --dd-bytes "$dd_bytes" --dd-dsync-per-s "$dsync_list" \
+    --dd-mbps "$dd_list" --dd-bytes "$((dd_mib * 1024 * 1024))" --dd-dsync-per-s "$dsync_list" \
     ${forward[@]+"${forward[@]}"}

@@ -35,6 +35,8 @@ export LC_ALL=C
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 quick=0
 dir=""
@@ -99,22 +101,6 @@ esac
 
 declare -A pid_of=() port_of=() dir_of=()
 pids=()
-
-# Stops one server: SIGTERM, then SIGKILL after $server_timeout_s.
-stop_server() {
-    local pid="$1" i
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < server_timeout_s * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "warning: server $pid ignored SIGTERM for ${server_timeout_s}s; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local pid

@@ -1,0 +1,40 @@
+# Shell helpers shared by the bench scripts (sourced, not run).
+
+# Runs `dd "$@"` and echoes "BYTES SECONDS" from its summary line.
+dd_figures() {
+    local out
+    out="$(dd "$@" 2>&1 >/dev/null)" || { echo "$out" >&2; return 1; }
+    echo "$out" | tail -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i-1); print $1, s }'
+}
+
+# Measures the sequential write bandwidth of the file system holding DIR with
+# `dd bs=1M count=MIB conv=fdatasync`, RUNS times (this disk's speed varies from run
+# to run: a virtual disk behind a host cache can swing several-fold). Echoes the
+# MB/s figures, comma-separated; callers use the median.
+dd_bandwidth_list() {
+    local dir="$1" mib="$2" runs="$3" list="" i bytes secs
+    for i in $(seq "$runs"); do
+        echo "measuring disk sequential write bandwidth (dd, $mib MiB, conv=fdatasync), run $i/$runs ..." >&2
+        read -r bytes secs < <(dd_figures if=/dev/zero of="$dir/dd.bin" bs=1M count="$mib" conv=fdatasync)
+        rm -f "$dir/dd.bin"
+        sync -f "$dir" 2>/dev/null || true
+        list="$list${list:+,}$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
+    done
+    echo "$list"
+}
+
+# Stops one server: SIGTERM, then SIGKILL after $server_timeout_s seconds.
+stop_server() {
+    local pid="$1" i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < server_timeout_s * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "warning: server $pid ignored SIGTERM for ${server_timeout_s}s; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
