@@ -57,8 +57,11 @@ pub use brook_log::{
 };
 pub use kafka_groups::{CommitError, CommittedOffset, KafkaGroups};
 pub use strings::{StringValue, STRING_BYTES_MAX};
+pub use topic::{
+    partition_stream_key, split_partition_key, InvalidTopic, StreamMeta, Topic, TopicKey,
+    TopicSettings, DATABASES,
+};
 use topic::{validate_key, TopicRecord};
-pub use topic::{InvalidTopic, StreamMeta, Topic, TopicKey, TopicSettings, DATABASES};
 
 /// What the broker needs to open a data directory.
 #[derive(Debug, Clone)]

@@ -362,3 +362,52 @@ pub fn group_scope(topic_id: &str, index: u32) -> String {
         format!("{topic_id}.{index}")
     }
 }
+
+/// Longest partition number in a `name#N` stream key (partitions are fewer than
+/// 100,000).
+const PARTITION_DIGITS_MAX: usize = 5;
+
+/// Splits a Redis key of the form `name#N` (N in decimal, no leading zeros) into
+/// `name` and N: how Redis clients name partition N of a topic with several
+/// partitions (docs/mapping.md). Whether `name` is such a topic is the caller's check.
+pub fn split_partition_key(key: &Bytes) -> Option<(Bytes, u32)> {
+    let hash = key.iter().rposition(|&b| b == b'#')?;
+    let digits = key.get(hash + 1..)?;
+    if digits.is_empty()
+        || digits.len() > PARTITION_DIGITS_MAX
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits.first() == Some(&b'0'))
+    {
+        return None;
+    }
+    let index = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((key.slice(..hash), index))
+}
+
+/// The Redis key of partition `index`'s stream: the topic's name when it has one
+/// partition, `name#index` otherwise.
+pub fn partition_stream_key(topic: &Topic, index: u32) -> Bytes {
+    if topic.partitions().len() == 1 {
+        topic.key.name.clone()
+    } else {
+        let mut k = topic.key.name.to_vec();
+        k.extend_from_slice(format!("#{index}").as_bytes());
+        Bytes::from(k)
+    }
+}
+
+#[cfg(test)]
+mod partition_key_tests {
+    use super::*;
+
+    #[test]
+    fn only_name_hash_decimal_is_a_partition_key() {
+        let split = |k: &'static str| split_partition_key(&Bytes::from_static(k.as_bytes()));
+        assert_eq!(split("orders#3"), Some((Bytes::from_static(b"orders"), 3)));
+        assert_eq!(split("a#b#10"), Some((Bytes::from_static(b"a#b"), 10)));
+        assert_eq!(split("#0"), Some((Bytes::new(), 0)));
+        for not in ["orders", "orders#", "orders#03", "orders#-1", "orders#1x", "o#123456"] {
+            assert_eq!(split(not), None, "{not}");
+        }
+    }
+}

@@ -59,17 +59,8 @@ impl Conn {
     /// `name#N` where `name` is a live topic with more than N partitions (and more
     /// than one).
     fn partition_key(&self, key: &Bytes) -> Option<(Arc<Topic>, u32)> {
-        let hash = key.iter().rposition(|&b| b == b'#')?;
-        let digits = key.get(hash + 1..)?;
-        if digits.is_empty()
-            || digits.len() > 5
-            || !digits.iter().all(u8::is_ascii_digit)
-            || (digits.len() > 1 && digits[0] == b'0')
-        {
-            return None;
-        }
-        let index: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-        let topic = self.live_topic(&key.slice(..hash))?;
+        let (name, index) = brook_broker::split_partition_key(key)?;
+        let topic = self.live_topic(&name)?;
         let count = topic.partitions().len() as u32;
         (count > 1 && index < count).then_some((topic, index))
     }

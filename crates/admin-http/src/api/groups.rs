@@ -320,16 +320,9 @@ fn redis_group(call: &Call<'_>) -> Result<(Arc<Topic>, Arc<Partition>, String, B
         }
         None => {
             // `name#N`: partition N of a topic with several.
-            let hash = stream
-                .iter()
-                .rposition(|&b| b == b'#')
-                .ok_or_else(missing)?;
-            let index: u32 = std::str::from_utf8(&stream[hash + 1..])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(missing)?;
+            let (name, index) = brook_broker::split_partition_key(&stream).ok_or_else(missing)?;
             let t = broker
-                .topic(&TopicKey::new(db, stream.slice(..hash)))
+                .topic(&TopicKey::new(db, name))
                 .filter(|t| t.partitions().len() > 1)
                 .ok_or_else(missing)?;
             (t, index)

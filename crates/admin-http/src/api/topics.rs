@@ -268,15 +268,9 @@ fn preset_of(s: &TopicSettings) -> Option<Preset> {
         })
 }
 
-/// The stream key of partition `i`: the name itself for a one-partition topic,
-/// `name#i` otherwise.
+/// The stream key of partition `i` (`name`, or `name#i` with several partitions).
 pub fn stream_key(topic: &brook_broker::Topic, i: u32) -> String {
-    let name = text(&topic.key.name);
-    if topic.partitions().len() == 1 {
-        name
-    } else {
-        format!("{name}#{i}")
-    }
+    text(&brook_broker::partition_stream_key(topic, i))
 }
 
 pub fn describe(broker: &Broker, topic: &brook_broker::Topic, details: bool) -> Topic {
