@@ -406,7 +406,14 @@ mod partition_key_tests {
         assert_eq!(split("orders#3"), Some((Bytes::from_static(b"orders"), 3)));
         assert_eq!(split("a#b#10"), Some((Bytes::from_static(b"a#b"), 10)));
         assert_eq!(split("#0"), Some((Bytes::new(), 0)));
-        for not in ["orders", "orders#", "orders#03", "orders#-1", "orders#1x", "o#123456"] {
+        for not in [
+            "orders",
+            "orders#",
+            "orders#03",
+            "orders#-1",
+            "orders#1x",
+            "o#123456",
+        ] {
             assert_eq!(split(not), None, "{not}");
         }
     }
