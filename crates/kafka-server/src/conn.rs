@@ -6,13 +6,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable as _, Encodable as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::api::{self, Ctx, Reply};
+use crate::api::{self, Ctx, Frame, Reply};
 use crate::error::ConnError;
 use crate::{KafkaServer, FRAME_BYTES_MAX};
 
@@ -67,7 +67,7 @@ pub async fn serve<F>(
         }
         match handled {
             Ok(Some(response)) => {
-                if let Err(e) = stream.write_all(&response).await {
+                if let Err(e) = write_frame(&mut stream, response).await {
                     break Err(e.into());
                 }
             }
@@ -80,6 +80,44 @@ pub async fn serve<F>(
         Err(ConnError::Io(error)) => tracing::debug!(%peer, %error, "kafka connection failed"),
         Err(error) => tracing::info!(%peer, %error, "closing kafka connection"),
     }
+}
+
+/// Most pieces handed to one `writev`.
+const IOVECS_MAX: usize = 64;
+
+/// Writes a response frame's pieces in order, several per system call.
+async fn write_frame(stream: &mut TcpStream, frame: Frame) -> std::io::Result<()> {
+    if let [one] = frame.parts.as_slice() {
+        return stream.write_all(one).await;
+    }
+    let mut parts: std::collections::VecDeque<Bytes> = frame.parts.into();
+    while !parts.is_empty() {
+        let slices: Vec<std::io::IoSlice<'_>> = parts
+            .iter()
+            .take(IOVECS_MAX)
+            .map(|p| std::io::IoSlice::new(p))
+            .collect();
+        let mut written = stream.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let Some(front) = parts.front_mut() else {
+                break;
+            };
+            if written >= front.len() {
+                written -= front.len();
+                parts.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+        while parts.front().is_some_and(Bytes::is_empty) {
+            parts.pop_front();
+        }
+    }
+    Ok(())
 }
 
 /// Reads one request frame; `None` at a clean end of stream.
@@ -112,7 +150,7 @@ async fn read_frame(stream: &mut TcpStream) -> Result<Option<Bytes>, ConnError> 
 
 /// Handles one request frame; returns the response frame (size prefix included), or
 /// `None` when the request gets no response (Produce with acks=0).
-pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Bytes>, ConnError> {
+pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Frame>, ConnError> {
     let (key, version, correlation_id) = match frame.get(..8) {
         Some(h) => (
             i16::from_be_bytes([h[0], h[1]]),
@@ -134,7 +172,9 @@ pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Bytes>, ConnEr
         if api_key == ApiKey::ApiVersions {
             // Answer in v0 so the client can pick a version we serve.
             let body = api::api_versions::unsupported_version_body()?;
-            return Ok(Some(response_frame(correlation_id, 0, &body)?));
+            return Ok(Some(Frame {
+                parts: vec![response_frame(correlation_id, 0, &body)?],
+            }));
         }
         return Err(ConnError::UnsupportedVersion {
             api: entry.name,
@@ -153,8 +193,7 @@ pub async fn handle(ctx: &Ctx, mut frame: Bytes) -> Result<Option<Bytes>, ConnEr
         Reply::None => Ok(None),
         Reply::Body(framed) => {
             let response_header_version = api_key.response_header_version(version);
-            let prefix =
-                frame_prefix(correlation_id, response_header_version, framed.body().len())?;
+            let prefix = frame_prefix(correlation_id, response_header_version, framed.body_len())?;
             match framed.finish(&prefix) {
                 Some(frame) => Ok(Some(frame)),
                 None => Err(ConnError::Encode {

@@ -9,6 +9,8 @@
 //! - [`names`]: which topic names Kafka allows.
 //! - [`idempotence`]: producer IDs and per-partition sequence checks.
 //! - [`configs`]: Kafka config names ↔ Brook topic settings and broker configs.
+//! - [`gather`]: Fetch responses whose record batches are written without being
+//!   copied (spliced in after the encoder ran).
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -25,6 +27,7 @@ pub mod compression;
 pub mod configs;
 pub mod conn;
 pub mod error;
+pub mod gather;
 pub mod idempotence;
 pub mod names;
 

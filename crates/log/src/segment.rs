@@ -274,9 +274,7 @@ impl Segment {
 
     /// Reads `len` bytes at `pos`.
     pub fn read_bytes(&self, pos: u64, len: usize) -> io::Result<Bytes> {
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, pos)?;
-        Ok(Bytes::from(buf))
+        Ok(Bytes::from(self.file.read_vec_at(len, pos)?))
     }
 }
 

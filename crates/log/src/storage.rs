@@ -41,6 +41,14 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
         }
         Ok(())
     }
+
+    /// Reads exactly `len` bytes at `pos` into a new buffer. The real file system
+    /// reads into the buffer's spare capacity, without zeroing it first.
+    fn read_vec_at(&self, len: usize, pos: u64) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.read_exact_at(&mut buf, pos)?;
+        Ok(buf)
+    }
 }
 
 /// A file system. Paths are absolute or relative to the process's working directory.
@@ -106,6 +114,21 @@ impl StorageFile for FsFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn read_vec_at(&self, len: usize, mut pos: u64) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(len);
+        while buf.len() < len {
+            // `spare_capacity` reads into the uninitialised tail and sets the length.
+            match rustix::io::pread(&self.0, rustix::buffer::spare_capacity(&mut buf), pos) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => pos += n as u64,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The capacity may exceed `len`; bytes read past it are not asked for.
+        buf.truncate(len);
+        Ok(buf)
     }
 }
 

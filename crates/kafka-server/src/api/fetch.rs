@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brook_broker::{Partition, ReadError};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, FetchRequest, FetchResponse, RequestHeader, TopicName,
@@ -17,7 +17,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
-use super::{decode, encode, Api, Ctx, HandlerFuture};
+use super::{decode, encode_spliced, Api, Ctx, HandlerFuture};
+use crate::gather::Splices;
 
 pub const API: Api = Api {
     key: ApiKey::Fetch,
@@ -82,7 +83,8 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             names.push(t.topic);
         }
 
-        let partitions = long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
+        let (partitions, splices) =
+            long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
         let mut topics: Vec<FetchableTopicResponse> = names
             .into_iter()
             .map(|name| FetchableTopicResponse::default().with_topic(name))
@@ -95,7 +97,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         let response = FetchResponse::default()
             .with_session_id(0)
             .with_responses(topics);
-        encode(&response, "FetchResponse", version)
+        encode_spliced(&response, "FetchResponse", version, splices)
     })
 }
 
@@ -108,14 +110,14 @@ async fn long_poll(
     max_bytes: usize,
     deadline: Instant,
     stopping: &super::Stopping,
-) -> Vec<PartitionData> {
+) -> (Vec<PartitionData>, Splices) {
     let stopped = stopping.stopped();
     tokio::pin!(stopped);
     let mut stop = false;
     loop {
-        let (partitions, bytes, errors) = collect(wanted, max_bytes);
+        let (partitions, splices, bytes, errors) = collect(wanted, max_bytes);
         if bytes >= min_bytes || errors || stop || Instant::now() >= deadline {
-            return partitions;
+            return (partitions, splices);
         }
         let waits: Vec<_> = wanted
             .iter()
@@ -141,9 +143,11 @@ async fn long_poll(
     }
 }
 
-/// Reads every wanted partition; returns the partition responses, the record bytes
-/// they carry, and whether any partition has an error (which ends the long poll).
-fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, bool) {
+/// Reads every wanted partition; returns the partition responses, the batches to
+/// splice into their records fields, the record bytes they carry, and whether any
+/// partition has an error (which ends the long poll).
+fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices, usize, bool) {
+    let mut splices = Splices::default();
     let mut total = 0usize;
     let mut errors = false;
     let mut out = Vec::with_capacity(wanted.len());
@@ -202,24 +206,14 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, usize, b
                     len += batch.len();
                     batches.push(batch);
                 }
-                // One batch is sent as read; several are copied once, into a buffer
-                // of the exact size.
-                let records = match batches.len() {
-                    1 => batches.pop().unwrap_or_default(),
-                    _ => {
-                        let mut records = BytesMut::with_capacity(len);
-                        for b in &batches {
-                            records.extend_from_slice(b);
-                        }
-                        records.freeze()
-                    }
-                };
+                // The batches are written as read, not copied (see `crate::gather`).
+                let records = splices.records(batches);
                 total += records.len();
                 out.push(data.with_records(Some(records)));
             }
         }
     }
-    (out, total, errors)
+    (out, splices, total, errors)
 }
 
 #[cfg(test)]
@@ -288,32 +282,32 @@ mod tests {
                 append(&broker, &topic, p, 1000).await;
             }
         }
-        let (all, bytes, errors) = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
+        let (all, _, bytes, errors) = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
         assert!(!errors);
         let batch = bytes / 3;
         assert!(batch > 1000 && bytes == 3 * batch, "{bytes}");
         assert_eq!(all[0].high_watermark, 3);
 
         // Per partition: two batches fit, not three.
-        let (_, bytes, _) = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20);
+        let (_, _, bytes, _) = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20);
         assert_eq!(bytes, 2 * batch);
         // A limit below one batch still returns the first batch of the response...
         let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
-        let (data, bytes, _) = collect(&two, 1 << 20);
+        let (data, _, bytes, _) = collect(&two, 1 << 20);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         assert_eq!(bytes, batch);
         // ... and the total limit leaves later partitions empty.
         let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
-        let (data, _, _) = collect(&two, batch + 10);
+        let (data, _, _, _) = collect(&two, batch + 10);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         // Fetching from inside the log returns the batch holding that offset on.
-        let (data, _, _) = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20);
+        let (data, _, _, _) = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20);
         assert_eq!(records_len(&data[0]), batch);
         // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
-        let (data, bytes, errors) = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
+        let (data, _, bytes, errors) = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
         assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
         for offset in [4, -1] {
-            let (data, _, errors) = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
+            let (data, _, _, errors) = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
             assert!(errors);
             assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());
         }
@@ -326,7 +320,7 @@ mod tests {
 
         // Nothing new past offset 1: waits the whole max wait.
         let started = Instant::now();
-        let data = long_poll(
+        let (data, _) = long_poll(
             &[wanted(&topic, 0, 1, 1 << 20)],
             1,
             1 << 20,
@@ -353,7 +347,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             append(&broker, &topic, 0, 20_000).await;
         };
-        let (data, ()) = tokio::join!(poll, writer);
+        let ((data, _), ()) = tokio::join!(poll, writer);
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -380,7 +374,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             stopping.stop();
         };
-        let (data, ()) = tokio::join!(poll, stop);
+        let ((data, _), ()) = tokio::join!(poll, stop);
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{:?}",

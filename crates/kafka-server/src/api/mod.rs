@@ -12,6 +12,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::error::ConnError;
+use crate::gather::{Sink, Splices};
 
 pub mod alter_configs;
 pub mod api_versions;
@@ -100,27 +101,68 @@ pub enum Reply {
 /// buffer, 1), so the frame is finished in place instead of copied.
 pub const HEADROOM: usize = 9;
 
-/// An encoded response body with [`HEADROOM`] free bytes in front of it.
+/// An encoded response body with [`HEADROOM`] free bytes in front of it: the first
+/// encoded piece, then (for responses encoded with [`encode_spliced`]) further pieces
+/// and record batches sent without being copied.
 #[derive(Debug)]
 pub struct Framed {
     buf: BytesMut,
+    rest: Vec<Bytes>,
+}
+
+/// A whole response frame (size prefix, header, body) as the pieces to write in order.
+#[derive(Debug)]
+pub struct Frame {
+    pub parts: Vec<Bytes>,
+}
+
+impl Frame {
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.iter().all(Bytes::is_empty)
+    }
+
+    /// The frame as one buffer (copied if it is in several pieces).
+    pub fn concat(self) -> Bytes {
+        concat(self.parts)
+    }
+}
+
+fn concat(mut parts: Vec<Bytes>) -> Bytes {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut out = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for p in &parts {
+        out.extend_from_slice(p);
+    }
+    out.freeze()
 }
 
 impl Framed {
-    pub fn body(&self) -> &[u8] {
-        self.buf.get(HEADROOM..).unwrap_or_default()
+    pub fn body_len(&self) -> usize {
+        self.buf.len().saturating_sub(HEADROOM) + self.rest.iter().map(Bytes::len).sum::<usize>()
     }
 
     pub fn into_body(self) -> Bytes {
-        self.buf.freeze().slice(HEADROOM..)
+        let mut parts = Vec::with_capacity(1 + self.rest.len());
+        parts.push(self.buf.freeze().slice(HEADROOM..));
+        parts.extend(self.rest);
+        concat(parts)
     }
 
     /// The whole frame: `prefix` (size and header, at most [`HEADROOM`] bytes)
     /// written just before the body; `None` if it does not fit.
-    pub fn finish(mut self, prefix: &[u8]) -> Option<Bytes> {
+    pub fn finish(mut self, prefix: &[u8]) -> Option<Frame> {
         let start = HEADROOM.checked_sub(prefix.len())?;
         self.buf.get_mut(start..HEADROOM)?.copy_from_slice(prefix);
-        Some(self.buf.freeze().slice(start..))
+        let mut parts = Vec::with_capacity(1 + self.rest.len());
+        parts.push(self.buf.freeze().slice(start..));
+        parts.extend(self.rest);
+        Some(Frame { parts })
     }
 }
 
@@ -204,7 +246,39 @@ pub fn encode<T: Encodable>(
     let mut buf = BytesMut::with_capacity(HEADROOM + size);
     buf.put_bytes(0, HEADROOM);
     message.encode(&mut buf, version).map_err(encode_error)?;
-    Ok(Reply::Body(Framed { buf }))
+    Ok(Reply::Body(Framed {
+        buf,
+        rest: Vec::new(),
+    }))
+}
+
+/// [`encode`] for a message whose records fields came from `splices`
+/// ([`crate::gather`]): the batches behind them are not copied into the body.
+pub fn encode_spliced<T: Encodable>(
+    message: &T,
+    what: &'static str,
+    version: i16,
+    splices: Splices,
+) -> Result<Reply, ConnError> {
+    if splices.is_empty() {
+        return encode(message, what, version);
+    }
+    let encode_error = |message: String| ConnError::Encode {
+        what,
+        version,
+        message,
+    };
+    let size = message
+        .compute_size(version)
+        .map_err(|e| encode_error(format!("{e:#}")))?;
+    let mut buf = BytesMut::with_capacity(HEADROOM + size.saturating_sub(splices.spliced_bytes()));
+    buf.put_bytes(0, HEADROOM);
+    let mut sink = Sink::new(buf, splices);
+    message
+        .encode(&mut sink, version)
+        .map_err(|e| encode_error(format!("{e:#}")))?;
+    let (buf, rest) = sink.finish().map_err(|e| encode_error(e.to_string()))?;
+    Ok(Reply::Body(Framed { buf, rest }))
 }
 
 #[cfg(test)]
