@@ -49,6 +49,6 @@ pub fn unsupported_version_body() -> Result<Bytes, ConnError> {
         0,
     )? {
         Reply::Body(body) => Ok(body.into_body()),
-        Reply::None => Ok(Bytes::new()),
+        Reply::None | Reply::Later(_) => Ok(Bytes::new()),
     }
 }

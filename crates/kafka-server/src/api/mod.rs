@@ -42,7 +42,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod topics;
 
 /// The host and port Metadata gives clients for the one broker.
@@ -89,11 +89,23 @@ impl Stopping {
     }
 }
 
-/// A handler's answer: an encoded response body, or nothing (Produce acks=0).
-#[derive(Debug)]
+/// A handler's answer: an encoded response body, nothing (Produce acks=0), or a
+/// future giving one of those (a Produce waiting for durability: the connection
+/// handles the next Produce meanwhile, see [`crate::conn`]).
 pub enum Reply {
     Body(Framed),
     None,
+    Later(Pin<Box<dyn Future<Output = Result<Reply, ConnError>> + Send>>),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Body(framed) => f.debug_tuple("Body").field(framed).finish(),
+            Reply::None => f.write_str("None"),
+            Reply::Later(_) => f.write_str("Later(..)"),
+        }
+    }
 }
 
 /// Bytes left free before an encoded body for the frame's size (4) and the

@@ -16,6 +16,7 @@ use kafka_protocol::ResponseError;
 
 use super::{decode, encode, Api, Ctx, HandlerFuture, Reply};
 use crate::compression::{self, Codec, DecompressError};
+use crate::error::ConnError;
 use crate::idempotence::{ProducerBatch, SequenceError, Verdict};
 
 pub const API: Api = Api {
@@ -72,62 +73,67 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             results.push((name, partitions));
         }
 
-        let mut responses = Vec::with_capacity(results.len());
-        for (name, partitions) in results {
-            let mut partition_responses = Vec::with_capacity(partitions.len());
-            for (index, result) in partitions {
-                let mut result = result;
-                if let Ok(written) = &result {
-                    let wait = acks == -1 || (acks == 1 && written.must_wait);
-                    if wait {
-                        if let Err(error) =
-                            written.partition.wait_durable(written.next_offset).await
-                        {
-                            result = Err((ResponseError::KafkaStorageError, error.to_string()));
-                        }
-                    }
-                }
-                partition_responses.push(match result {
-                    Ok(written) => PartitionProduceResponse::default()
-                        .with_index(index)
-                        .with_base_offset(i64::try_from(written.base_offset).unwrap_or(i64::MAX))
-                        .with_log_append_time_ms(-1)
-                        .with_log_start_offset(
-                            i64::try_from(written.partition.marks().log_start).unwrap_or(i64::MAX),
-                        ),
-                    Err((error, message)) => {
-                        tracing::debug!(
-                            topic = &*name,
-                            partition = index,
-                            ?error,
-                            message,
-                            "produce refused"
-                        );
-                        PartitionProduceResponse::default()
-                            .with_index(index)
-                            .with_error_code(error.code())
-                            .with_base_offset(-1)
-                            .with_log_append_time_ms(-1)
-                            .with_log_start_offset(-1)
-                            .with_error_message(Some(StrBytes::from_string(message)))
-                    }
-                });
-            }
-            responses.push(
-                TopicProduceResponse::default()
-                    .with_name(name.into())
-                    .with_partition_responses(partition_responses),
-            );
-        }
         if acks == 0 {
             return Ok(Reply::None);
         }
-        encode(
-            &ProduceResponse::default().with_responses(responses),
-            "ProduceResponse",
-            version,
-        )
+        // The records are appended; the response waits for durability (acks=-1, or
+        // acks=1 under `always`) without holding up the connection's next Produce.
+        Ok(Reply::Later(Box::pin(respond(results, acks, version))))
     })
+}
+
+/// The Produce response once every partition that must be durable is.
+async fn respond(results: Vec<TopicResults>, acks: i16, version: i16) -> Result<Reply, ConnError> {
+    let mut responses = Vec::with_capacity(results.len());
+    for (name, partitions) in results {
+        let mut partition_responses = Vec::with_capacity(partitions.len());
+        for (index, result) in partitions {
+            let mut result = result;
+            if let Ok(written) = &result {
+                let wait = acks == -1 || (acks == 1 && written.must_wait);
+                if wait {
+                    if let Err(error) = written.partition.wait_durable(written.next_offset).await {
+                        result = Err((ResponseError::KafkaStorageError, error.to_string()));
+                    }
+                }
+            }
+            partition_responses.push(match result {
+                Ok(written) => PartitionProduceResponse::default()
+                    .with_index(index)
+                    .with_base_offset(i64::try_from(written.base_offset).unwrap_or(i64::MAX))
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(
+                        i64::try_from(written.partition.marks().log_start).unwrap_or(i64::MAX),
+                    ),
+                Err((error, message)) => {
+                    tracing::debug!(
+                        topic = &*name,
+                        partition = index,
+                        ?error,
+                        message,
+                        "produce refused"
+                    );
+                    PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_error_code(error.code())
+                        .with_base_offset(-1)
+                        .with_log_append_time_ms(-1)
+                        .with_log_start_offset(-1)
+                        .with_error_message(Some(StrBytes::from_string(message)))
+                }
+            });
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(name.into())
+                .with_partition_responses(partition_responses),
+        );
+    }
+    encode(
+        &ProduceResponse::default().with_responses(responses),
+        "ProduceResponse",
+        version,
+    )
 }
 
 /// Appends every batch in `records` to partition `index` of `topic`. When there are

@@ -52,7 +52,11 @@ pub async fn call<Req: Encodable, Resp: Decodable>(
     let header = RequestHeader::default()
         .with_request_api_key(key as i16)
         .with_request_api_version(version);
-    match (api.handler)(ctx, &header, body.freeze()).await.unwrap() {
+    let mut reply = (api.handler)(ctx, &header, body.freeze()).await.unwrap();
+    while let Reply::Later(later) = reply {
+        reply = later.await.unwrap();
+    }
+    match reply {
         Reply::Body(b) => {
             let mut b = b.into_body();
             let response = Resp::decode(&mut b, version).unwrap();
@@ -60,6 +64,7 @@ pub async fn call<Req: Encodable, Resp: Decodable>(
             response
         }
         Reply::None => panic!("no response"),
+        Reply::Later(_) => unreachable!("resolved above"),
     }
 }
 
