@@ -286,42 +286,60 @@ pub fn seal_entry(
     ids: &[StreamId],
     format: u8,
 ) -> EntryMeta {
-    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     let kafka_len = batch.len();
-    batch.extend_from_slice(&0u32.to_be_bytes()); // trailer_len, patched below
-    let sid_start = batch.len();
-    batch.push(format);
+    let meta = seal_entry_split(batch, kafka_len, base_offset, ids, format);
+    debug_assert_eq!(check_entry(batch), Ok(Some(meta)));
+    meta
+}
+
+/// [`seal_entry`] for a batch held in two pieces: `head` (at least the
+/// [`KAFKA_HEADER_LEN`]-byte header) and a body of `kafka_len - head.len()` bytes
+/// kept elsewhere, so a large batch is written as received instead of copied. The
+/// trailer is appended to `head`: the entry is `head[..head_len]`, the body, then
+/// `head[head_len..]` (`head_len` being `head.len()` on entry).
+pub fn seal_entry_split(
+    head: &mut Vec<u8>,
+    kafka_len: usize,
+    base_offset: u64,
+    ids: &[StreamId],
+    format: u8,
+) -> EntryMeta {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    debug_assert!(head.len() >= KAFKA_HEADER_LEN && head.len() <= kafka_len);
+    head[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    let mut crc = crc32c::crc32c(&head[..UNCOVERED_PREFIX_LEN]);
+    let max_timestamp_ms = be_i64(head, 35);
+    let trailer_start = head.len();
+    head.extend_from_slice(&0u32.to_be_bytes()); // trailer_len, patched below
+    let sid_start = head.len();
+    head.push(format);
     if let Some(first) = ids.first() {
-        batch.extend_from_slice(&first.to_be_bytes());
+        head.extend_from_slice(&first.to_be_bytes());
     }
     for w in ids.windows(2) {
         let (prev, id) = (w[0], w[1]);
         let ms_delta = id.ms - prev.ms;
-        put_uvarint(batch, ms_delta);
+        put_uvarint(head, ms_delta);
         if ms_delta > 0 {
-            put_uvarint(batch, id.seq);
+            put_uvarint(head, id.seq);
         } else {
-            put_uvarint(batch, id.seq - prev.seq - 1);
+            put_uvarint(head, id.seq - prev.seq - 1);
         }
     }
-    let trailer_len = (batch.len() - sid_start) as u32;
-    batch[kafka_len..kafka_len + 4].copy_from_slice(&trailer_len.to_be_bytes());
-    let mut crc = crc32c::crc32c(&batch[..UNCOVERED_PREFIX_LEN]);
-    crc = crc32c::crc32c_append(crc, &batch[kafka_len..]);
-    batch.extend_from_slice(&crc.to_be_bytes());
-    let meta = EntryMeta {
+    let trailer_len = (head.len() - sid_start) as u32;
+    head[trailer_start..trailer_start + 4].copy_from_slice(&trailer_len.to_be_bytes());
+    crc = crc32c::crc32c_append(crc, &head[trailer_start..]);
+    head.extend_from_slice(&crc.to_be_bytes());
+    EntryMeta {
         base_offset,
         record_count: ids.len() as u32,
         first_id: ids.first().copied().unwrap_or_default(),
         last_id: ids.last().copied().unwrap_or_default(),
-        max_timestamp_ms: be_i64(batch, 35),
+        max_timestamp_ms,
         kafka_len,
         format,
-        entry_len: batch.len(),
-    };
-    debug_assert_eq!(check_entry(batch), Ok(Some(meta)));
-    meta
+        entry_len: kafka_len + (head.len() - trailer_start),
+    }
 }
 
 // ---- decoding ------------------------------------------------------------------------

@@ -569,7 +569,7 @@ impl Partition {
     ) -> Result<Appended, AppendError> {
         batch::encode_batch(records.iter().map(|(_, r)| r), entry)?;
         let mut specs = records.iter().map(|(spec, _)| *spec);
-        self.append_entry(entry, &mut specs, records.len(), format, now_ms)
+        self.append_entry(entry, &[], &mut specs, records.len(), format, now_ms)
     }
 
     /// Appends a Kafka RecordBatch v2 as a producer encoded it (uncompressed), without
@@ -583,15 +583,18 @@ impl Partition {
         now_ms: u64,
     ) -> Result<Appended, AppendError> {
         let count = batch::check_kafka_batch(kafka_batch).map_err(AppendError::InvalidBatch)?;
+        // Only the header is copied (to set the base offset and leader epoch); the
+        // records are written from `kafka_batch` itself.
+        let (header, body) = kafka_batch.split_at(batch::KAFKA_HEADER_LEN.min(kafka_batch.len()));
         ENCODE_BUFFER.with(|cell| {
             let mut entry = cell.take();
             entry.clear();
-            entry.reserve(kafka_batch.len() + 32 + count as usize * 4);
-            entry.extend_from_slice(kafka_batch);
+            entry.reserve(header.len() + 32 + count as usize * 4);
+            entry.extend_from_slice(header);
             // Not covered by Kafka's CRC: the broker owns the leader epoch.
             entry[12..16].copy_from_slice(&0i32.to_be_bytes());
             let mut specs = std::iter::repeat_n(IdSpec::Auto, count as usize);
-            let result = self.append_entry(&mut entry, &mut specs, count as usize, 0, now_ms);
+            let result = self.append_entry(&mut entry, body, &mut specs, count as usize, 0, now_ms);
             if entry.capacity() <= ENCODE_BUFFER_KEEP_BYTES {
                 cell.replace(entry);
             }
@@ -599,11 +602,14 @@ impl Partition {
         })
     }
 
-    /// Assigns offsets and stream IDs to an encoded batch in `entry`, seals it and
-    /// writes it. `specs` yields `count` ID specs.
+    /// Assigns offsets and stream IDs to an encoded batch, seals it and writes it.
+    /// The batch is `entry` followed by `body` (empty when `entry` holds all of it;
+    /// otherwise `entry` holds at least the batch header). `specs` yields `count` ID
+    /// specs.
     fn append_entry(
         &self,
         entry: &mut Vec<u8>,
+        body: &[u8],
         specs: &mut dyn Iterator<Item = IdSpec>,
         count: usize,
         format: u8,
@@ -635,15 +641,28 @@ impl Partition {
             last = Some(id);
         }
         let base_offset = w.next_offset;
-        let meta = batch::seal_entry(entry, base_offset, &ids, format);
+        let head_len = entry.len();
+        let meta = if body.is_empty() {
+            batch::seal_entry(entry, base_offset, &ids, format)
+        } else {
+            batch::seal_entry_split(entry, head_len + body.len(), base_offset, &ids, format)
+        };
         let segment_bytes = self.config.read().segment_bytes;
         let active_len = w.active.state.read().len;
-        if active_len > 0 && active_len + entry.len() as u64 > segment_bytes {
+        if active_len > 0 && active_len + meta.entry_len as u64 > segment_bytes {
             self.roll(&mut w)?;
         }
         let active = w.active.clone();
         let pos = active.state.read().len;
-        if let Err(e) = active.file.write_all_at(entry, pos) {
+        let written = if body.is_empty() {
+            active.file.write_all_at(entry, pos)
+        } else {
+            let (head, trailer) = entry.split_at(head_len);
+            active
+                .file
+                .write_all_vectored_at(&[head, body, trailer], pos)
+        };
+        if let Err(e) = written {
             // Nothing advanced; drop whatever part of the entry reached the file.
             let _ = active.file.set_len(pos);
             return Err(write_error(&active.log_path, e));
@@ -661,7 +680,7 @@ impl Partition {
         self.stats.records.fetch_add(count, Ordering::Relaxed);
         self.stats
             .bytes
-            .fetch_add(entry.len() as u64, Ordering::Relaxed);
+            .fetch_add(meta.entry_len as u64, Ordering::Relaxed);
         {
             let mut f = self.sync.lock();
             f.appends_since_sync += 1;

@@ -42,6 +42,16 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Writes `bufs` one after the other at `pos` (one system call where the file
+    /// system allows).
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], mut pos: u64) -> io::Result<()> {
+        for buf in bufs {
+            self.write_all_at(buf, pos)?;
+            pos += buf.len() as u64;
+        }
+        Ok(())
+    }
+
     /// Reads exactly `len` bytes at `pos` into a new buffer. The real file system
     /// reads into the buffer's spare capacity, without zeroing it first.
     fn read_vec_at(&self, len: usize, pos: u64) -> io::Result<Vec<u8>> {
@@ -114,6 +124,26 @@ impl StorageFile for FsFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], mut pos: u64) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> = bufs
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| io::IoSlice::new(b))
+            .collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match rustix::io::pwritev(&self.0, slices, pos) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    pos += n as u64;
+                    io::IoSlice::advance_slices(&mut slices, n);
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
     fn read_vec_at(&self, len: usize, mut pos: u64) -> io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(len);
