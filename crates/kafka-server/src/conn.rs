@@ -51,6 +51,7 @@ pub async fn serve<F>(
         idempotence: Arc::clone(&server.idempotence),
         stopping: Arc::clone(&server.stopping),
         auto_create_topics: server.auto_create_topics,
+        read_ahead: Default::default(),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -367,7 +367,15 @@ pub fn kafka_len_from_header(header: &[u8]) -> Result<usize, CorruptEntry> {
 /// Given at least the Kafka batch plus the 4-byte `trailer_len`, the total entry
 /// length.
 pub fn entry_len(buf: &[u8], kafka_len: usize) -> Result<usize, CorruptEntry> {
-    let trailer_len = be_u32(buf, kafka_len) as usize;
+    entry_len_from_trailer_len(&buf[kafka_len..kafka_len + 4], kafka_len)
+}
+
+/// [`entry_len`] from the 4-byte `trailer_len` field alone.
+pub fn entry_len_from_trailer_len(
+    trailer_len: &[u8],
+    kafka_len: usize,
+) -> Result<usize, CorruptEntry> {
+    let trailer_len = be_u32(trailer_len, 0) as usize;
     if !(TRAILER_LEN_MIN..=TRAILER_LEN_MAX).contains(&trailer_len) {
         return Err(CorruptEntry::StreamIds);
     }

@@ -897,8 +897,9 @@ impl Partition {
     }
 
     /// Reads entries starting with the one containing `from`, up to the high
-    /// watermark, stopping once more than `max_bytes` are collected (at least one
-    /// entry is returned if any is readable, as Kafka's Fetch does). Corrupt data is
+    /// watermark, stopping before their Kafka batches would exceed `max_bytes` (the
+    /// first entry is returned whatever its size if any is readable, as Kafka's Fetch
+    /// does). Corrupt data is
     /// never returned: a read that reaches it gets the entries before it, and the
     /// next read (starting at it) gets [`ReadError::Corrupt`].
     pub fn read(&self, from: u64, max_bytes: usize) -> Result<Vec<Entry>, ReadError> {
@@ -984,15 +985,32 @@ impl Partition {
                     .clamp(READ_CHUNK_MIN, READ_CHUNK_MAX)
                     .min(chunk);
                 chunk = (chunk * 2).min(READ_CHUNK_MAX);
-                let n = ((end - pos) as usize).min(want);
+                // End the chunk where an indexed entry starts if one does within
+                // `want`, so that no entry is cut (and read twice).
+                let boundary = seg
+                    .state
+                    .read()
+                    .index
+                    .seek(|e| u64::from(e.position) <= pos + want as u64)
+                    .map_err(io)?;
+                let n = if boundary > pos {
+                    (boundary - pos) as usize
+                } else {
+                    want
+                };
+                let n = ((end - pos) as usize).min(n);
                 let chunk = seg.read_bytes(pos, n).map_err(io)?;
                 let (mut entries, mut used, mut error) = crate::segment::split_entries(&chunk);
                 if entries.is_empty() {
                     if let Some(error) = error {
                         return corrupt_or(out, pos, error);
                     }
-                    // The next entry is larger than the chunk: read it whole.
-                    let entry_len = entry_len_at(seg, pos, end)?;
+                    // The next entry is larger than the chunk: read it whole, unless it
+                    // would take the read past `max_bytes` (only the first entry may).
+                    let (entry_len, kafka_len) = entry_len_at(seg, pos, end)?;
+                    if !out.is_empty() && total + kafka_len > max_bytes {
+                        return Ok(out);
+                    }
                     let chunk = seg.read_bytes(pos, entry_len).map_err(io)?;
                     (entries, used, error) = crate::segment::split_entries(&chunk);
                     if entries.is_empty() {
@@ -1000,10 +1018,17 @@ impl Partition {
                         return corrupt_or(out, pos, error);
                     }
                 }
-                collect(entries, &mut out, &mut total, &mut offset, &marks);
+                let full = collect(
+                    entries,
+                    &mut out,
+                    &mut total,
+                    &mut offset,
+                    &marks,
+                    max_bytes,
+                );
                 pos += used as u64;
                 let records = offset.saturating_sub(from) as usize;
-                if (total >= max_bytes || records >= max_records) && !out.is_empty() {
+                if (full || total >= max_bytes || records >= max_records) && !out.is_empty() {
                     return Ok(out);
                 }
             }
@@ -1489,13 +1514,17 @@ impl Partition {
     }
 }
 
+/// Moves `entries` below the high watermark and past `offset` to `out`, as long as
+/// they keep `total` within `max_bytes` (the first entry of `out` is taken whatever
+/// its size). Returns whether an entry was left out for lack of room.
 fn collect(
     entries: Vec<Entry>,
     out: &mut Vec<Entry>,
     total: &mut usize,
     offset: &mut u64,
     marks: &Marks,
-) {
+    max_bytes: usize,
+) -> bool {
     for e in entries {
         if e.meta.base_offset >= marks.high_watermark {
             break;
@@ -1503,13 +1532,19 @@ fn collect(
         if e.meta.next_offset() <= *offset {
             continue;
         }
+        if !out.is_empty() && *total + e.meta.kafka_len > max_bytes {
+            return true;
+        }
         *offset = e.meta.next_offset();
         *total += e.meta.kafka_len;
         out.push(e);
     }
+    false
 }
 
-fn entry_len_at(seg: &Segment, pos: u64, end: u64) -> Result<usize, ReadError> {
+/// The length of the entry at `pos` and of its Kafka batch, from its header and
+/// trailer length.
+fn entry_len_at(seg: &Segment, pos: u64, end: u64) -> Result<(usize, usize), ReadError> {
     let corrupt = |error| ReadError::Corrupt {
         path: seg.log_path.clone(),
         position: pos,
@@ -1521,14 +1556,12 @@ fn entry_len_at(seg: &Segment, pos: u64, end: u64) -> Result<usize, ReadError> {
     };
     let header = seg.read_bytes(pos, KAFKA_HEADER_LEN).map_err(io)?;
     let kafka_len = batch::kafka_len_from_header(&header).map_err(corrupt)?;
-    let with_sid = seg.read_bytes(pos + kafka_len as u64, 4).map_err(io)?;
-    let mut b = vec![0u8; kafka_len];
-    b.extend_from_slice(&with_sid);
-    let len = batch::entry_len(&b, kafka_len).map_err(corrupt)?;
+    let trailer_len = seg.read_bytes(pos + kafka_len as u64, 4).map_err(io)?;
+    let len = batch::entry_len_from_trailer_len(&trailer_len, kafka_len).map_err(corrupt)?;
     if len > ENTRY_LEN_MAX || pos + len as u64 > end {
         return Err(corrupt(CorruptEntry::Length(len as i64)));
     }
-    Ok(len)
+    Ok((len, kafka_len))
 }
 
 fn write_error(path: &Path, e: io::Error) -> AppendError {

@@ -37,6 +37,7 @@ fn env() -> &'static Env {
                 idempotence: Default::default(),
                 stopping: Default::default(),
                 auto_create_topics: true,
+                read_ahead: Default::default(),
             },
             _dir: dir,
         }

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brook_broker::{Partition, ReadError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use brook_broker::{Entry, Partition, ReadError};
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{
@@ -83,8 +85,22 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             names.push(t.topic);
         }
 
-        let (partitions, splices) =
-            long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
+        let mut ready = ctx.read_ahead.take(&wanted).await;
+        let collected = long_poll(
+            &wanted,
+            &mut ready,
+            min_bytes,
+            max_bytes,
+            deadline,
+            &ctx.stopping,
+        )
+        .await;
+        ctx.read_ahead.start(&wanted, &collected, max_bytes);
+        let Collected {
+            partitions,
+            splices,
+            ..
+        } = collected;
         let mut topics: Vec<FetchableTopicResponse> = names
             .into_iter()
             .map(|name| FetchableTopicResponse::default().with_topic(name))
@@ -106,19 +122,21 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
 /// partition's high watermark moves past what the last collection saw.
 async fn long_poll(
     wanted: &[Wanted],
+    ready: &mut [Option<Vec<Entry>>],
     min_bytes: usize,
     max_bytes: usize,
     deadline: Instant,
     stopping: &super::Stopping,
-) -> (Vec<PartitionData>, Splices) {
+) -> Collected {
     let stopped = stopping.stopped();
     tokio::pin!(stopped);
     let mut stop = false;
     loop {
-        let (partitions, splices, bytes, errors) = collect(wanted, max_bytes);
-        if bytes >= min_bytes || errors || stop || Instant::now() >= deadline {
-            return (partitions, splices);
+        let collected = collect(wanted, ready, max_bytes);
+        if collected.bytes >= min_bytes || collected.errors || stop || Instant::now() >= deadline {
+            return collected;
         }
+        let partitions = collected.partitions;
         let waits: Vec<_> = wanted
             .iter()
             .zip(&partitions)
@@ -143,15 +161,28 @@ async fn long_poll(
     }
 }
 
-/// Reads every wanted partition; returns the partition responses, the batches to
-/// splice into their records fields, the record bytes they carry, and whether any
-/// partition has an error (which ends the long poll).
-fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices, usize, bool) {
+/// What one pass over the wanted partitions found.
+struct Collected {
+    partitions: Vec<PartitionData>,
+    /// The batches to splice into the partitions' records fields.
+    splices: Splices,
+    /// Record bytes in the response.
+    bytes: usize,
+    /// Whether a partition has an error (which ends the long poll).
+    errors: bool,
+    /// For each wanted partition, the offset after the last record sent, when the
+    /// response stopped at a byte limit with more records readable.
+    more_from: Vec<Option<u64>>,
+}
+
+/// Reads every wanted partition (or takes what was read ahead for it, in `ready`).
+fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize) -> Collected {
     let mut splices = Splices::default();
     let mut total = 0usize;
     let mut errors = false;
     let mut out = Vec::with_capacity(wanted.len());
-    for w in wanted {
+    let mut more_from = vec![None; wanted.len()];
+    for (i, w) in wanted.iter().enumerate() {
         let data = PartitionData::default()
             .with_partition_index(w.index)
             .with_preferred_read_replica(BrokerId(-1));
@@ -170,9 +201,14 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices,
             .with_last_stable_offset(as_i64(marks.high_watermark))
             .with_log_start_offset(as_i64(marks.log_start));
         let limit = w.max_bytes.min(max_bytes.saturating_sub(total));
+        let read_ahead = ready.get_mut(i).and_then(Option::take);
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
+            // Read ahead at this offset; still valid if the log start did not pass it.
+            Ok(offset) if read_ahead.is_some() && offset >= marks.log_start => {
+                Ok(read_ahead.unwrap_or_default())
+            }
             Ok(offset) => p.read(offset, limit.max(1)).map_err(|e| match e {
                 ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
                 error => {
@@ -189,6 +225,8 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices,
             Ok(entries) => {
                 let mut batches = Vec::with_capacity(entries.len());
                 let mut len = 0usize;
+                let mut next = None;
+                let mut cut = false;
                 for entry in entries {
                     // XDEL'd records are left out: an offset gap, as compaction leaves.
                     let deleted = p.deleted_in(entry.meta.base_offset, entry.meta.next_offset());
@@ -201,10 +239,19 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices,
                     };
                     let first_of_response = total == 0 && batches.is_empty();
                     if len + batch.len() > limit && !first_of_response {
+                        cut = true;
                         break;
                     }
                     len += batch.len();
+                    next = Some(entry.meta.next_offset());
                     batches.push(batch);
+                }
+                // Stopped by the byte limit (in this loop or in the read) with records
+                // left: the consumer will most likely ask for them next.
+                if let Some(next) = next {
+                    if cut || (next < marks.high_watermark && len * 2 >= limit) {
+                        more_from[i] = Some(next);
+                    }
                 }
                 // The batches are written as read, not copied (see `crate::gather`).
                 let records = splices.records(batches);
@@ -213,7 +260,120 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> (Vec<PartitionData>, Splices,
             }
         }
     }
-    (out, splices, total, errors)
+    Collected {
+        partitions: out,
+        splices,
+        bytes: total,
+        errors,
+        more_from,
+    }
+}
+
+/// Bytes all connections together may hold in reads ahead.
+pub const READ_AHEAD_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+/// Only a response carrying at least this many bytes of a partition starts a read
+/// ahead of it (a consumer catching up, not one at the end of the log).
+pub const READ_AHEAD_MIN_BYTES: usize = 256 * 1024;
+
+static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// One connection's reads ahead: after a Fetch response that stopped at a byte limit,
+/// the partition is read from where it stopped while the client takes in the
+/// response, so the consumer's next Fetch finds its batches ready. A read ahead is
+/// used only by a Fetch of the same partition (same `Arc`, so not a deleted and
+/// re-created topic) at exactly that offset, and only if the log start has not
+/// passed it; deleted records are filtered when it is used, like any read. All reads
+/// ahead hold at most [`READ_AHEAD_BUDGET_BYTES`] together.
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    slots: parking_lot::Mutex<Vec<Pending>>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    partition: Arc<Partition>,
+    offset: u64,
+    read: tokio::task::JoinHandle<Result<Vec<Entry>, ReadError>>,
+    _reserved: Reserved,
+}
+
+/// Bytes counted in [`READ_AHEAD_BYTES`] until dropped.
+#[derive(Debug)]
+struct Reserved(usize);
+
+impl Reserved {
+    fn take(bytes: usize) -> Option<Reserved> {
+        READ_AHEAD_BYTES
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                let after = held.checked_add(bytes)?;
+                (after <= READ_AHEAD_BUDGET_BYTES).then_some(after)
+            })
+            .ok()
+            .map(|_| Reserved(bytes))
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        READ_AHEAD_BYTES.fetch_sub(self.0, Ordering::AcqRel);
+    }
+}
+
+impl ReadAhead {
+    /// The entries read ahead for each of `wanted` (`None` where there are none);
+    /// reads ahead of anything else are dropped.
+    async fn take(&self, wanted: &[Wanted]) -> Vec<Option<Vec<Entry>>> {
+        let pending = std::mem::take(&mut *self.slots.lock());
+        let mut ready: Vec<Option<Vec<Entry>>> = wanted.iter().map(|_| None).collect();
+        for p in pending {
+            let at = wanted.iter().position(|w| {
+                w.partition
+                    .as_ref()
+                    .is_ok_and(|wp| Arc::ptr_eq(wp, &p.partition))
+                    && u64::try_from(w.fetch_offset) == Ok(p.offset)
+            });
+            match at {
+                Some(i) => {
+                    if let Ok(Ok(entries)) = p.read.await {
+                        if let Some(slot) = ready.get_mut(i) {
+                            *slot = Some(entries);
+                        }
+                    }
+                }
+                None => p.read.abort(),
+            }
+        }
+        ready
+    }
+
+    /// Starts reading ahead the partitions `collected` stopped short in.
+    fn start(&self, wanted: &[Wanted], collected: &Collected, max_bytes: usize) {
+        let mut slots = self.slots.lock();
+        for (w, (more, data)) in wanted
+            .iter()
+            .zip(collected.more_from.iter().zip(&collected.partitions))
+        {
+            let (Ok(p), Some(offset)) = (&w.partition, *more) else {
+                continue;
+            };
+            let sent = data.records.as_ref().map_or(0, Bytes::len);
+            if sent < READ_AHEAD_MIN_BYTES {
+                continue;
+            }
+            let limit = w.max_bytes.min(max_bytes).max(1);
+            let Some(reserved) = Reserved::take(limit) else {
+                continue;
+            };
+            let partition = Arc::clone(p);
+            let read = tokio::task::spawn_blocking(move || partition.read(offset, limit));
+            slots.push(Pending {
+                partition: Arc::clone(p),
+                offset,
+                read,
+                _reserved: reserved,
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -282,32 +442,41 @@ mod tests {
                 append(&broker, &topic, p, 1000).await;
             }
         }
-        let (all, _, bytes, errors) = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], &mut [None], 1 << 20);
+        let (all, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert!(!errors);
         let batch = bytes / 3;
         assert!(batch > 1000 && bytes == 3 * batch, "{bytes}");
         assert_eq!(all[0].high_watermark, 3);
 
         // Per partition: two batches fit, not three.
-        let (_, _, bytes, _) = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20);
+        let bytes = collect(
+            &[wanted(&topic, 0, 0, 2 * batch + 10)],
+            &mut [None],
+            1 << 20,
+        )
+        .bytes;
         assert_eq!(bytes, 2 * batch);
         // A limit below one batch still returns the first batch of the response...
         let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
-        let (data, _, bytes, _) = collect(&two, 1 << 20);
+        let c = collect(&two, &mut [None, None], 1 << 20);
+        let (data, bytes) = (c.partitions, c.bytes);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         assert_eq!(bytes, batch);
         // ... and the total limit leaves later partitions empty.
         let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
-        let (data, _, _, _) = collect(&two, batch + 10);
+        let data = collect(&two, &mut [None, None], batch + 10).partitions;
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         // Fetching from inside the log returns the batch holding that offset on.
-        let (data, _, _, _) = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20);
+        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], &mut [None], 1 << 20).partitions;
         assert_eq!(records_len(&data[0]), batch);
         // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
-        let (data, _, bytes, errors) = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], &mut [None], 1 << 20);
+        let (data, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
         for offset in [4, -1] {
-            let (data, _, _, errors) = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
+            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], &mut [None], 1 << 20);
+            let (data, errors) = (c.partitions, c.errors);
             assert!(errors);
             assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());
         }
@@ -320,14 +489,16 @@ mod tests {
 
         // Nothing new past offset 1: waits the whole max wait.
         let started = Instant::now();
-        let (data, _) = long_poll(
+        let data = long_poll(
             &[wanted(&topic, 0, 1, 1 << 20)],
+            &mut [None],
             1,
             1 << 20,
             started + Duration::from_millis(300),
             &super::super::Stopping::default(),
         )
-        .await;
+        .await
+        .partitions;
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert_eq!(records_len(&data[0]), 0);
 
@@ -336,8 +507,10 @@ mod tests {
         let started = Instant::now();
         let stopping = super::super::Stopping::default();
         let from_start = [wanted(&topic, 0, 0, 1 << 20)];
+        let mut none = [None];
         let poll = long_poll(
             &from_start,
+            &mut none,
             10_000,
             1 << 20,
             started + Duration::from_secs(10),
@@ -347,7 +520,8 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             append(&broker, &topic, 0, 20_000).await;
         };
-        let ((data, _), ()) = tokio::join!(poll, writer);
+        let (data, ()) = tokio::join!(poll, writer);
+        let data = data.partitions;
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -363,8 +537,10 @@ mod tests {
         let stopping = super::super::Stopping::default();
         let started = Instant::now();
         let past_end = [wanted(&topic, 0, 1, 1 << 20)];
+        let mut none = [None];
         let poll = long_poll(
             &past_end,
+            &mut none,
             1,
             1 << 20,
             started + Duration::from_secs(30),
@@ -374,12 +550,60 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             stopping.stop();
         };
-        let ((data, _), ()) = tokio::join!(poll, stop);
+        let (data, ()) = tokio::join!(poll, stop);
+        let data = data.partitions;
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{:?}",
             started.elapsed()
         );
         assert_eq!(records_len(&data[0]), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_response_reads_ahead_and_the_next_fetch_uses_it_only_where_valid() {
+        let (broker, topic, _dir) = topic(1).await;
+        // Ten batches of 100 KiB: a 300 KiB limit sends three and reads ahead from 3.
+        for _ in 0..10 {
+            append(&broker, &topic, 0, 100 * 1024).await;
+        }
+        let ahead = ReadAhead::default();
+        let first = [wanted(&topic, 0, 0, 300 * 1024 + 500)];
+        let c = collect(&first, &mut [None], 1 << 20);
+        assert_eq!(c.more_from, vec![Some(3)]);
+        ahead.start(&first, &c, 1 << 20);
+        assert_eq!(ahead.slots.lock().len(), 1);
+
+        // The next Fetch at offset 3 takes it, and sends what a fresh read would.
+        let next = [wanted(&topic, 0, 3, 300 * 1024 + 500)];
+        let mut ready = ahead.take(&next).await;
+        assert!(ready[0].is_some());
+        assert!(ahead.slots.lock().is_empty());
+        let from_ahead = collect(&next, &mut ready, 1 << 20);
+        let fresh = collect(&next, &mut [None], 1 << 20);
+        assert_eq!(
+            from_ahead.partitions[0].records,
+            fresh.partitions[0].records
+        );
+        assert!(records_len(&fresh.partitions[0]) > 300 * 1024);
+
+        // A Fetch at another offset drops it.
+        ahead.start(&next, &fresh, 1 << 20);
+        let elsewhere = [wanted(&topic, 0, 0, 1 << 20)];
+        assert!(ahead.take(&elsewhere).await[0].is_none());
+        assert!(ahead.slots.lock().is_empty());
+
+        // Read ahead, then the log start passes it: the Fetch gets the error a fresh
+        // read gives, not the records read ahead.
+        ahead.start(&first, &collect(&first, &mut [None], 1 << 20), 1 << 20);
+        topic.partition(0).unwrap().trim_to(5).unwrap();
+        let mut ready = ahead.take(&next).await;
+        assert!(ready[0].is_some());
+        let c = collect(&next, &mut ready, 1 << 20);
+        assert!(c.errors);
+        assert_eq!(
+            c.partitions[0].error_code,
+            ResponseError::OffsetOutOfRange.code()
+        );
     }
 }

@@ -65,6 +65,8 @@ pub struct Ctx {
     /// Whether Metadata may create the topics a client asks for (Kafka's
     /// `auto.create.topics.enable`).
     pub auto_create_topics: bool,
+    /// This connection's Fetch reads ahead.
+    pub read_ahead: Arc<fetch::ReadAhead>,
 }
 
 /// The server's stop signal, which waiting requests watch.

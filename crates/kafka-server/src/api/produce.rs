@@ -371,6 +371,7 @@ mod tests {
             idempotence: Arc::default(),
             stopping: Arc::default(),
             auto_create_topics: true,
+            read_ahead: Default::default(),
         };
         (ctx, topic, dir)
     }
