@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::{decode, encode_spliced, Api, Ctx, HandlerFuture};
 use crate::gather::Splices;
@@ -26,8 +27,9 @@ pub const API: Api = Api {
     key: ApiKey::Fetch,
     name: "Fetch",
     min_version: 4,
-    // v13+ name topics by ID; not served yet.
-    max_version: 12,
+    // v13+ name topics by ID; v15 replaces the replica ID by a replica state and v17
+    // adds a replica directory, both for followers (a consumer sends -1 / nothing).
+    max_version: 17,
     handler,
 };
 
@@ -61,10 +63,16 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             .unwrap_or(RESPONSE_BYTES_MAX)
             .min(RESPONSE_BYTES_MAX);
 
-        let mut names: Vec<TopicName> = Vec::with_capacity(request.topics.len());
+        let mut names: Vec<(TopicName, Uuid)> = Vec::with_capacity(request.topics.len());
         let mut wanted = Vec::new();
         for t in request.topics {
-            let topic = super::metadata::find_or_create(ctx, &t.topic.0, false).await;
+            let topic = if version >= 13 {
+                super::topics::topic_by_id(ctx, t.topic_id)
+                    .map(|(topic, _)| topic)
+                    .ok_or(ResponseError::UnknownTopicId)
+            } else {
+                super::metadata::find_or_create(ctx, &t.topic.0, false).await
+            };
             for p in t.partitions {
                 let partition = match &topic {
                     Err(e) => Err(*e),
@@ -82,7 +90,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                     partition,
                 });
             }
-            names.push(t.topic);
+            names.push((t.topic, t.topic_id));
         }
 
         let mut ready = ctx.read_ahead.take(&wanted).await;
@@ -103,7 +111,11 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         } = collected;
         let mut topics: Vec<FetchableTopicResponse> = names
             .into_iter()
-            .map(|name| FetchableTopicResponse::default().with_topic(name))
+            .map(|(name, id)| {
+                FetchableTopicResponse::default()
+                    .with_topic(name)
+                    .with_topic_id(id)
+            })
             .collect();
         for (w, data) in wanted.iter().zip(partitions) {
             if let Some(t) = topics.get_mut(w.topic) {

@@ -14,6 +14,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
+use uuid::Uuid;
 
 use super::{decode, encode, Api, Ctx, HandlerFuture};
 use crate::names;
@@ -23,8 +24,7 @@ pub const API: Api = Api {
     key: ApiKey::Metadata,
     name: "Metadata",
     min_version: 0,
-    // v10+ carry topic IDs; not served yet.
-    max_version: 9,
+    max_version: 12,
     handler,
 };
 
@@ -38,17 +38,17 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         // Before v4 there is no flag and Kafka creates topics when configured to.
         let allow_create =
             ctx.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
-        let names: Option<Vec<StrBytes>> = match request.topics {
+        let wanted: Option<Vec<(Option<StrBytes>, Uuid)>> = match request.topics {
             // v0: an empty list means every topic.
             Some(topics) if !(version == 0 && topics.is_empty()) => Some(
                 topics
                     .into_iter()
-                    .filter_map(|t| t.name.map(|n| n.0))
+                    .map(|t| (t.name.map(|n| n.0), t.topic_id))
                     .collect(),
             ),
             _ => None,
         };
-        let topics = match names {
+        let topics = match wanted {
             None => ctx
                 .broker
                 .topics()
@@ -59,11 +59,25 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                     Some(topic_response(StrBytes::from_string(name), Ok(&t)))
                 })
                 .collect(),
-            Some(names) => {
-                let mut out = Vec::with_capacity(names.len());
-                for name in names {
-                    let found = find_or_create(ctx, &name, allow_create).await;
-                    out.push(topic_response(name, found.as_ref().map_err(|e| *e)));
+            Some(wanted) => {
+                let mut out = Vec::with_capacity(wanted.len());
+                for (name, id) in wanted {
+                    out.push(match name {
+                        Some(name) => {
+                            let found = find_or_create(ctx, &name, allow_create).await;
+                            topic_response(name, found.as_ref().map_err(|e| *e))
+                        }
+                        // v12+: a topic asked for by ID only.
+                        None => match super::topics::topic_by_id(ctx, id) {
+                            Some((topic, name)) => {
+                                topic_response(StrBytes::from_string(name), Ok(&topic))
+                            }
+                            None => MetadataResponseTopic::default()
+                                .with_topic_id(id)
+                                .with_topic_authorized_operations(OPERATIONS_OMITTED)
+                                .with_error_code(ResponseError::UnknownTopicId.code()),
+                        },
+                    });
                 }
                 out
             }
@@ -129,6 +143,7 @@ fn topic_response(
     match topic {
         Err(error) => response.with_error_code(error.code()),
         Ok(topic) => {
+            let response = response.with_topic_id(super::topics::topic_id(topic));
             let partitions = (0..topic.partitions().len())
                 .map(|i| {
                     MetadataResponsePartition::default()
@@ -140,6 +155,84 @@ fn topic_response(
                 })
                 .collect();
             response.with_partitions(partitions)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::testing::{call, ctx, s, topic_with_records, versions};
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{FetchRequest, FetchResponse};
+
+    #[tokio::test]
+    async fn topic_ids_in_metadata_and_fetch_by_id() {
+        let (ctx, _dir) = ctx();
+        let topic = topic_with_records(&ctx, "t", 1, &[10, 20, 30]).await;
+        let id = super::super::topics::topic_id(&topic);
+        assert!(!id.is_nil());
+        let unknown = Uuid::from_u128(42);
+
+        for version in versions(ApiKey::Metadata) {
+            let by_name = MetadataRequest::default().with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(TopicName(s("t")))),
+            ]));
+            let r: MetadataResponse = call(&ctx, ApiKey::Metadata, version, &by_name).await;
+            let expect = if version >= 10 { id } else { Uuid::nil() };
+            assert_eq!(r.topics[0].topic_id, expect, "v{version}");
+            assert_eq!(r.topics[0].error_code, 0);
+        }
+        // v12: by ID only, known and unknown.
+        let by_id = MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(id),
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(unknown),
+        ]));
+        let r: MetadataResponse = call(&ctx, ApiKey::Metadata, 12, &by_id).await;
+        assert_eq!(r.topics[0].name, Some(TopicName(s("t"))));
+        assert_eq!(
+            (r.topics[0].topic_id, r.topics[0].partitions.len()),
+            (id, 1)
+        );
+        assert_eq!(
+            (r.topics[1].topic_id, r.topics[1].error_code),
+            (unknown, ResponseError::UnknownTopicId.code())
+        );
+
+        // Fetch v13+ names topics by ID.
+        for version in 13..=17 {
+            let fetch = |topic_id| {
+                FetchRequest::default()
+                    .with_replica_id(BrokerId(-1))
+                    .with_max_bytes(1 << 20)
+                    .with_topics(vec![FetchTopic::default()
+                        .with_topic_id(topic_id)
+                        .with_partitions(vec![FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(1)
+                            .with_partition_max_bytes(1 << 20)])])
+            };
+            let r: FetchResponse = call(&ctx, ApiKey::Fetch, version, &fetch(id)).await;
+            let p = &r.responses[0].partitions[0];
+            assert_eq!(r.responses[0].topic_id, id, "v{version}");
+            assert_eq!((p.error_code, p.high_watermark), (0, 3));
+            let records = p.records.clone().unwrap();
+            assert_eq!(
+                i64::from_be_bytes(records[..8].try_into().unwrap()),
+                1,
+                "from offset 1"
+            );
+            let r: FetchResponse = call(&ctx, ApiKey::Fetch, version, &fetch(unknown)).await;
+            assert_eq!(
+                r.responses[0].partitions[0].error_code,
+                ResponseError::UnknownTopicId.code()
+            );
         }
     }
 }

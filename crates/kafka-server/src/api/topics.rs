@@ -41,9 +41,13 @@ pub fn topic_id(topic: &Topic) -> Uuid {
 
 /// The Kafka-visible live topic with `id`, and its Kafka name.
 pub fn topic_by_id(ctx: &Ctx, id: Uuid) -> Option<(Arc<Topic>, String)> {
+    if id.is_nil() {
+        return None;
+    }
     let now = brook_broker::now_ms();
+    let hex = format!("{:032x}", id.as_u128());
     ctx.broker.topics().into_iter().find_map(|t| {
-        if t.expired(now) || topic_id(&t) != id {
+        if t.expired(now) || t.id != hex {
             return None;
         }
         let name = names::kafka_name(&t.key)?;

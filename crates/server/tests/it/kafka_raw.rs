@@ -83,10 +83,10 @@ fn api_versions_v0_lists_exactly_the_served_apis() {
         apis,
         vec![
             (18, 0, 3),
-            (3, 0, 9),
+            (3, 0, 12),
             (0, 3, 9),
             (2, 1, 10),
-            (1, 4, 12),
+            (1, 4, 17),
             // Consumer groups.
             (10, 0, 6),
             (11, 0, 9),
