@@ -690,14 +690,32 @@ impl Partition {
         }
         match self.config.read().durability {
             Durability::Always => self.request_sync(),
-            Durability::Interval { ms } => self.arm_timer(Duration::from_millis(ms)),
-            Durability::Never => {}
+            Durability::Interval { ms } => {
+                self.arm_timer(Duration::from_millis(ms));
+                self.presync_before_roll(pos, meta.entry_len as u64, segment_bytes);
+            }
+            Durability::Never => {
+                self.presync_before_roll(pos, meta.entry_len as u64, segment_bytes)
+            }
         }
         Ok(Appended {
             base_offset,
             ids,
             next_offset,
         })
+    }
+
+    /// Under the interval and `never` policies, asks for an fsync when the active
+    /// segment passes 3/4 and 15/16 of `segment_bytes` (the entry at `pos`, `len`
+    /// bytes, crossed the mark). The roll that seals the segment fsyncs it with the
+    /// writer locked; flushed ahead of time by the fsync workers, it leaves that fsync
+    /// little to write, so appends do not stall behind up to an interval's worth of
+    /// dirty data.
+    fn presync_before_roll(&self, pos: u64, len: u64, segment_bytes: u64) {
+        let crossed = |mark: u64| pos < mark && pos + len >= mark;
+        if crossed(segment_bytes / 4 * 3) || crossed(segment_bytes / 16 * 15) {
+            self.request_sync();
+        }
     }
 
     /// Seals the active segment and starts a new one. Called with the writer locked.
