@@ -65,7 +65,7 @@ pub async fn serve<F>(
             // Produce requests already appended still get their responses.
             () = &mut shutdown => break drain(&mut wr, &mut pending).await,
             done = pending.next(), if !pending.is_empty() => {
-                if let Some(Err(e)) = write_done(&mut wr, done).await {
+                if let Err(e) = write_done(&mut wr, done).await {
                     break Err(e);
                 }
             }
@@ -90,7 +90,7 @@ pub async fn serve<F>(
                             server.observe_request(key, started.elapsed());
                         }
                         if pending.is_empty() {
-                            if let Some(Err(e)) = write_done(&mut wr, Some(Ok(response))).await {
+                            if let Err(e) = write_done(&mut wr, Some(Ok(response))).await {
                                 break Err(e);
                             }
                         } else {
@@ -127,18 +127,16 @@ pub const PIPELINE_MAX: usize = 8;
 /// A response still being worked out (a Produce waiting for durability).
 pub type LaterFrame = Pin<Box<dyn Future<Output = Result<Option<Frame>, ConnError>> + Send>>;
 
-/// Writes the outcome of a finished request; `Some(Err)` ends the connection.
+/// Writes the outcome of a finished request (nothing for `None` or a request without
+/// a response); an error ends the connection.
 async fn write_done(
     wr: &mut WriteHalf<'_>,
     done: Option<Result<Option<Frame>, ConnError>>,
-) -> Option<Result<(), ConnError>> {
-    match done? {
-        Ok(Some(frame)) => match write_frame(wr, frame).await {
-            Ok(()) => None,
-            Err(e) => Some(Err(e.into())),
-        },
-        Ok(None) => None,
-        Err(e) => Some(Err(e)),
+) -> Result<(), ConnError> {
+    match done {
+        Some(Ok(Some(frame))) => Ok(write_frame(wr, frame).await?),
+        Some(Err(e)) => Err(e),
+        Some(Ok(None)) | None => Ok(()),
     }
 }
 
@@ -148,9 +146,7 @@ async fn drain(
     pending: &mut FuturesOrdered<LaterFrame>,
 ) -> Result<(), ConnError> {
     while let Some(done) = pending.next().await {
-        if let Some(Err(e)) = write_done(wr, Some(done)).await {
-            return Err(e);
-        }
+        write_done(wr, Some(done)).await?;
     }
     Ok(())
 }
@@ -209,7 +205,8 @@ async fn write_frame(stream: &mut WriteHalf<'_>, frame: Frame) -> std::io::Resul
     if let [one] = frame.parts.as_slice() {
         return stream.write_all(one).await;
     }
-    let mut parts: std::collections::VecDeque<Bytes> = frame.parts.into();
+    let mut parts: std::collections::VecDeque<Bytes> =
+        frame.parts.into_iter().filter(|p| !p.is_empty()).collect();
     while !parts.is_empty() {
         let slices: Vec<std::io::IoSlice<'_>> = parts
             .iter()
@@ -231,9 +228,6 @@ async fn write_frame(stream: &mut WriteHalf<'_>, frame: Frame) -> std::io::Resul
                 front.advance(written);
                 written = 0;
             }
-        }
-        while parts.front().is_some_and(Bytes::is_empty) {
-            parts.pop_front();
         }
     }
     Ok(())
