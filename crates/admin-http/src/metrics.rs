@@ -63,6 +63,7 @@ pub fn render(state: &AdminState, out: &mut String) {
     ];
     let mut fsync = HistogramSnapshot::empty(LATENCY_BUCKETS_S);
     let mut batch = HistogramSnapshot::empty(COUNT_BUCKETS);
+    let mut roll = HistogramSnapshot::empty(LATENCY_BUCKETS_S);
     for t in &topics {
         if t.expired(now) {
             continue;
@@ -89,6 +90,7 @@ pub fn render(state: &AdminState, out: &mut String) {
             }
             fsync.add(&s.fsync_seconds.snapshot());
             batch.add(&s.appends_per_fsync.snapshot());
+            roll.add(&s.roll_seconds.snapshot());
         }
     }
     for (name, kind, help, samples) in &per_partition {
@@ -111,6 +113,13 @@ pub fn render(state: &AdminState, out: &mut String) {
         "Appends made durable by one fsync (group-commit batch size), all partitions.",
     );
     batch.render(out, "brook_group_commit_appends", "");
+    family(
+        out,
+        "brook_segment_roll_duration_seconds",
+        "histogram",
+        "Duration of each segment roll, during which appends to the partition wait, all partitions.",
+    );
+    roll.render(out, "brook_segment_roll_duration_seconds", "");
 
     // Consumer groups of both kinds.
     family(

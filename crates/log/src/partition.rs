@@ -198,6 +198,9 @@ pub struct PartitionStats {
     pub fsync_seconds: Histogram,
     /// Appends each fsync made durable (the group-commit batch size).
     pub appends_per_fsync: Histogram,
+    /// Duration of each segment roll (old segment fsynced and indexed, new one
+    /// created), during which appends to the partition wait.
+    pub roll_seconds: Histogram,
 }
 
 impl Default for PartitionStats {
@@ -213,6 +216,7 @@ impl Default for PartitionStats {
             bytes_read: AtomicU64::new(0),
             fsync_seconds: Histogram::latency(),
             appends_per_fsync: Histogram::new(brook_model::metrics::COUNT_BUCKETS),
+            roll_seconds: Histogram::latency(),
         }
     }
 }
@@ -720,6 +724,13 @@ impl Partition {
 
     /// Seals the active segment and starts a new one. Called with the writer locked.
     fn roll(&self, w: &mut Writer) -> Result<(), AppendError> {
+        let started = Instant::now();
+        let rolled = self.roll_locked(w);
+        self.stats.roll_seconds.observe_duration(started.elapsed());
+        rolled
+    }
+
+    fn roll_locked(&self, w: &mut Writer) -> Result<(), AppendError> {
         let old = w.active.clone();
         if let Err(e) = old.file.sync_data() {
             return Err(self.fail(w, &old.log_path, e));

@@ -185,6 +185,11 @@ fn trim_and_retention_advance_log_start_and_drop_segments() {
         p.append(vec![record(&format!("value-{i:04}"))], 0).unwrap();
     }
     let before = p.segment_count();
+    assert_eq!(
+        p.stats.roll_seconds.snapshot().count(),
+        before as u64 - 1,
+        "each roll timed"
+    );
     assert_eq!(p.trim_to(150).unwrap(), 150);
     assert!(p.segment_count() < before);
     assert_eq!(p.marks().log_start, 150);

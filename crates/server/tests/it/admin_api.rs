@@ -485,4 +485,5 @@ fn metrics_cover_partitions_groups_requests_and_fsync() {
     }
     assert!(m.contains("# TYPE brook_fsync_duration_seconds histogram\n"));
     assert!(m.contains("brook_fsync_duration_seconds_bucket{le=\"+Inf\"}"));
+    assert!(m.contains("# TYPE brook_segment_roll_duration_seconds histogram\n"));
 }
