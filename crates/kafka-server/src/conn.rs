@@ -72,8 +72,11 @@ pub async fn serve<F>(
             frame = reader.next(&mut rd), if pending.len() < PIPELINE_MAX => {
                 let frame = match frame {
                     Ok(Some(frame)) => frame,
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(e),
+                    // Produce requests already appended still get their responses
+                    // (a client that half-closes after its last request, or sends a
+                    // bad frame after good ones).
+                    Ok(None) => break drain(&mut wr, &mut pending).await,
+                    Err(e) => break drain(&mut wr, &mut pending).await.and(Err(e)),
                 };
                 let key = frame.get(..2).map(|k| i16::from_be_bytes([k[0], k[1]]));
                 if key != Some(ApiKey::Produce as i16) {
@@ -107,7 +110,7 @@ pub async fn serve<F>(
                             response
                         }));
                     }
-                    Err(e) => break Err(e),
+                    Err(e) => break drain(&mut wr, &mut pending).await.and(Err(e)),
                 }
             }
         }
@@ -498,5 +501,32 @@ mod tests {
         let listed = ListOffsetsResponse::decode(&mut body, 5).unwrap();
         assert_eq!(listed.topics[0].partitions[0].offset, next_offset);
         assert_eq!(next_offset, 210);
+
+        // Appended Produce requests are answered even when a bad request follows
+        // them: the connection closes after their responses, not before.
+        let produce = ProduceRequest::default()
+            .with_acks(-1)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic.clone())
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch(3)))])]);
+        let mut bytes = frame(ApiKey::Produce, 8, 1, &produce);
+        bytes.extend(frame(ApiKey::Produce, 8, 2, &produce));
+        // Produce v99: unsupported, which closes the connection.
+        bytes.extend_from_slice(&[0, 0, 0, 10, 0, 0, 0, 99, 0, 0, 0, 3, 0xff, 0xff]);
+        client.write_all(&bytes).await.unwrap();
+        for (correlation_id, base) in [(1, 210), (2, 213)] {
+            let (got, mut body) = response(&mut client).await;
+            assert_eq!(got, correlation_id);
+            let produced = ProduceResponse::decode(&mut body, 8).unwrap();
+            assert_eq!(
+                produced.responses[0].partition_responses[0].base_offset,
+                base
+            );
+        }
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "closed after the responses");
     }
 }

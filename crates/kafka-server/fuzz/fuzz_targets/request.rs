@@ -47,7 +47,11 @@ fn env() -> &'static Env {
 fuzz_target!(|data: &[u8]| {
     let env = env();
     let frame = Bytes::copy_from_slice(data);
-    let _ = env
-        .rt
-        .block_on(brook_kafka_server::conn::handle(&env.ctx, frame));
+    env.rt.block_on(async {
+        if let Ok(brook_kafka_server::conn::Handled::Later(later)) =
+            brook_kafka_server::conn::handle(&env.ctx, frame).await
+        {
+            let _ = later.await;
+        }
+    });
 });

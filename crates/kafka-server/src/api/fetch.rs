@@ -287,6 +287,9 @@ pub const READ_AHEAD_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 /// ahead of it (a consumer catching up, not one at the end of the log).
 pub const READ_AHEAD_MIN_BYTES: usize = 256 * 1024;
 
+/// Partitions one connection may have read ahead at a time.
+pub const READ_AHEAD_SLOTS: usize = 16;
+
 static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// One connection's reads ahead: after a Fetch response that stopped at a byte limit,
@@ -295,7 +298,9 @@ static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// used only by a Fetch of the same partition (same `Arc`, so not a deleted and
 /// re-created topic) at exactly that offset, and only if the log start has not
 /// passed it; deleted records are filtered when it is used, like any read. All reads
-/// ahead hold at most [`READ_AHEAD_BUDGET_BYTES`] together.
+/// ahead hold at most about [`READ_AHEAD_BUDGET_BYTES`] together (each is counted at
+/// its byte limit until used or dropped; a first batch above the limit, or a read
+/// still finishing after it was dropped, is not counted).
 #[derive(Debug, Default)]
 pub struct ReadAhead {
     slots: parking_lot::Mutex<Vec<Pending>>,
@@ -332,18 +337,23 @@ impl Drop for Reserved {
 }
 
 impl ReadAhead {
-    /// The entries read ahead for each of `wanted` (`None` where there are none);
-    /// reads ahead of anything else are dropped.
+    /// The entries read ahead for each of `wanted` (`None` where there are none).
+    /// A read ahead of a wanted partition at another offset is dropped; one of a
+    /// partition this Fetch does not ask for is kept (a Java consumer leaves out the
+    /// partitions it still has records of).
     async fn take(&self, wanted: &[Wanted]) -> Vec<Option<Vec<Entry>>> {
         let pending = std::mem::take(&mut *self.slots.lock());
         let mut ready: Vec<Option<Vec<Entry>>> = wanted.iter().map(|_| None).collect();
+        let mut kept = Vec::new();
         for p in pending {
-            let at = wanted.iter().position(|w| {
+            let same_partition = |w: &Wanted| {
                 w.partition
                     .as_ref()
                     .is_ok_and(|wp| Arc::ptr_eq(wp, &p.partition))
-                    && u64::try_from(w.fetch_offset) == Ok(p.offset)
-            });
+            };
+            let at = wanted
+                .iter()
+                .position(|w| same_partition(w) && u64::try_from(w.fetch_offset) == Ok(p.offset));
             match at {
                 Some(i) => {
                     if let Ok(Ok(entries)) = p.read.await {
@@ -352,13 +362,18 @@ impl ReadAhead {
                         }
                     }
                 }
-                None => p.read.abort(),
+                None if wanted.iter().any(same_partition) => p.read.abort(),
+                None => kept.push(p),
             }
         }
+        let mut slots = self.slots.lock();
+        kept.append(&mut slots);
+        *slots = kept;
         ready
     }
 
-    /// Starts reading ahead the partitions `collected` stopped short in.
+    /// Starts reading ahead the partitions `collected` stopped short in (at most
+    /// [`READ_AHEAD_SLOTS`] per connection: the oldest go first).
     fn start(&self, wanted: &[Wanted], collected: &Collected, max_bytes: usize) {
         let mut slots = self.slots.lock();
         for (w, (more, data)) in wanted
@@ -378,6 +393,11 @@ impl ReadAhead {
             };
             let partition = Arc::clone(p);
             let read = tokio::task::spawn_blocking(move || partition.read(offset, limit));
+            slots.retain(|s| !Arc::ptr_eq(&s.partition, p));
+            if slots.len() >= READ_AHEAD_SLOTS {
+                let oldest = slots.remove(0);
+                oldest.read.abort();
+            }
             slots.push(Pending {
                 partition: Arc::clone(p),
                 offset,
@@ -599,8 +619,10 @@ mod tests {
         );
         assert!(records_len(&fresh.partitions[0]) > 300 * 1024);
 
-        // A Fetch at another offset drops it.
+        // A Fetch without the partition keeps it; one at another offset drops it.
         ahead.start(&next, &fresh, 1 << 20);
+        assert!(ahead.take(&[]).await.is_empty());
+        assert_eq!(ahead.slots.lock().len(), 1);
         let elsewhere = [wanted(&topic, 0, 0, 1 << 20)];
         assert!(ahead.take(&elsewhere).await[0].is_none());
         assert!(ahead.slots.lock().is_empty());

@@ -67,6 +67,11 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                             let found = find_or_create(ctx, &name, allow_create).await;
                             topic_response(name, found.as_ref().map_err(|e| *e))
                         }
+                        // A null name is only valid from v12, where it means by ID.
+                        None if version < 12 => MetadataResponseTopic::default()
+                            .with_name(Some(TopicName(StrBytes::default())))
+                            .with_topic_authorized_operations(OPERATIONS_OMITTED)
+                            .with_error_code(ResponseError::InvalidRequest.code()),
                         // v12+: a topic asked for by ID only.
                         None => match super::topics::topic_by_id(ctx, id) {
                             Some((topic, name)) => {
