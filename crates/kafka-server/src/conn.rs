@@ -52,6 +52,7 @@ pub async fn serve<F>(
         stopping: Arc::clone(&server.stopping),
         auto_create_topics: server.auto_create_topics,
         read_ahead: Default::default(),
+        topic_ids: Default::default(),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

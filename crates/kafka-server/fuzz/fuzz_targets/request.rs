@@ -38,6 +38,7 @@ fn env() -> &'static Env {
                 stopping: Default::default(),
                 auto_create_topics: true,
                 read_ahead: Default::default(),
+                topic_ids: Default::default(),
             },
             _dir: dir,
         }

@@ -67,7 +67,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         let mut wanted = Vec::new();
         for t in request.topics {
             let topic = if version >= 13 {
-                super::topics::topic_by_id(ctx, t.topic_id)
+                super::topics::cached_topic_by_id(ctx, t.topic_id)
                     .map(|(topic, _)| topic)
                     .ok_or(ResponseError::UnknownTopicId)
             } else {

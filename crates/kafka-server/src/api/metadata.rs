@@ -239,5 +239,24 @@ mod tests {
                 ResponseError::UnknownTopicId.code()
             );
         }
+
+        // Deleted and created again under the same name: the old ID (cached by the
+        // connection's lookups above) is unknown, the new one is served.
+        ctx.broker.delete_topic(&topic.key).await.unwrap();
+        let again = topic_with_records(&ctx, "t", 1, &[5]).await;
+        let new_id = super::super::topics::topic_id(&again);
+        assert_ne!(new_id, id);
+        for (topic_id, error) in [(id, ResponseError::UnknownTopicId.code()), (new_id, 0)] {
+            let request = FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![FetchTopic::default()
+                    .with_topic_id(topic_id)
+                    .with_partitions(vec![FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(1 << 20)])]);
+            let r: FetchResponse = call(&ctx, ApiKey::Fetch, 17, &request).await;
+            assert_eq!(r.responses[0].partitions[0].error_code, error);
+        }
     }
 }

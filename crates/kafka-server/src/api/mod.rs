@@ -67,6 +67,8 @@ pub struct Ctx {
     pub auto_create_topics: bool,
     /// This connection's Fetch reads ahead.
     pub read_ahead: Arc<fetch::ReadAhead>,
+    /// This connection's topic-ID lookups.
+    pub topic_ids: Arc<topics::TopicIds>,
 }
 
 /// The server's stop signal, which waiting requests watch.

@@ -372,6 +372,7 @@ mod tests {
             stopping: Arc::default(),
             auto_create_topics: true,
             read_ahead: Default::default(),
+            topic_ids: Default::default(),
         };
         (ctx, topic, dir)
     }

@@ -39,6 +39,45 @@ pub fn topic_id(topic: &Topic) -> Uuid {
     u128::from_str_radix(&topic.id, 16).map_or(Uuid::nil(), Uuid::from_u128)
 }
 
+/// Topics this connection looked up by ID (Fetch v13+ names every topic by ID on
+/// every request), so a lookup does not scan all topics each time. An entry is used
+/// only while its topic is still the live one under its key.
+#[derive(Debug, Default)]
+pub struct TopicIds {
+    cache: parking_lot::Mutex<std::collections::HashMap<Uuid, (Arc<Topic>, String)>>,
+}
+
+/// Most topic IDs one connection caches (it starts over beyond).
+const TOPIC_IDS_CACHED: usize = 1024;
+
+/// [`topic_by_id`] through the connection's cache.
+pub fn cached_topic_by_id(ctx: &Ctx, id: Uuid) -> Option<(Arc<Topic>, String)> {
+    let hit = ctx.topic_ids.cache.lock().get(&id).cloned();
+    if let Some((topic, name)) = hit {
+        let live = ctx
+            .broker
+            .topic(&topic.key)
+            .is_some_and(|current| Arc::ptr_eq(&current, &topic));
+        if live && !topic.expired(brook_broker::now_ms()) {
+            return Some((topic, name));
+        }
+    }
+    let found = topic_by_id(ctx, id);
+    let mut cache = ctx.topic_ids.cache.lock();
+    match &found {
+        Some(found) => {
+            if cache.len() >= TOPIC_IDS_CACHED {
+                cache.clear();
+            }
+            cache.insert(id, found.clone());
+        }
+        None => {
+            cache.remove(&id);
+        }
+    }
+    found
+}
+
 /// The Kafka-visible live topic with `id`, and its Kafka name.
 pub fn topic_by_id(ctx: &Ctx, id: Uuid) -> Option<(Arc<Topic>, String)> {
     if id.is_nil() {
