@@ -432,6 +432,17 @@ mod tests {
         out
     }
 
+    /// An acks=-1 Produce of `count` records to partition 0 of `topic`.
+    fn produce(topic: &TopicName, count: i32) -> ProduceRequest {
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic.clone())
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch(count)))])])
+    }
+
     async fn response(stream: &mut TcpStream) -> (i32, Bytes) {
         let mut size = [0u8; 4];
         stream.read_exact(&mut size).await.unwrap();
@@ -467,14 +478,7 @@ mod tests {
         let topic = TopicName(StrBytes::from_static_str("pipelined"));
         let mut bytes = Vec::new();
         for i in 1..=20 {
-            let request = ProduceRequest::default()
-                .with_acks(-1)
-                .with_topic_data(vec![TopicProduceData::default()
-                    .with_name(topic.clone())
-                    .with_partition_data(vec![PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch(i)))])]);
-            bytes.extend(frame(ApiKey::Produce, 8, 100 + i, &request));
+            bytes.extend(frame(ApiKey::Produce, 8, 100 + i, &produce(&topic, i)));
         }
         let list = ListOffsetsRequest::default()
             .with_replica_id(kafka_protocol::messages::BrokerId(-1))
@@ -505,13 +509,7 @@ mod tests {
 
         // Appended Produce requests are answered even when a bad request follows
         // them: the connection closes after their responses, not before.
-        let produce = ProduceRequest::default()
-            .with_acks(-1)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic.clone())
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(batch(3)))])]);
+        let produce = produce(&topic, 3);
         let mut bytes = frame(ApiKey::Produce, 8, 1, &produce);
         bytes.extend(frame(ApiKey::Produce, 8, 2, &produce));
         // Produce v99: unsupported, which closes the connection.

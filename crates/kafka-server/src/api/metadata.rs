@@ -173,6 +173,19 @@ mod tests {
     use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
     use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
+    /// A Fetch of partition 0 of the topic with `topic_id` from `offset`.
+    fn fetch_by_id(topic_id: Uuid, offset: i64) -> FetchRequest {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(topic_id)
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(1 << 20)])])
+    }
+
     #[tokio::test]
     async fn topic_ids_in_metadata_and_fetch_by_id() {
         let (ctx, _dir) = ctx();
@@ -212,17 +225,7 @@ mod tests {
 
         // Fetch v13+ names topics by ID.
         for version in 13..=17 {
-            let fetch = |topic_id| {
-                FetchRequest::default()
-                    .with_replica_id(BrokerId(-1))
-                    .with_max_bytes(1 << 20)
-                    .with_topics(vec![FetchTopic::default()
-                        .with_topic_id(topic_id)
-                        .with_partitions(vec![FetchPartition::default()
-                            .with_partition(0)
-                            .with_fetch_offset(1)
-                            .with_partition_max_bytes(1 << 20)])])
-            };
+            let fetch = |topic_id| fetch_by_id(topic_id, 1);
             let r: FetchResponse = call(&ctx, ApiKey::Fetch, version, &fetch(id)).await;
             let p = &r.responses[0].partitions[0];
             assert_eq!(r.responses[0].topic_id, id, "v{version}");
@@ -247,15 +250,7 @@ mod tests {
         let new_id = super::super::topics::topic_id(&again);
         assert_ne!(new_id, id);
         for (topic_id, error) in [(id, ResponseError::UnknownTopicId.code()), (new_id, 0)] {
-            let request = FetchRequest::default()
-                .with_replica_id(BrokerId(-1))
-                .with_max_bytes(1 << 20)
-                .with_topics(vec![FetchTopic::default()
-                    .with_topic_id(topic_id)
-                    .with_partitions(vec![FetchPartition::default()
-                        .with_partition(0)
-                        .with_partition_max_bytes(1 << 20)])]);
-            let r: FetchResponse = call(&ctx, ApiKey::Fetch, 17, &request).await;
+            let r: FetchResponse = call(&ctx, ApiKey::Fetch, 17, &fetch_by_id(topic_id, 0)).await;
             assert_eq!(r.responses[0].partitions[0].error_code, error);
         }
     }
