@@ -51,7 +51,6 @@ pub async fn serve<F>(
         idempotence: Arc::clone(&server.idempotence),
         stopping: Arc::clone(&server.stopping),
         auto_create_topics: server.auto_create_topics,
-        read_ahead: Default::default(),
         topic_ids: Default::default(),
     };
     tracing::debug!(%peer, "kafka connection accepted");

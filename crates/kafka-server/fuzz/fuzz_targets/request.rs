@@ -37,7 +37,6 @@ fn env() -> &'static Env {
                 idempotence: Default::default(),
                 stopping: Default::default(),
                 auto_create_topics: true,
-                read_ahead: Default::default(),
                 topic_ids: Default::default(),
             },
             _dir: dir,

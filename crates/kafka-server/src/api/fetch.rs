@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use brook_broker::{Entry, Partition, ReadError};
+use brook_broker::{Partition, ReadError};
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{
@@ -93,17 +91,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             names.push((t.topic, t.topic_id));
         }
 
-        let mut ready = ctx.read_ahead.take(&wanted).await;
-        let collected = long_poll(
-            &wanted,
-            &mut ready,
-            min_bytes,
-            max_bytes,
-            deadline,
-            &ctx.stopping,
-        )
-        .await;
-        ctx.read_ahead.start(&wanted, &collected, max_bytes);
+        let collected = long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
         let Collected {
             partitions,
             splices,
@@ -134,7 +122,6 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
 /// partition's high watermark moves past what the last collection saw.
 async fn long_poll(
     wanted: &[Wanted],
-    ready: &mut [Option<Vec<Entry>>],
     min_bytes: usize,
     max_bytes: usize,
     deadline: Instant,
@@ -144,7 +131,7 @@ async fn long_poll(
     tokio::pin!(stopped);
     let mut stop = false;
     loop {
-        let collected = collect(wanted, ready, max_bytes);
+        let collected = collect(wanted, max_bytes);
         if collected.bytes >= min_bytes || collected.errors || stop || Instant::now() >= deadline {
             return collected;
         }
@@ -182,19 +169,15 @@ struct Collected {
     bytes: usize,
     /// Whether a partition has an error (which ends the long poll).
     errors: bool,
-    /// For each wanted partition, the offset after the last record sent, when the
-    /// response stopped at a byte limit with more records readable.
-    more_from: Vec<Option<u64>>,
 }
 
-/// Reads every wanted partition (or takes what was read ahead for it, in `ready`).
-fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize) -> Collected {
+/// Reads every wanted partition.
+fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
     let mut splices = Splices::default();
     let mut total = 0usize;
     let mut errors = false;
     let mut out = Vec::with_capacity(wanted.len());
-    let mut more_from = vec![None; wanted.len()];
-    for (i, w) in wanted.iter().enumerate() {
+    for w in wanted {
         let data = PartitionData::default()
             .with_partition_index(w.index)
             .with_preferred_read_replica(BrokerId(-1));
@@ -213,14 +196,9 @@ fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize
             .with_last_stable_offset(as_i64(marks.high_watermark))
             .with_log_start_offset(as_i64(marks.log_start));
         let limit = w.max_bytes.min(max_bytes.saturating_sub(total));
-        let read_ahead = ready.get_mut(i).and_then(Option::take);
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
-            // Read ahead at this offset; still valid if the log start did not pass it.
-            Ok(offset) if read_ahead.is_some() && offset >= marks.log_start => {
-                Ok(read_ahead.unwrap_or_default())
-            }
             Ok(offset) => p.read(offset, limit.max(1)).map_err(|e| match e {
                 ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
                 error => {
@@ -237,8 +215,6 @@ fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize
             Ok(entries) => {
                 let mut batches = Vec::with_capacity(entries.len());
                 let mut len = 0usize;
-                let mut next = None;
-                let mut cut = false;
                 for entry in entries {
                     // XDEL'd records are left out: an offset gap, as compaction leaves.
                     let deleted = p.deleted_in(entry.meta.base_offset, entry.meta.next_offset());
@@ -251,19 +227,10 @@ fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize
                     };
                     let first_of_response = total == 0 && batches.is_empty();
                     if len + batch.len() > limit && !first_of_response {
-                        cut = true;
                         break;
                     }
                     len += batch.len();
-                    next = Some(entry.meta.next_offset());
                     batches.push(batch);
-                }
-                // Stopped by the byte limit (in this loop or in the read) with records
-                // left: the consumer will most likely ask for them next.
-                if let Some(next) = next {
-                    if cut || (next < marks.high_watermark && len * 2 >= limit) {
-                        more_from[i] = Some(next);
-                    }
                 }
                 // The batches are written as read, not copied (see `crate::gather`).
                 let records = splices.records(batches);
@@ -277,134 +244,6 @@ fn collect(wanted: &[Wanted], ready: &mut [Option<Vec<Entry>>], max_bytes: usize
         splices,
         bytes: total,
         errors,
-        more_from,
-    }
-}
-
-/// Bytes all connections together may hold in reads ahead.
-pub const READ_AHEAD_BUDGET_BYTES: usize = 256 * 1024 * 1024;
-/// Only a response carrying at least this many bytes of a partition starts a read
-/// ahead of it (a consumer catching up, not one at the end of the log).
-pub const READ_AHEAD_MIN_BYTES: usize = 256 * 1024;
-
-/// Partitions one connection may have read ahead at a time.
-pub const READ_AHEAD_SLOTS: usize = 16;
-
-static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// One connection's reads ahead: after a Fetch response that stopped at a byte limit,
-/// the partition is read from where it stopped while the client takes in the
-/// response, so the consumer's next Fetch finds its batches ready. A read ahead is
-/// used only by a Fetch of the same partition (same `Arc`, so not a deleted and
-/// re-created topic) at exactly that offset, and only if the log start has not
-/// passed it; deleted records are filtered when it is used, like any read. All reads
-/// ahead hold at most about [`READ_AHEAD_BUDGET_BYTES`] together (each is counted at
-/// its byte limit until used or dropped; a first batch above the limit, or a read
-/// still finishing after it was dropped, is not counted).
-#[derive(Debug, Default)]
-pub struct ReadAhead {
-    slots: parking_lot::Mutex<Vec<Pending>>,
-}
-
-#[derive(Debug)]
-struct Pending {
-    partition: Arc<Partition>,
-    offset: u64,
-    read: tokio::task::JoinHandle<Result<Vec<Entry>, ReadError>>,
-    _reserved: Reserved,
-}
-
-/// Bytes counted in [`READ_AHEAD_BYTES`] until dropped.
-#[derive(Debug)]
-struct Reserved(usize);
-
-impl Reserved {
-    fn take(bytes: usize) -> Option<Reserved> {
-        READ_AHEAD_BYTES
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                let after = held.checked_add(bytes)?;
-                (after <= READ_AHEAD_BUDGET_BYTES).then_some(after)
-            })
-            .ok()
-            .map(|_| Reserved(bytes))
-    }
-}
-
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        READ_AHEAD_BYTES.fetch_sub(self.0, Ordering::AcqRel);
-    }
-}
-
-impl ReadAhead {
-    /// The entries read ahead for each of `wanted` (`None` where there are none).
-    /// A read ahead of a wanted partition at another offset is dropped; one of a
-    /// partition this Fetch does not ask for is kept (a Java consumer leaves out the
-    /// partitions it still has records of).
-    async fn take(&self, wanted: &[Wanted]) -> Vec<Option<Vec<Entry>>> {
-        let pending = std::mem::take(&mut *self.slots.lock());
-        let mut ready: Vec<Option<Vec<Entry>>> = wanted.iter().map(|_| None).collect();
-        let mut kept = Vec::new();
-        for p in pending {
-            let same_partition = |w: &Wanted| {
-                w.partition
-                    .as_ref()
-                    .is_ok_and(|wp| Arc::ptr_eq(wp, &p.partition))
-            };
-            let at = wanted
-                .iter()
-                .position(|w| same_partition(w) && u64::try_from(w.fetch_offset) == Ok(p.offset));
-            match at {
-                Some(i) => {
-                    if let Ok(Ok(entries)) = p.read.await {
-                        if let Some(slot) = ready.get_mut(i) {
-                            *slot = Some(entries);
-                        }
-                    }
-                }
-                None if wanted.iter().any(same_partition) => p.read.abort(),
-                None => kept.push(p),
-            }
-        }
-        let mut slots = self.slots.lock();
-        kept.append(&mut slots);
-        *slots = kept;
-        ready
-    }
-
-    /// Starts reading ahead the partitions `collected` stopped short in (at most
-    /// [`READ_AHEAD_SLOTS`] per connection: the oldest go first).
-    fn start(&self, wanted: &[Wanted], collected: &Collected, max_bytes: usize) {
-        let mut slots = self.slots.lock();
-        for (w, (more, data)) in wanted
-            .iter()
-            .zip(collected.more_from.iter().zip(&collected.partitions))
-        {
-            let (Ok(p), Some(offset)) = (&w.partition, *more) else {
-                continue;
-            };
-            let sent = data.records.as_ref().map_or(0, Bytes::len);
-            if sent < READ_AHEAD_MIN_BYTES {
-                continue;
-            }
-            let limit = w.max_bytes.min(max_bytes).max(1);
-            let Some(reserved) = Reserved::take(limit) else {
-                continue;
-            };
-            let partition = Arc::clone(p);
-            let read = tokio::task::spawn_blocking(move || partition.read(offset, limit));
-            slots.retain(|s| !Arc::ptr_eq(&s.partition, p));
-            if slots.len() >= READ_AHEAD_SLOTS {
-                let oldest = slots.remove(0);
-                oldest.read.abort();
-            }
-            slots.push(Pending {
-                partition: Arc::clone(p),
-                offset,
-                read,
-                _reserved: reserved,
-            });
-        }
     }
 }
 
@@ -474,7 +313,7 @@ mod tests {
                 append(&broker, &topic, p, 1000).await;
             }
         }
-        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], &mut [None], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
         let (all, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert!(!errors);
         let batch = bytes / 3;
@@ -482,32 +321,27 @@ mod tests {
         assert_eq!(all[0].high_watermark, 3);
 
         // Per partition: two batches fit, not three.
-        let bytes = collect(
-            &[wanted(&topic, 0, 0, 2 * batch + 10)],
-            &mut [None],
-            1 << 20,
-        )
-        .bytes;
+        let bytes = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20).bytes;
         assert_eq!(bytes, 2 * batch);
         // A limit below one batch still returns the first batch of the response...
         let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
-        let c = collect(&two, &mut [None, None], 1 << 20);
+        let c = collect(&two, 1 << 20);
         let (data, bytes) = (c.partitions, c.bytes);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         assert_eq!(bytes, batch);
         // ... and the total limit leaves later partitions empty.
         let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
-        let data = collect(&two, &mut [None, None], batch + 10).partitions;
+        let data = collect(&two, batch + 10).partitions;
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         // Fetching from inside the log returns the batch holding that offset on.
-        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], &mut [None], 1 << 20).partitions;
+        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20).partitions;
         assert_eq!(records_len(&data[0]), batch);
         // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
-        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], &mut [None], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
         let (data, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
         for offset in [4, -1] {
-            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], &mut [None], 1 << 20);
+            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
             let (data, errors) = (c.partitions, c.errors);
             assert!(errors);
             assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());
@@ -523,7 +357,6 @@ mod tests {
         let started = Instant::now();
         let data = long_poll(
             &[wanted(&topic, 0, 1, 1 << 20)],
-            &mut [None],
             1,
             1 << 20,
             started + Duration::from_millis(300),
@@ -539,10 +372,8 @@ mod tests {
         let started = Instant::now();
         let stopping = super::super::Stopping::default();
         let from_start = [wanted(&topic, 0, 0, 1 << 20)];
-        let mut none = [None];
         let poll = long_poll(
             &from_start,
-            &mut none,
             10_000,
             1 << 20,
             started + Duration::from_secs(10),
@@ -569,10 +400,8 @@ mod tests {
         let stopping = super::super::Stopping::default();
         let started = Instant::now();
         let past_end = [wanted(&topic, 0, 1, 1 << 20)];
-        let mut none = [None];
         let poll = long_poll(
             &past_end,
-            &mut none,
             1,
             1 << 20,
             started + Duration::from_secs(30),
@@ -590,54 +419,5 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(records_len(&data[0]), 0);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_response_reads_ahead_and_the_next_fetch_uses_it_only_where_valid() {
-        let (broker, topic, _dir) = topic(1).await;
-        // Ten batches of 100 KiB: a 300 KiB limit sends three and reads ahead from 3.
-        for _ in 0..10 {
-            append(&broker, &topic, 0, 100 * 1024).await;
-        }
-        let ahead = ReadAhead::default();
-        let first = [wanted(&topic, 0, 0, 300 * 1024 + 500)];
-        let c = collect(&first, &mut [None], 1 << 20);
-        assert_eq!(c.more_from, vec![Some(3)]);
-        ahead.start(&first, &c, 1 << 20);
-        assert_eq!(ahead.slots.lock().len(), 1);
-
-        // The next Fetch at offset 3 takes it, and sends what a fresh read would.
-        let next = [wanted(&topic, 0, 3, 300 * 1024 + 500)];
-        let mut ready = ahead.take(&next).await;
-        assert!(ready[0].is_some());
-        assert!(ahead.slots.lock().is_empty());
-        let from_ahead = collect(&next, &mut ready, 1 << 20);
-        let fresh = collect(&next, &mut [None], 1 << 20);
-        assert_eq!(
-            from_ahead.partitions[0].records,
-            fresh.partitions[0].records
-        );
-        assert!(records_len(&fresh.partitions[0]) > 300 * 1024);
-
-        // A Fetch without the partition keeps it; one at another offset drops it.
-        ahead.start(&next, &fresh, 1 << 20);
-        assert!(ahead.take(&[]).await.is_empty());
-        assert_eq!(ahead.slots.lock().len(), 1);
-        let elsewhere = [wanted(&topic, 0, 0, 1 << 20)];
-        assert!(ahead.take(&elsewhere).await[0].is_none());
-        assert!(ahead.slots.lock().is_empty());
-
-        // Read ahead, then the log start passes it: the Fetch gets the error a fresh
-        // read gives, not the records read ahead.
-        ahead.start(&first, &collect(&first, &mut [None], 1 << 20), 1 << 20);
-        topic.partition(0).unwrap().trim_to(5).unwrap();
-        let mut ready = ahead.take(&next).await;
-        assert!(ready[0].is_some());
-        let c = collect(&next, &mut ready, 1 << 20);
-        assert!(c.errors);
-        assert_eq!(
-            c.partitions[0].error_code,
-            ResponseError::OffsetOutOfRange.code()
-        );
     }
 }

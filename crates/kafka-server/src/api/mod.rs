@@ -65,8 +65,6 @@ pub struct Ctx {
     /// Whether Metadata may create the topics a client asks for (Kafka's
     /// `auto.create.topics.enable`).
     pub auto_create_topics: bool,
-    /// This connection's Fetch reads ahead.
-    pub read_ahead: Arc<fetch::ReadAhead>,
     /// This connection's topic-ID lookups.
     pub topic_ids: Arc<topics::TopicIds>,
 }

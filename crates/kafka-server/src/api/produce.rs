@@ -371,7 +371,6 @@ mod tests {
             idempotence: Arc::default(),
             stopping: Arc::default(),
             auto_create_topics: true,
-            read_ahead: Default::default(),
             topic_ids: Default::default(),
         };
         (ctx, topic, dir)

@@ -30,7 +30,6 @@ pub fn ctx_with(f: impl FnOnce(&mut BrokerConfig)) -> (Ctx, tempfile::TempDir) {
         idempotence: Default::default(),
         stopping: Default::default(),
         auto_create_topics: true,
-        read_ahead: Default::default(),
         topic_ids: Default::default(),
     };
     (ctx, dir)
