@@ -357,24 +357,7 @@ fn response_frame(
     header_version: i16,
     body: &[u8],
 ) -> Result<Bytes, ConnError> {
-    let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let encode_error = |e: anyhow::Error| ConnError::Encode {
-        what: "response header",
-        version: header_version,
-        message: format!("{e:#}"),
-    };
-    let header_len = header.compute_size(header_version).map_err(encode_error)?;
-    let total = header_len + body.len();
-    let size = i32::try_from(total).map_err(|_| ConnError::Encode {
-        what: "response",
-        version: header_version,
-        message: format!("{total} bytes is too large"),
-    })?;
-    let mut out = BytesMut::with_capacity(4 + total);
-    out.put_i32(size);
-    header
-        .encode(&mut out, header_version)
-        .map_err(encode_error)?;
+    let mut out = frame_prefix(correlation_id, header_version, body.len())?;
     out.put_slice(body);
     Ok(out.freeze())
 }
