@@ -299,7 +299,8 @@ fn e2e_topic(topic: &str) -> String {
 }
 
 /// Deletes `topics` through the RESP listener at `resp` (when given), so the run
-/// keeps only what is still to be read on disk.
+/// keeps only what is still to be read on disk, and waits until their files are gone
+/// (the server frees them in the background) so the next row has the disk to itself.
 fn delete_topics(resp: Option<&str>, topics: &[String], notes: &mut Vec<String>) {
     let Some(addr) = resp else {
         return;
@@ -308,6 +309,16 @@ fn delete_topics(resp: Option<&str>, topics: &[String], notes: &mut Vec<String>)
         if let Err(e) = resp::del(addr, topic) {
             notes.push(format!("deleting {topic}: {e:#}"));
         }
+    }
+    match resp::wait_for_removals(addr) {
+        Ok(took) if took > Duration::from_millis(500) => notes.push(format!(
+            "waited {:.1} s for the server to free the deleted topics' files",
+            took.as_secs_f64()
+        )),
+        Ok(_) => {}
+        Err(e) => notes.push(format!(
+            "waiting for the deleted topics' files to go: {e:#}"
+        )),
     }
 }
 

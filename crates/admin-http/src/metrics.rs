@@ -197,6 +197,14 @@ pub fn render(state: &AdminState, out: &mut String) {
         let _ = writeln!(out, "brook_redis_group_pending{{{labels}}} {v}");
     }
 
+    family(
+        out,
+        "brook_removals_pending",
+        "gauge",
+        "Removals of deleted topics' and trimmed segments' files waiting or running (they run in the background).",
+    );
+    let _ = writeln!(out, "brook_removals_pending {}", broker.removals_pending());
+
     let c = state.connections();
     family(
         out,

@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use brook_log::{FsStorage, MetaLog, PartitionConfig, Retention, Storage, Syncer};
+use brook_log::{FsStorage, MetaLog, PartitionConfig, Removal, Retention, Storage, Syncer};
 use brook_model::{Durability, IdSpec, Record};
 
 pub use brook_groups::kafka::{
@@ -358,6 +358,8 @@ impl Broker {
                     .file_name()
                     .to_str()
                     .and_then(|n| n.parse::<u32>().ok());
+                // Removed now, not in the background: the next add of partitions
+                // creates directories under the same names.
                 if index.is_some_and(|i| i as usize >= topic.partitions.len()) {
                     tracing::info!(dir = %entry.path().display(), "removing leftover partition directory");
                     std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
@@ -371,8 +373,7 @@ impl Broker {
             let entry = entry.map_err(io(&topics_dir))?;
             let name = entry.file_name();
             if !known.contains(name.to_string_lossy().as_ref()) {
-                tracing::info!(dir = %entry.path().display(), "removing leftover topic directory");
-                std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+                remove_dir_later(&syncer, entry.path(), "leftover topic directory", None);
             }
         }
         tracing::info!(
@@ -489,7 +490,7 @@ impl Broker {
                 .wait_durable(next)
                 .await
                 .map_err(MetaError::Wait)?;
-            self.remove_topic_dir(&old)?;
+            self.remove_topic_dir(old);
         }
         let record = TopicRecord {
             id: random_id(),
@@ -549,7 +550,7 @@ impl Broker {
                 .wait_durable(next)
                 .await
                 .map_err(MetaError::Wait)?;
-            self.remove_topic_dir(&old)?;
+            self.remove_topic_dir(old);
         }
         let record = topic.record();
         let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
@@ -584,7 +585,8 @@ impl Broker {
             .wait_durable(next)
             .await
             .map_err(MetaError::Wait)?;
-        self.remove_topic_dir(&topic)
+        self.remove_topic_dir(topic);
+        Ok(())
     }
 
     /// [`Broker::delete_topic`] for threads outside the async runtime.
@@ -595,7 +597,8 @@ impl Broker {
             .partition()
             .wait_durable_blocking(next)
             .map_err(MetaError::Wait)?;
-        self.remove_topic_dir(&topic)
+        self.remove_topic_dir(topic);
+        Ok(())
     }
 
     /// The commit point of a delete: the tombstone (first) and the group deletions
@@ -622,9 +625,11 @@ impl Broker {
         Ok((topic, next))
     }
 
-    fn remove_topic_dir(&self, topic: &Topic) -> Result<(), TopicError> {
+    /// Once the delete is durable: the data goes in the background (a directory
+    /// without a topic record is garbage; a start removes any left over).
+    fn remove_topic_dir(&self, topic: Arc<Topic>) {
         let dir = self.config.data_dir.join("topics").join(&topic.id);
-        std::fs::remove_dir_all(&dir).map_err(|source| TopicError::Io { path: dir, source })
+        remove_dir_later(&self.syncer, dir, "deleted topic's directory", Some(topic));
     }
 
     /// Sets or clears a topic's expiry (Redis `EXPIRE`/`PERSIST` on a stream key);
@@ -1027,6 +1032,17 @@ impl Broker {
         s
     }
 
+    /// Removals of deleted topics' and trimmed segments' files queued or running.
+    pub fn removals_pending(&self) -> usize {
+        self.syncer.removals_pending()
+    }
+
+    /// Waits until the data of deleted topics and trimmed segments queued for removal
+    /// so far is gone from the disk (it is removed in the background).
+    pub fn wait_for_removals(&self) {
+        self.syncer.wait_for_removals();
+    }
+
     /// Makes everything durable, writes the active segments' indexes (so the next
     /// start needs no scan) and stops background work. The data-dir lock is released
     /// when the broker is dropped.
@@ -1064,6 +1080,40 @@ impl Drop for Broker {
         self.background.wake.notify_all();
         self.syncer.shutdown();
     }
+}
+
+/// Queues the removal of `dir` (which nothing refers to any more) for the log's
+/// remover thread: freeing gigabytes can take seconds. The files are truncated before
+/// they are unlinked, so the blocks are freed there and then, not by whichever
+/// thread closes a file last (a runtime worker, when a connection drops the
+/// `topic` it still holds, the deleted one its data came from).
+fn remove_dir_later(syncer: &Syncer, dir: PathBuf, what: &str, topic: Option<Arc<Topic>>) {
+    tracing::info!(dir = %dir.display(), "removing {what}");
+    let label = format!("{what} {}", dir.display());
+    syncer.remove_later(Removal::new(label, move || {
+        truncate_files(&dir)?;
+        std::fs::remove_dir_all(&dir)?;
+        drop(topic);
+        Ok(())
+    }));
+}
+
+/// Truncates every file under `dir` to zero length (a topic directory: partition
+/// directories holding files, two levels).
+fn truncate_files(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            truncate_files(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(entry.path())?
+                .set_len(0)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes a directory left by an uncommitted partition add, if there is one.

@@ -85,10 +85,18 @@ async fn delete_and_alter_topics() {
         assert_eq!(t.partitions()[0].config().durability, Durability::Never);
         assert_eq!(t.partitions()[0].config().retention.records, Some(5));
         let gone = TopicKey::new(0, "gone");
-        b.create_topic(gone.clone(), TopicSettings::default())
+        let gone_id = b
+            .create_topic(gone.clone(), TopicSettings::default())
             .await
-            .unwrap();
+            .unwrap()
+            .id
+            .clone();
+        let gone_dir = dir.path().join("topics").join(gone_id);
+        assert!(gone_dir.exists());
         b.delete_topic(&gone).await.unwrap();
+        // The data goes in the background.
+        b.wait_for_removals();
+        assert!(!gone_dir.exists());
         assert!(matches!(
             b.delete_topic(&gone).await,
             Err(TopicError::NotFound(_))
@@ -98,6 +106,7 @@ async fn delete_and_alter_topics() {
     // A leftover directory without a metadata record is removed at open.
     std::fs::create_dir_all(dir.path().join("topics/deadbeef/0")).unwrap();
     let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    b.wait_for_removals();
     assert!(!dir.path().join("topics/deadbeef").exists());
     assert_eq!(b.topics().len(), 1);
     assert_eq!(b.topic(&key).unwrap().settings().retention_records, Some(5));

@@ -27,4 +27,4 @@ pub use partition::{
     Retention, WaitError,
 };
 pub use storage::{FsStorage, Storage, StorageFile};
-pub use sync::Syncer;
+pub use sync::{Removal, Syncer};

@@ -37,7 +37,7 @@ use crate::batch::{self, CorruptEntry, EncodeError, Entry, ENTRY_LEN_MAX, KAFKA_
 use crate::deletions::{Deletions, DELETE_BATCH_MAX};
 use crate::segment::{parse_log_file_name, ScanStop, Segment};
 use crate::storage::Storage;
-use crate::sync::Syncer;
+use crate::sync::{Removal, Syncer};
 
 const CHECKPOINT_FILE: &str = "partition.meta";
 
@@ -350,16 +350,13 @@ impl Partition {
             .collect();
         bases.sort_unstable();
 
-        // Segments wholly below the log start were trimmed; a crash may have left them.
-        let mut removed = false;
+        // Segments wholly below the log start were trimmed; a crash (or a shutdown
+        // before the remover got to them) may have left them.
+        let mut trimmed = Vec::new();
         while bases.len() > 1 && bases[1] <= checkpoint.log_start {
-            let base = bases.remove(0);
-            remove_segment_files(storage.as_ref(), &dir, base);
-            removed = true;
+            trimmed.push(bases.remove(0));
         }
-        if removed {
-            storage.sync_dir(&dir).map_err(io_err(&dir))?;
-        }
+        remove_segments_later(&syncer, &storage, &dir, trimmed, Vec::new());
 
         let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len().max(1));
         let last = bases.len().saturating_sub(1);
@@ -1470,14 +1467,10 @@ impl Partition {
         {
             tracing::warn!(partition = %self.dir.display(), error = %e, "cannot prune the deletion set");
         }
-        for seg in &doomed {
-            remove_segment_files(self.storage.as_ref(), &self.dir, seg.base_offset);
-        }
-        if !doomed.is_empty() {
-            self.storage
-                .sync_dir(&self.dir)
-                .map_err(|e| write_error(&self.dir, e))?;
-        }
+        // Readers still holding one of them keep its open file; the files go in the
+        // background (see `Syncer::remove_later`).
+        let bases = doomed.iter().map(|s| s.base_offset).collect();
+        remove_segments_later(&self.syncer, &self.storage, &self.dir, bases, doomed);
         Ok(new_start)
     }
 
@@ -1606,18 +1599,37 @@ fn write_error(path: &Path, e: io::Error) -> AppendError {
     }
 }
 
-fn remove_segment_files(storage: &dyn Storage, dir: &Path, base: u64) {
-    for name in [
-        crate::segment::log_file_name(base),
-        crate::segment::index_file_name(base),
-    ] {
-        let path = dir.join(name);
-        if storage.exists(&path) {
-            if let Err(e) = storage.remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove trimmed segment file");
+/// Queues the removal of the files of trimmed segments (below the log start, out of
+/// the segment list), then the sync of `dir`. Their `open` handles are closed there
+/// too, after the unlink, unless a reader still holds one: closing an unlinked file
+/// frees its blocks, which with online discard takes as long as removing it.
+fn remove_segments_later(
+    syncer: &Syncer,
+    storage: &Arc<dyn Storage>,
+    dir: &Path,
+    bases: Vec<u64>,
+    open: Vec<Arc<Segment>>,
+) {
+    if bases.is_empty() {
+        return;
+    }
+    let (storage, dir) = (storage.clone(), dir.to_path_buf());
+    let what = format!("{} trimmed segments in {}", bases.len(), dir.display());
+    syncer.remove_later(Removal::new(what, move || {
+        for base in bases {
+            for name in [
+                crate::segment::log_file_name(base),
+                crate::segment::index_file_name(base),
+            ] {
+                match storage.remove_file(&dir.join(name)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
             }
         }
-    }
+        drop(open);
+        storage.sync_dir(&dir)
+    }));
 }
 
 /// Drives a future to completion on the current thread (used only by

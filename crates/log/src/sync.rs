@@ -1,5 +1,6 @@
-//! The fsync workers shared by all partitions of a log: a small thread pool that runs
-//! group commits, and a timer thread for the interval policy.
+//! The background threads shared by all partitions of a log: a small thread pool that
+//! runs group commits, a timer thread for the interval policy, and a remover thread
+//! that deletes trimmed segments and deleted topics' directories.
 //!
 //! A partition submits itself when it needs an fsync; a worker runs
 //! [`Partition::run_sync`], which keeps fsyncing as long as new appends arrived during
@@ -24,7 +25,39 @@ struct Inner {
     queue_cv: Condvar,
     timers: Mutex<BinaryHeap<Timer>>,
     timers_cv: Condvar,
+    removals: Mutex<Removals>,
+    removals_cv: Condvar,
+    /// Signalled when the remover has nothing queued or running.
+    removals_idle_cv: Condvar,
     shutdown: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Removals {
+    queue: VecDeque<Removal>,
+    running: bool,
+}
+
+/// A clean-up for the remover thread (see the module docs).
+pub struct Removal {
+    /// What is removed, for the log line if it fails.
+    what: String,
+    job: Box<dyn FnOnce() -> std::io::Result<()> + Send>,
+}
+
+impl std::fmt::Debug for Removal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Removal").field("what", &self.what).finish()
+    }
+}
+
+impl Removal {
+    pub fn new(what: String, job: impl FnOnce() -> std::io::Result<()> + Send + 'static) -> Self {
+        Removal {
+            what,
+            job: Box::new(job),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -78,6 +111,12 @@ impl Syncer {
                 .name("brook-fsync-timer".into())
                 .spawn(move || timer(&timer_inner))?,
         );
+        // Not joined at shutdown: it may be in the middle of a long unlink, and what
+        // it has not done yet the next start does.
+        let remover_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("brook-remover".into())
+            .spawn(move || remover(&remover_inner))?;
         Ok(Syncer {
             inner,
             threads: Arc::new(Mutex::new(threads)),
@@ -94,9 +133,35 @@ impl Syncer {
         self.inner.timers_cv.notify_one();
     }
 
-    /// Finishes queued fsyncs and stops the threads.
+    /// Queues a removal for the remover thread; returns at once.
+    pub fn remove_later(&self, removal: Removal) {
+        self.inner.removals.lock().queue.push_back(removal);
+        self.inner.removals_cv.notify_one();
+    }
+
+    /// Removals queued or running.
+    pub fn removals_pending(&self) -> usize {
+        let r = self.inner.removals.lock();
+        r.queue.len() + usize::from(r.running)
+    }
+
+    /// Waits until the removals queued so far are done (or shutdown has dropped them).
+    pub fn wait_for_removals(&self) {
+        let mut r = self.inner.removals.lock();
+        while (r.running || !r.queue.is_empty()) && !self.inner.shutdown.load(Ordering::SeqCst) {
+            self.inner.removals_idle_cv.wait(&mut r);
+        }
+    }
+
+    /// Finishes queued fsyncs and stops the threads (the remover drops what it has not
+    /// started).
     pub fn shutdown(&self) {
         self.inner.shutdown.store(true, Ordering::SeqCst);
+        {
+            let _r = self.inner.removals.lock();
+            self.inner.removals_cv.notify_all();
+            self.inner.removals_idle_cv.notify_all();
+        }
         {
             let _q = self.inner.queue.lock();
             self.inner.queue_cv.notify_all();
@@ -129,6 +194,30 @@ fn worker(inner: &Inner) {
         match next {
             Some(p) => p.run_sync(),
             None => return,
+        }
+    }
+}
+
+fn remover(inner: &Inner) {
+    let mut r = inner.removals.lock();
+    loop {
+        if inner.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(next) = r.queue.pop_front() else {
+            r.running = false;
+            inner.removals_idle_cv.notify_all();
+            inner.removals_cv.wait(&mut r);
+            continue;
+        };
+        r.running = true;
+        let Removal { what, job } = next;
+        match parking_lot::MutexGuard::unlocked(&mut r, job) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(%what, %error, "cannot remove; the next start retries");
+            }
         }
     }
 }

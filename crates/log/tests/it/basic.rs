@@ -190,8 +190,20 @@ fn trim_and_retention_advance_log_start_and_drop_segments() {
         before as u64 - 1,
         "each roll timed"
     );
+    let log_files = || {
+        sim.storage
+            .list_dir(&sim.dir)
+            .unwrap()
+            .iter()
+            .filter(|n| n.ends_with(".log") && *n != "deleted.log")
+            .count()
+    };
+    assert_eq!(log_files(), before);
     assert_eq!(p.trim_to(150).unwrap(), 150);
     assert!(p.segment_count() < before);
+    // Their files go in the background.
+    sim.syncer.wait_for_removals();
+    assert_eq!(log_files(), p.segment_count());
     assert_eq!(p.marks().log_start, 150);
     assert_eq!(
         values(&p, 0).first().map(String::as_str),

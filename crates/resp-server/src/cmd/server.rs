@@ -406,6 +406,12 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                 kv("maxmemory", "0".into()),
                 kv("maxmemory_policy", "noeviction".into()),
                 kv("mem_fragmentation_ratio", "1.00".into()),
+                // As Redis counts what UNLINK left to a background thread: here the
+                // removals of deleted streams' and trimmed segments' files.
+                kv(
+                    "lazyfree_pending_objects",
+                    server.broker.removals_pending().to_string(),
+                ),
             ],
         );
     }
