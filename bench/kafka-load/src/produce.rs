@@ -139,11 +139,14 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
             };
         }
         let seconds = start.elapsed().as_secs_f64();
-        let delivered: u64 = producers
+        // Every producer has flushed: each record sent was acknowledged or reported
+        // failed (successes are not reported one by one: `delivery.report.only.error`).
+        let failed: u64 = producers
             .iter()
-            .map(|p| p.context().delivered.load(Ordering::Relaxed))
+            .map(|p| p.context().failed.load(Ordering::Relaxed))
             .sum();
-        expected.store(delivered, Ordering::Release);
+        let sent_total = sent.as_ref().map_or(0, |n| *n);
+        expected.store(sent_total.saturating_sub(failed), Ordering::Release);
         producers_done.store(true, Ordering::Release);
         let read = reader
             .join()
@@ -415,9 +418,9 @@ impl Progress {
             return;
         }
         self.next_at += Duration::from_secs(1);
-        let acked: u64 = producers
+        let in_flight: i64 = producers
             .iter()
-            .map(|p| p.context().delivered.load(Ordering::Relaxed))
+            .map(|p| i64::from(p.in_flight_count()))
             .sum();
         let mut window = outcome
             .latencies_us
@@ -428,7 +431,7 @@ impl Progress {
         window.sort_unstable();
         let ms = |p| crate::report::percentile_ms(&window, p).unwrap_or(f64::NAN);
         eprintln!(
-            "  t={:.1}s acked={acked} read={} last second: {} records, e2e p50 {:.1} ms, max {:.1} ms",
+            "  t={:.1}s in flight={in_flight} read={} last second: {} records, e2e p50 {:.1} ms, max {:.1} ms",
             epoch.elapsed().as_secs_f64(),
             outcome.consumed,
             window.len(),
