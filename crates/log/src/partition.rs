@@ -932,6 +932,35 @@ impl Partition {
         self.read_limited(from, max_bytes, usize::MAX)
     }
 
+    /// Whether a [`Partition::read`] from `from` of up to `max_bytes` would probably
+    /// be served from the page cache (see [`StorageFile::probably_cached`]: where it
+    /// starts is). Callers
+    /// on an async runtime read inline when it would and on a blocking thread when
+    /// not: a consumer replaying old data from the device must not stall the other
+    /// connections its runtime worker serves.
+    ///
+    /// [`StorageFile::probably_cached`]: crate::storage::StorageFile::probably_cached
+    pub fn read_probably_cached(&self, from: u64, max_bytes: usize) -> bool {
+        let segments = self.segments.read().clone();
+        let i = segments
+            .partition_point(|s| s.base_offset <= from)
+            .saturating_sub(1);
+        let Some(seg) = segments.get(i) else {
+            return true;
+        };
+        let (start, len) = {
+            let st = seg.state.read();
+            let rel = from.saturating_sub(seg.base_offset);
+            // A sealed segment's index is a file: if that read fails, so would the
+            // read itself, which reports it.
+            let Ok(start) = st.index.seek(|e| u64::from(e.rel_offset) <= rel) else {
+                return true;
+            };
+            (start, st.len.saturating_sub(start))
+        };
+        max_bytes == 0 || len == 0 || seg.file.probably_cached(start)
+    }
+
     /// [`Partition::read`] that also stops once the entries hold `max_records`
     /// records from `from` on. Reads the file in chunks that start small (16 KiB) and
     /// double, so a read of a few records does not load (and check) megabytes.

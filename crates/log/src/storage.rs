@@ -59,6 +59,14 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
         self.read_exact_at(&mut buf, pos)?;
         Ok(buf)
     }
+
+    /// Whether a read at `pos` would be served from memory (the page cache) rather
+    /// than wait for the device. A cheap guess: the real file system probes the page
+    /// at `pos` without waiting; a wrong answer only costs a read that blocks, as
+    /// every read did before. Storages without a cache always answer yes.
+    fn probably_cached(&self, _pos: u64) -> bool {
+        true
+    }
 }
 
 /// A file system. Paths are absolute or relative to the process's working directory.
@@ -124,6 +132,19 @@ impl StorageFile for FsFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn probably_cached(&self, pos: u64) -> bool {
+        // One byte with RWF_NOWAIT: EAGAIN if its page is not in the page cache.
+        // Anything else (EOF, no RWF_NOWAIT support) says yes and leaves the real read
+        // to report it. Only where the read starts: a probe further on would look
+        // like random access to the kernel's readahead, and a sequential replay from
+        // the device would lose it (measured: 720 -> 290 MB/s).
+        let mut byte = [0u8; 1];
+        let mut bufs = [io::IoSliceMut::new(&mut byte)];
+        !matches!(
+            rustix::io::preadv2(&self.0, &mut bufs, pos, rustix::io::ReadWriteFlags::NOWAIT),
+            Err(rustix::io::Errno::AGAIN)
+        )
     }
     fn write_all_vectored_at(&self, bufs: &[&[u8]], mut pos: u64) -> io::Result<()> {
         let mut slices: Vec<io::IoSlice<'_>> = bufs

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brook_broker::{Partition, ReadError};
+use brook_broker::{Entry, Partition, ReadError};
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{
@@ -131,7 +131,7 @@ async fn long_poll(
     tokio::pin!(stopped);
     let mut stop = false;
     loop {
-        let collected = collect(wanted, max_bytes);
+        let collected = collect(wanted, max_bytes).await;
         if collected.bytes >= min_bytes || collected.errors || stop || Instant::now() >= deadline {
             return collected;
         }
@@ -172,7 +172,7 @@ struct Collected {
 }
 
 /// Reads every wanted partition.
-fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
+async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
     let mut splices = Splices::default();
     let mut total = 0usize;
     let mut errors = false;
@@ -199,13 +199,7 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
-            Ok(offset) => p.read(offset, limit.max(1)).map_err(|e| match e {
-                ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-                error => {
-                    tracing::warn!(%error, "Kafka fetch read failed");
-                    ResponseError::KafkaStorageError
-                }
-            }),
+            Ok(offset) => read(p, offset, limit.max(1)).await,
         };
         match read {
             Err(e) => {
@@ -245,6 +239,35 @@ fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
         bytes: total,
         errors,
     }
+}
+
+/// Reads `p` inline when what is asked for is probably in the page cache, and on a
+/// blocking thread when not: a consumer replaying old data from the device must not
+/// hold up the other connections this runtime worker serves.
+async fn read(
+    p: &Arc<Partition>,
+    offset: u64,
+    max_bytes: usize,
+) -> Result<Vec<Entry>, ResponseError> {
+    let read = if p.read_probably_cached(offset, max_bytes) {
+        p.read(offset, max_bytes)
+    } else {
+        let p = p.clone();
+        match tokio::task::spawn_blocking(move || p.read(offset, max_bytes)).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!(%error, "Kafka fetch read task failed");
+                return Err(ResponseError::KafkaStorageError);
+            }
+        }
+    };
+    read.map_err(|e| match e {
+        ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        error => {
+            tracing::warn!(%error, "Kafka fetch read failed");
+            ResponseError::KafkaStorageError
+        }
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +329,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn data_not_in_the_page_cache_is_read_on_a_blocking_thread() {
+        let (broker, topic, dir) = topic(1).await;
+        for _ in 0..20 {
+            append(&broker, &topic, 0, 50_000).await;
+        }
+        let hot = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
+        let p = topic.partition(0).unwrap();
+        assert!(p.read_probably_cached(0, 1 << 20));
+        // Drop the (fsynced, clean) pages from the page cache.
+        let pdir = dir.path().join("topics").join(&topic.id).join("0");
+        for entry in std::fs::read_dir(pdir).unwrap() {
+            let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        }
+        assert!(!p.read_probably_cached(0, 1 << 20));
+        let cold = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
+        assert!(!cold.errors);
+        assert!(hot.bytes > 20 * 50_000);
+        assert_eq!(cold.bytes, hot.bytes);
+        // The same bytes on the wire.
+        let wire = |c: Collected| {
+            let response = FetchResponse::default().with_responses(vec![
+                FetchableTopicResponse::default().with_partitions(c.partitions),
+            ]);
+            match encode_spliced(&response, "FetchResponse", 12, c.splices).unwrap() {
+                super::super::Reply::Body(framed) => framed.into_body(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(wire(cold), wire(hot));
+    }
+
+    #[tokio::test]
     async fn byte_limits_per_partition_and_in_total() {
         let (broker, topic, _dir) = topic(2).await;
         for p in 0..2 {
@@ -313,7 +369,7 @@ mod tests {
                 append(&broker, &topic, p, 1000).await;
             }
         }
-        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
         let (all, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert!(!errors);
         let batch = bytes / 3;
@@ -321,27 +377,31 @@ mod tests {
         assert_eq!(all[0].high_watermark, 3);
 
         // Per partition: two batches fit, not three.
-        let bytes = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20).bytes;
+        let bytes = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20)
+            .await
+            .bytes;
         assert_eq!(bytes, 2 * batch);
         // A limit below one batch still returns the first batch of the response...
         let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
-        let c = collect(&two, 1 << 20);
+        let c = collect(&two, 1 << 20).await;
         let (data, bytes) = (c.partitions, c.bytes);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         assert_eq!(bytes, batch);
         // ... and the total limit leaves later partitions empty.
         let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
-        let data = collect(&two, batch + 10).partitions;
+        let data = collect(&two, batch + 10).await.partitions;
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         // Fetching from inside the log returns the batch holding that offset on.
-        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20).partitions;
+        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20)
+            .await
+            .partitions;
         assert_eq!(records_len(&data[0]), batch);
         // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
-        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20);
+        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20).await;
         let (data, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
         for offset in [4, -1] {
-            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20);
+            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20).await;
             let (data, errors) = (c.partitions, c.errors);
             assert!(errors);
             assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());

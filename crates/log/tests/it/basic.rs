@@ -541,3 +541,40 @@ fn kafka_batches_leave_deleted_records_out() {
     assert_eq!(&all[57..61], &0i32.to_be_bytes());
     assert_eq!(all.len(), 61);
 }
+
+#[test]
+fn reads_tell_whether_they_would_wait_for_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let pdir = dir.path().join("p0");
+    let p = Partition::open(
+        storage,
+        syncer.clone(),
+        pdir.clone(),
+        config(Durability::Always, 1 << 20),
+    )
+    .unwrap();
+    let value = "x".repeat(1000);
+    for _ in 0..256 {
+        let a = p.append(vec![record(&value)], 0).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    // Just written: in the page cache.
+    assert!(p.read_probably_cached(0, 1 << 20));
+    // Written back (fsynced) pages can be dropped from the cache: then a read would
+    // wait for the device.
+    for entry in std::fs::read_dir(&pdir).unwrap() {
+        let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    }
+    assert!(!p.read_probably_cached(0, 1 << 20));
+    assert!(!p.read_probably_cached(100, 4096));
+    // A read brings the pages back.
+    let entries = p.read(0, 1 << 20).unwrap();
+    assert!(!entries.is_empty());
+    assert!(p.read_probably_cached(0, 1 << 20));
+    // Nothing to read past the end: nothing to wait for.
+    assert!(p.read_probably_cached(256, 1 << 20));
+    syncer.shutdown();
+}
