@@ -615,14 +615,17 @@ fn reads_of_entries_no_longer_in_the_page_cache_return_the_same_entries() {
     }
     let _: Vec<String> = pipe.query(&mut con).unwrap();
     let all = xrange_all(&mut con, "cold");
-    let newest: Vec<Entry> = redis::cmd("XREVRANGE")
-        .arg("cold")
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(10)
-        .query(&mut con)
-        .unwrap();
+    let newest_ten = |con: &mut Connection| -> Vec<Entry> {
+        redis::cmd("XREVRANGE")
+            .arg("cold")
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(10)
+            .query(con)
+            .unwrap()
+    };
+    let newest = newest_ten(&mut con);
     let opts = StreamReadOptions::default().count(5000);
     let read: StreamReadReply = con.xread_options(&["cold"], &["0"], &opts).unwrap();
     assert_eq!(all.len(), 2000);
@@ -630,15 +633,7 @@ fn reads_of_entries_no_longer_in_the_page_cache_return_the_same_entries() {
     // Served through the blocking thread pool now; the same answers.
     assert_eq!(xrange_all(&mut con, "cold"), all);
     assert!(evict_from_page_cache(&data.join("topics")) > 0);
-    let again: Vec<Entry> = redis::cmd("XREVRANGE")
-        .arg("cold")
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(10)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(again, newest);
+    assert_eq!(newest_ten(&mut con), newest);
     assert!(evict_from_page_cache(&data.join("topics")) > 0);
     let read_again: StreamReadReply = con.xread_options(&["cold"], &["0"], &opts).unwrap();
     let ids = |r: &StreamReadReply| -> Vec<String> {
