@@ -1091,10 +1091,13 @@ fn remove_dir_later(syncer: &Syncer, dir: PathBuf, what: &str, topic: Option<Arc
     tracing::info!(dir = %dir.display(), "removing {what}");
     let label = format!("{what} {}", dir.display());
     syncer.remove_later(Removal::new(label, move || {
-        truncate_files(&dir)?;
-        std::fs::remove_dir_all(&dir)?;
+        // Best effort: the removal is what matters.
+        if let Err(error) = truncate_files(&dir) {
+            tracing::debug!(dir = %dir.display(), %error, "cannot truncate before removing");
+        }
+        let removed = std::fs::remove_dir_all(&dir);
         drop(topic);
-        Ok(())
+        removed
     }));
 }
 

@@ -941,6 +941,9 @@ impl Partition {
     ///
     /// [`StorageFile::probably_cached`]: crate::storage::StorageFile::probably_cached
     pub fn read_probably_cached(&self, from: u64, max_bytes: usize) -> bool {
+        if from >= self.marks().high_watermark {
+            return true;
+        }
         let segments = self.segments.read().clone();
         let i = segments
             .partition_point(|s| s.base_offset <= from)
@@ -1646,9 +1649,11 @@ fn remove_segments_later(
     let what = format!("{} trimmed segments in {}", bases.len(), dir.display());
     syncer.remove_later(Removal::new(what, move || {
         for base in bases {
+            // The index first: a start finds segments by their log files, so a log
+            // file left by an interrupted removal is removed again, an index is not.
             for name in [
-                crate::segment::log_file_name(base),
                 crate::segment::index_file_name(base),
+                crate::segment::log_file_name(base),
             ] {
                 match storage.remove_file(&dir.join(name)) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

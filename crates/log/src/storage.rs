@@ -136,9 +136,9 @@ impl StorageFile for FsFile {
     fn probably_cached(&self, pos: u64) -> bool {
         // One byte with RWF_NOWAIT: EAGAIN if its page is not in the page cache.
         // Anything else (EOF, no RWF_NOWAIT support) says yes and leaves the real read
-        // to report it. Only where the read starts: a probe further on would look
-        // like random access to the kernel's readahead, and a sequential replay from
-        // the device would lose it (measured: 720 -> 290 MB/s).
+        // to report it. Only where the read starts: that is where a sequential reader
+        // continues, and a probe elsewhere is a read at an unrelated position, which
+        // the kernel's readahead heuristics may take for random access.
         let mut byte = [0u8; 1];
         let mut bufs = [io::IoSliceMut::new(&mut byte)];
         !matches!(

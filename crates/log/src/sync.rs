@@ -135,6 +135,9 @@ impl Syncer {
 
     /// Queues a removal for the remover thread; returns at once.
     pub fn remove_later(&self, removal: Removal) {
+        if self.inner.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
         self.inner.removals.lock().queue.push_back(removal);
         self.inner.removals_cv.notify_one();
     }
@@ -157,11 +160,15 @@ impl Syncer {
     /// started).
     pub fn shutdown(&self) {
         self.inner.shutdown.store(true, Ordering::SeqCst);
-        {
-            let _r = self.inner.removals.lock();
+        // Pending removals are dropped (a job may hold the last handle of a topic
+        // whose partitions hold this syncer: dropping them here breaks that cycle).
+        let dropped = {
+            let mut r = self.inner.removals.lock();
             self.inner.removals_cv.notify_all();
             self.inner.removals_idle_cv.notify_all();
-        }
+            std::mem::take(&mut r.queue)
+        };
+        drop(dropped);
         {
             let _q = self.inner.queue.lock();
             self.inner.queue_cv.notify_all();

@@ -1,7 +1,5 @@
 //! Reading stream entries by ID range, forwards and backwards, as Redis replies.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use brook_broker::fields;
@@ -28,39 +26,6 @@ fn too_large() -> Frame {
 
 fn size(r: &StoredRecord) -> usize {
     64 + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
-}
-
-/// Where a range read runs: [`range`] / [`range_rev`] on this thread when where it
-/// starts is probably in the page cache, on a blocking thread when not (a client
-/// replaying old entries from the device must not stall the other connections this
-/// runtime worker serves).
-pub async fn range_off_runtime(
-    p: &Arc<Partition>,
-    start: StreamId,
-    end: StreamId,
-    count: usize,
-    rev: bool,
-) -> Result<Vec<StoredRecord>, Frame> {
-    let probe = if rev { end.successor() } else { Some(start) };
-    let cached = match probe.map(|id| p.offset_for_stream_id(id)) {
-        Some(Ok(from)) => p.read_probably_cached(from.saturating_sub(u64::from(rev)), CHUNK_BYTES),
-        // At the very end, or the lookup failed (which the read reports).
-        _ => true,
-    };
-    let read = move |p: &Partition| {
-        if rev {
-            range_rev(p, end, start, count)
-        } else {
-            range(p, start, end, count)
-        }
-    };
-    if cached {
-        return read(p);
-    }
-    let p = p.clone();
-    tokio::task::spawn_blocking(move || read(&p))
-        .await
-        .unwrap_or_else(|e| Err(err(format!("stream read failed: {e}"))))
 }
 
 /// Live entries with `start <= id <= end`, oldest first, at most `count`.

@@ -189,18 +189,19 @@ async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
                 continue;
             }
         };
-        let marks = p.marks();
-        let as_i64 = |o: u64| i64::try_from(o).unwrap_or(i64::MAX);
-        let data = data
-            .with_high_watermark(as_i64(marks.high_watermark))
-            .with_last_stable_offset(as_i64(marks.high_watermark))
-            .with_log_start_offset(as_i64(marks.log_start));
         let limit = w.max_bytes.min(max_bytes.saturating_sub(total));
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
             Ok(offset) => read(p, offset, limit.max(1)).await,
         };
+        // After the read (which may have waited for the device): never behind it.
+        let marks = p.marks();
+        let as_i64 = |o: u64| i64::try_from(o).unwrap_or(i64::MAX);
+        let data = data
+            .with_high_watermark(as_i64(marks.high_watermark))
+            .with_last_stable_offset(as_i64(marks.high_watermark))
+            .with_log_start_offset(as_i64(marks.log_start));
         match read {
             Err(e) => {
                 errors = true;

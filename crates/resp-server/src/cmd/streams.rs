@@ -490,14 +490,14 @@ fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
 }
 
 async fn xrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    range_command(c, args, false).await
+    range_command(c, args, false)
 }
 
 async fn xrevrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    range_command(c, args, true).await
+    range_command(c, args, true)
 }
 
-async fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
+fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
     let (start_arg, end_arg) = if rev {
         (&args[3], &args[2])
     } else {
@@ -521,7 +521,11 @@ async fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
         Ok(None) => return Ok(Frame::Array(vec![])),
         Err(e) => return Ok(e),
     };
-    let records = stream_read::range_off_runtime(&p, start, end, count, rev).await;
+    let records = if rev {
+        stream_read::range_rev(&p, end, start, count)
+    } else {
+        stream_read::range(&p, start, end, count)
+    };
     Ok(match records {
         Ok(r) => entries_frame(&r),
         Err(e) => e,
@@ -690,9 +694,7 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                     stream_read::last_entry(&p).map(|r| r.into_iter().collect::<Vec<_>>())
                 }
                 ReadFrom::After(id) => match id.successor() {
-                    Some(next) => {
-                        stream_read::range_off_runtime(&p, next, StreamId::MAX, count, false).await
-                    }
+                    Some(next) => stream_read::range(&p, next, StreamId::MAX, count),
                     None => Ok(Vec::new()),
                 },
             };
