@@ -16,7 +16,9 @@
 #      with a concurrent consumer measuring end-to-end latency (records carry their
 #      send time); consume the last 1 KiB topic from offset 0 right after it was
 #      written (page cache); 1 KiB acks=1 against the everysec server for
-#      comparison. Each row's topics are deleted (RESP DEL) once done with.
+#      comparison. Each row's topics are deleted (RESP DEL) once done with, and the
+#      next row waits until the server has freed their files (INFO memory
+#      lazyfree_pending_objects:0).
 # Prints one table (records/s, MB/s, end-to-end p50/p99/max, ratio of MB/s to the
 # disk bandwidth for produce rows and to the loopback bandwidth for the consume
 # row), the client settings used, and a PASS/FAIL line per target:
@@ -53,7 +55,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; forward+=("$1") ;;
         --dir) dir="$2"; shift ;;
         --no-everysec) everysec=0 ;;
-        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) forward+=("$1") ;;
     esac
     shift

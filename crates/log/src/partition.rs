@@ -932,15 +932,14 @@ impl Partition {
         self.read_limited(from, max_bytes, usize::MAX)
     }
 
-    /// Whether a [`Partition::read`] from `from` of up to `max_bytes` would probably
-    /// be served from the page cache (see [`StorageFile::probably_cached`]: where it
-    /// starts is). Callers
-    /// on an async runtime read inline when it would and on a blocking thread when
-    /// not: a consumer replaying old data from the device must not stall the other
-    /// connections its runtime worker serves.
+    /// Whether a [`Partition::read`] from `from` would probably be served from the
+    /// page cache: whether where it starts is (see [`StorageFile::probably_cached`]).
+    /// Callers on an async runtime read inline when it would and on a blocking thread
+    /// when not: a consumer replaying old data from the device must not stall the
+    /// other connections its runtime worker serves.
     ///
     /// [`StorageFile::probably_cached`]: crate::storage::StorageFile::probably_cached
-    pub fn read_probably_cached(&self, from: u64, max_bytes: usize) -> bool {
+    pub fn read_probably_cached(&self, from: u64) -> bool {
         if from >= self.marks().high_watermark {
             return true;
         }
@@ -961,7 +960,7 @@ impl Partition {
             };
             (start, st.len.saturating_sub(start))
         };
-        max_bytes == 0 || len == 0 || seg.file.probably_cached(start)
+        len == 0 || seg.file.probably_cached(start)
     }
 
     /// [`Partition::read`] that also stops once the entries hold `max_records`

@@ -148,7 +148,8 @@ impl Syncer {
         r.queue.len() + usize::from(r.running)
     }
 
-    /// Waits until the removals queued so far are done (or shutdown has dropped them).
+    /// Waits until the remover has nothing queued or running (or shutdown has dropped
+    /// what was queued). Removals queued meanwhile are waited for too.
     pub fn wait_for_removals(&self) {
         let mut r = self.inner.removals.lock();
         while (r.running || !r.queue.is_empty()) && !self.inner.shutdown.load(Ordering::SeqCst) {
@@ -251,5 +252,42 @@ fn timer(inner: &Inner) {
             }
             None => inner.timers_cv.wait(&mut timers),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removals_run_in_order_off_the_caller_and_are_counted_until_done() {
+        let syncer = Syncer::start(1).unwrap();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<&'static str>();
+        let first_done = done_tx.clone();
+        syncer.remove_later(Removal::new("first".into(), move || {
+            release_rx.recv().unwrap();
+            first_done.send("first").unwrap();
+            Ok(())
+        }));
+        syncer.remove_later(Removal::new("second".into(), move || {
+            done_tx.send("second").unwrap();
+            Err(std::io::Error::other("reported, not fatal"))
+        }));
+        // The first is running (blocked) and the second queued.
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while syncer.removals_pending() != 2 {
+            assert!(Instant::now() < deadline, "{}", syncer.removals_pending());
+            std::thread::yield_now();
+        }
+        release_tx.send(()).unwrap();
+        syncer.wait_for_removals();
+        assert_eq!(syncer.removals_pending(), 0);
+        assert_eq!(done_rx.try_iter().collect::<Vec<_>>(), ["first", "second"]);
+        syncer.shutdown();
+        // After shutdown nothing is queued any more.
+        syncer.remove_later(Removal::new("late".into(), || Ok(())));
+        assert_eq!(syncer.removals_pending(), 0);
     }
 }

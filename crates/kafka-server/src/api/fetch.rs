@@ -250,7 +250,7 @@ async fn read(
     offset: u64,
     max_bytes: usize,
 ) -> Result<Vec<Entry>, ResponseError> {
-    let read = if p.read_probably_cached(offset, max_bytes) {
+    let read = if p.read_probably_cached(offset) {
         p.read(offset, max_bytes)
     } else {
         let p = p.clone();
@@ -337,14 +337,14 @@ mod tests {
         }
         let hot = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
         let p = topic.partition(0).unwrap();
-        assert!(p.read_probably_cached(0, 1 << 20));
+        assert!(p.read_probably_cached(0));
         // Drop the (fsynced, clean) pages from the page cache.
         let pdir = dir.path().join("topics").join(&topic.id).join("0");
         for entry in std::fs::read_dir(pdir).unwrap() {
             let file = std::fs::File::open(entry.unwrap().path()).unwrap();
             rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
         }
-        assert!(!p.read_probably_cached(0, 1 << 20));
+        assert!(!p.read_probably_cached(0));
         let cold = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
         assert!(!cold.errors);
         assert!(hot.bytes > 20 * 50_000);

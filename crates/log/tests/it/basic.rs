@@ -561,20 +561,20 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     // Just written: in the page cache.
-    assert!(p.read_probably_cached(0, 1 << 20));
+    assert!(p.read_probably_cached(0));
     // Written back (fsynced) pages can be dropped from the cache: then a read would
     // wait for the device.
     for entry in std::fs::read_dir(&pdir).unwrap() {
         let file = std::fs::File::open(entry.unwrap().path()).unwrap();
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
     }
-    assert!(!p.read_probably_cached(0, 1 << 20));
-    assert!(!p.read_probably_cached(100, 4096));
+    assert!(!p.read_probably_cached(0));
+    assert!(!p.read_probably_cached(100));
     // A read brings the pages back.
     let entries = p.read(0, 1 << 20).unwrap();
     assert!(!entries.is_empty());
-    assert!(p.read_probably_cached(0, 1 << 20));
+    assert!(p.read_probably_cached(0));
     // Nothing to read past the end: nothing to wait for.
-    assert!(p.read_probably_cached(256, 1 << 20));
+    assert!(p.read_probably_cached(256));
     syncer.shutdown();
 }

@@ -454,6 +454,7 @@ fn metrics_cover_partitions_groups_requests_and_fsync() {
             5.0,
         ),
         ("brook_connections{protocol=\"resp\"}", 1.0),
+        ("brook_removals_pending", 0.0),
     ];
     for (series, want) in expect {
         assert_eq!(sample(m, series), Some(want), "{series} in\n{m}");

@@ -626,6 +626,16 @@ fn info_reports_clients_commands_and_keyspace() {
 
     let db0 = info_field(&mut con, "keyspace", "db0");
     assert!(db0.starts_with("keys=3,expires=0,avg_ttl=0"), "db0:{db0}");
+    // A deleted stream's files are freed in the background, counted as Redis counts
+    // what UNLINK left to free.
+    let deleted: usize = con.del("k1").unwrap();
+    assert_eq!(deleted, 1);
+    crate::util::poll("lazyfree_pending_objects:0", || {
+        let pending: u64 = info_field(&mut con, "memory", "lazyfree_pending_objects")
+            .parse()
+            .unwrap();
+        (pending == 0).then_some(())
+    });
     let all: String = redis::cmd("INFO").query(&mut con).unwrap();
     for section in ["# Server", "# Clients", "# Stats", "# Keyspace"] {
         assert!(all.contains(section), "INFO lacks {section}:\n{all}");
