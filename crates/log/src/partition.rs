@@ -751,6 +751,17 @@ impl Partition {
         Ok(())
     }
 
+    /// After `run_sync` panicked: the partition fails as after a failed fsync
+    /// (appends are refused, waiters get [`WaitError::Failed`]) rather than leave
+    /// them waiting for an fsync that never comes.
+    pub(crate) fn sync_panicked(&self) {
+        let mut w = self.writer.lock();
+        let path = w.active.log_path.clone();
+        let _ = self.fail(&mut w, &path, io::Error::other("the fsync worker panicked"));
+        drop(w);
+        self.sync.lock().in_flight = false;
+    }
+
     fn fail(&self, w: &mut Writer, path: &Path, e: io::Error) -> AppendError {
         let reason = format!("fsync of {} failed: {e}", path.display());
         tracing::error!(partition = %self.dir.display(), %reason, "partition stops accepting appends");

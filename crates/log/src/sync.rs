@@ -200,7 +200,15 @@ fn worker(inner: &Inner) {
             }
         };
         match next {
-            Some(p) => p.run_sync(),
+            Some(p) => {
+                // A panic here would leave the partition waiting for an fsync that
+                // never comes (and lose this worker): fail the partition instead, as
+                // a failed fsync does.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run_sync()));
+                if run.is_err() {
+                    p.sync_panicked();
+                }
+            }
             None => return,
         }
     }
@@ -220,11 +228,19 @@ fn remover(inner: &Inner) {
         };
         r.running = true;
         let Removal { what, job } = next;
-        match parking_lot::MutexGuard::unlocked(&mut r, job) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
+        // A job that panics must not take the thread with it: later removals would
+        // never run and `wait_for_removals` would wait forever.
+        let outcome = parking_lot::MutexGuard::unlocked(&mut r, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+        });
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(Err(error)) => {
                 tracing::warn!(%what, %error, "cannot remove; the next start retries");
+            }
+            Err(_) => {
+                tracing::error!(%what, "removal panicked; the next start retries");
             }
         }
     }
@@ -261,7 +277,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn removals_run_in_order_off_the_caller_and_are_counted_until_done() {
+    fn removals_run_in_order_off_the_caller_survive_errors_and_panics_and_are_counted() {
         let syncer = Syncer::start(1).unwrap();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<&'static str>();
@@ -271,20 +287,31 @@ mod tests {
             first_done.send("first").unwrap();
             Ok(())
         }));
+        let second_done = done_tx.clone();
         syncer.remove_later(Removal::new("second".into(), move || {
-            done_tx.send("second").unwrap();
+            second_done.send("second").unwrap();
             Err(std::io::Error::other("reported, not fatal"))
         }));
-        // The first is running (blocked) and the second queued.
+        syncer.remove_later(Removal::new("panics".into(), || {
+            panic!("a removal job panicked (expected by this test)")
+        }));
+        syncer.remove_later(Removal::new("after the panic".into(), move || {
+            done_tx.send("after the panic").unwrap();
+            Ok(())
+        }));
+        // The first is running (blocked) and the others queued.
         let deadline = Instant::now() + std::time::Duration::from_secs(10);
-        while syncer.removals_pending() != 2 {
+        while syncer.removals_pending() != 4 {
             assert!(Instant::now() < deadline, "{}", syncer.removals_pending());
             std::thread::yield_now();
         }
         release_tx.send(()).unwrap();
         syncer.wait_for_removals();
         assert_eq!(syncer.removals_pending(), 0);
-        assert_eq!(done_rx.try_iter().collect::<Vec<_>>(), ["first", "second"]);
+        assert_eq!(
+            done_rx.try_iter().collect::<Vec<_>>(),
+            ["first", "second", "after the panic"]
+        );
         syncer.shutdown();
         // After shutdown nothing is queued any more.
         syncer.remove_later(Removal::new("late".into(), || Ok(())));

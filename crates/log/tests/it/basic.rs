@@ -578,3 +578,111 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
     assert!(p.read_probably_cached(256));
     syncer.shutdown();
 }
+
+/// Real files whose `sync_data` panics once `panic` is set.
+#[derive(Debug, Default)]
+struct PanickingSync {
+    panic: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug)]
+struct PanickingFile {
+    inner: Arc<dyn brook_log::StorageFile>,
+    panic: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl brook_log::StorageFile for PanickingFile {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, pos)
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> std::io::Result<()> {
+        self.inner.write_all_at(buf, pos)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        assert!(
+            !self.panic.load(std::sync::atomic::Ordering::SeqCst),
+            "sync_data panics (expected by this test)"
+        );
+        self.inner.sync_data()
+    }
+}
+
+impl Storage for PanickingSync {
+    fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+        FsStorage.create_dir_all(path)
+    }
+    fn open(
+        &self,
+        path: &std::path::Path,
+        create: bool,
+    ) -> std::io::Result<Arc<dyn brook_log::StorageFile>> {
+        Ok(Arc::new(PanickingFile {
+            inner: FsStorage.open(path, create)?,
+            panic: self.panic.clone(),
+        }))
+    }
+    fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        FsStorage.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+        FsStorage.remove_dir_all(path)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        FsStorage.rename(from, to)
+    }
+    fn list_dir(&self, dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        FsStorage.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        FsStorage.sync_dir(dir)
+    }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        FsStorage.exists(path)
+    }
+}
+
+#[test]
+fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let panic = storage.panic.clone();
+    let p = Partition::open(
+        Arc::new(storage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Always, 1 << 20),
+    )
+    .unwrap();
+    let a = p.append(vec![record("durable")], 5_000).unwrap();
+    p.wait_durable_blocking(a.next_offset).unwrap();
+
+    panic.store(true, std::sync::atomic::Ordering::SeqCst);
+    let a = p.append(vec![record("never durable")], 5_000).unwrap();
+    assert!(matches!(
+        p.wait_durable_blocking(a.next_offset),
+        Err(brook_log::WaitError::Failed)
+    ));
+    assert!(matches!(
+        p.append(vec![record("refused")], 5_000),
+        Err(AppendError::Failed { .. })
+    ));
+    // The worker survived: another partition on the same syncer still gets fsyncs.
+    panic.store(false, std::sync::atomic::Ordering::SeqCst);
+    let q = Partition::open(
+        Arc::new(FsStorage),
+        syncer.clone(),
+        dir.path().join("p1"),
+        config(Durability::Always, 1 << 20),
+    )
+    .unwrap();
+    let b = q.append(vec![record("fine")], 5_000).unwrap();
+    q.wait_durable_blocking(b.next_offset).unwrap();
+    syncer.shutdown();
+}
