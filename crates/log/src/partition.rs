@@ -10,10 +10,25 @@
 //!   acknowledgement waits for the fsync that covers the entry.
 //! - Under `always` the high watermark (what readers see) is the durable end, so no
 //!   reader acts on an entry a crash could take back.
-//! - A segment is sealed by fsyncing it, then writing its index file atomically
-//!   (temp + fsync + rename + directory fsync), then creating the next segment and
-//!   fsyncing the directory. An index file is trusted only if it covers exactly the
-//!   segment's length; otherwise it is rebuilt by scanning.
+//! - A roll only creates the next segment file and makes it the active one (on the
+//!   appending thread, writer locked, no fsync). The fsync worker then *seals* the
+//!   old segment: it fsyncs the old segment's data and the directory (which holds
+//!   the new segment's entry), fsyncs the active segment, writes the old segment's
+//!   index file atomically (temp + fsync + rename + directory fsync), and only then
+//!   reports offsets past the old segment durable (if the index file cannot be
+//!   written, offsets up to the old segment's end only, and it retries). So an index
+//!   file marks a sealed segment, and nothing after an unsealed segment was ever
+//!   acknowledged under `always`. An index file is trusted only if it covers exactly
+//!   the segment's length; otherwise it is rebuilt by scanning.
+//! - A crash between a roll and its seal can leave the old segment with a torn tail
+//!   (or short by whole entries) and later segments holding data written after it.
+//!   Unsealed segments are recovered like the active one: the log is cut at the
+//!   first of the segments after the last indexed one that ends early or does not
+//!   reach the next one's base, and the segments after it are removed (nothing in
+//!   them was acknowledged under `always`). An early end in an indexed segment, or
+//!   before one, is corruption: reported, never served, the file left as it is. What
+//!   recovery keeps but finds unindexed is fsynced (with the directory) before the
+//!   partition opens, since it is then reported durable.
 //! - The log-start offset and the last stream ID live in `partition.meta`, replaced
 //!   atomically. It is written *before* trimmed segments are deleted, so a crash in
 //!   between leaves segments that recovery deletes again.
@@ -198,8 +213,8 @@ pub struct PartitionStats {
     pub fsync_seconds: Histogram,
     /// Appends each fsync made durable (the group-commit batch size).
     pub appends_per_fsync: Histogram,
-    /// Duration of each segment roll (old segment fsynced and indexed, new one
-    /// created), during which appends to the partition wait.
+    /// Duration of each segment roll (the next segment created; the old one is
+    /// sealed later by the fsync worker), during which appends to the partition wait.
     pub roll_seconds: Histogram,
 }
 
@@ -224,6 +239,10 @@ impl Default for PartitionStats {
 #[derive(Debug)]
 struct Writer {
     active: Arc<Segment>,
+    /// Segments rolled over but not yet sealed, oldest first: their data, and the
+    /// directory entry of the segment after them, are not known durable yet, and their
+    /// index files are not written. `run_sync` seals them, off the appending thread.
+    unsealed: Vec<Arc<Segment>>,
     next_offset: u64,
     last_id: Option<StreamId>,
     log_start: u64,
@@ -247,6 +266,10 @@ struct SyncFlags {
     gathering: bool,
 }
 
+/// How soon the fsync worker tries again to write a sealed segment's index file after
+/// a failure (offsets after that segment are not reported durable until it succeeds).
+const SEAL_RETRY: Duration = Duration::from_millis(100);
+
 /// Longest an fsync waits for appends to gather.
 const GATHER_MAX: Duration = Duration::from_millis(1);
 
@@ -263,6 +286,8 @@ pub struct Partition {
     sync: Mutex<SyncFlags>,
     gathered: parking_lot::Condvar,
     trim_lock: Mutex<()>,
+    /// Serialises the writing of sealed segments' index files (`index_sealed`).
+    seal_lock: Mutex<()>,
     deletions: Mutex<Deletions>,
     me: Weak<Partition>,
     pub stats: PartitionStats,
@@ -358,10 +383,17 @@ impl Partition {
         }
         remove_segments_later(&syncer, &storage, &dir, trimmed, Vec::new());
 
-        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len().max(1));
-        let last = bases.len().saturating_sub(1);
-        for (i, &base) in bases.iter().enumerate() {
-            let (seg, stop) = Segment::open(storage.as_ref(), &dir, base).map_err(io_err(&dir))?;
+        let mut opened = Vec::with_capacity(bases.len());
+        for &base in &bases {
+            opened.push(Segment::open(storage.as_ref(), &dir, base).map_err(io_err(&dir))?);
+        }
+        drop_after_unsealed_tail(storage.as_ref(), &dir, &mut opened).map_err(io_err(&dir))?;
+        seal_recovered(storage.as_ref(), &dir, &opened).map_err(io_err(&dir))?;
+
+        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(opened.len().max(1));
+        let last = opened.len().saturating_sub(1);
+        for (i, (seg, stop)) in opened.into_iter().enumerate() {
+            let base = seg.base_offset;
             if let Some(prev) = segments.last() {
                 let expected = prev.state.read().next_offset;
                 if prev.state.read().corrupt.is_some() {
@@ -450,6 +482,7 @@ impl Partition {
             config: RwLock::new(config),
             writer: Mutex::new(Writer {
                 active,
+                unsealed: Vec::new(),
                 next_offset,
                 last_id,
                 log_start,
@@ -461,6 +494,7 @@ impl Partition {
             sync: Mutex::new(SyncFlags::default()),
             gathered: parking_lot::Condvar::new(),
             trim_lock: Mutex::new(()),
+            seal_lock: Mutex::new(()),
             deletions: Mutex::new(deletions),
             me: me.clone(),
             stats: PartitionStats::default(),
@@ -650,7 +684,8 @@ impl Partition {
         };
         let segment_bytes = self.config.read().segment_bytes;
         let active_len = w.active.state.read().len;
-        if active_len > 0 && active_len + meta.entry_len as u64 > segment_bytes {
+        let rolled = active_len > 0 && active_len + meta.entry_len as u64 > segment_bytes;
+        if rolled {
             self.roll(&mut w)?;
         }
         let active = w.active.clone();
@@ -666,6 +701,11 @@ impl Partition {
         if let Err(e) = written {
             // Nothing advanced; drop whatever part of the entry reached the file.
             let _ = active.file.set_len(pos);
+            if rolled {
+                // The old segment still gets sealed.
+                drop(w);
+                self.request_sync();
+            }
             return Err(write_error(&active.log_path, e));
         }
         active
@@ -691,6 +731,8 @@ impl Partition {
         }
         match self.config.read().durability {
             Durability::Always => self.request_sync(),
+            // The segment rolled over: seal it now, whatever the policy.
+            _ if rolled => self.request_sync(),
             Durability::Interval { ms } => {
                 self.arm_timer(Duration::from_millis(ms));
                 self.presync_before_roll(pos, meta.entry_len as u64, segment_bytes);
@@ -708,10 +750,9 @@ impl Partition {
 
     /// Under the interval and `never` policies, asks for an fsync when the active
     /// segment passes 3/4 and 15/16 of `segment_bytes` (the entry at `pos`, `len`
-    /// bytes, crossed the mark). The roll that seals the segment fsyncs it with the
-    /// writer locked; flushed ahead of time by the fsync workers, it leaves that fsync
-    /// little to write, so appends do not stall behind up to an interval's worth of
-    /// dirty data.
+    /// bytes, crossed the mark). The fsync that seals the segment after its roll then
+    /// has little left to write, so the appends waiting for it (acks=-1, WAITAOF) do
+    /// not wait behind up to an interval's worth of dirty data.
     fn presync_before_roll(&self, pos: u64, len: u64, segment_bytes: u64) {
         let crossed = |mark: u64| pos < mark && pos + len >= mark;
         if crossed(segment_bytes / 4 * 3) || crossed(segment_bytes / 16 * 15) {
@@ -719,26 +760,14 @@ impl Partition {
         }
     }
 
-    /// Seals the active segment and starts a new one. Called with the writer locked.
+    /// Starts a new active segment; the old one joins `Writer::unsealed` for
+    /// `run_sync` to seal. Called with the writer locked, on the appending thread: it
+    /// creates a file and nothing more (no fsync), so appends to the partition, and
+    /// the runtime worker the append runs on, wait microseconds, not the milliseconds
+    /// to seconds an fsync can take.
     fn roll(&self, w: &mut Writer) -> Result<(), AppendError> {
         let started = Instant::now();
-        let rolled = self.roll_locked(w);
-        self.stats.roll_seconds.observe_duration(started.elapsed());
-        rolled
-    }
-
-    fn roll_locked(&self, w: &mut Writer) -> Result<(), AppendError> {
-        let old = w.active.clone();
-        if let Err(e) = old.file.sync_data() {
-            return Err(self.fail(w, &old.log_path, e));
-        }
-        let durable = old.state.read().next_offset;
-        self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
-        old.write_index(self.storage.as_ref())
-            .and_then(|()| old.switch_to_file_index(self.storage.as_ref()))
-            .map_err(|e| write_error(&old.index_path, e))?;
         let new = Segment::create(self.storage.as_ref(), &self.dir, w.next_offset)
-            .and_then(|seg| self.storage.sync_dir(&self.dir).map(|()| seg))
             .map_err(|e| write_error(&self.dir, e))?;
         let new = Arc::new(new);
         {
@@ -747,8 +776,66 @@ impl Partition {
             v.push(new.clone());
             *segs = Arc::new(v);
         }
-        w.active = new;
+        let old = std::mem::replace(&mut w.active, new);
+        w.unsealed.push(old);
+        self.stats.roll_seconds.observe_duration(started.elapsed());
         Ok(())
+    }
+
+    /// Makes rolled-over segments durable: their data, then the directory (which
+    /// holds the entries of the segments created after them). Until this returns, no
+    /// offset past their start may be reported durable.
+    fn seal_data(&self, unsealed: &[Arc<Segment>]) -> Result<(), (PathBuf, io::Error)> {
+        if unsealed.is_empty() {
+            return Ok(());
+        }
+        for seg in unsealed {
+            seg.file
+                .sync_data()
+                .map_err(|e| (seg.log_path.clone(), e))?;
+        }
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(|e| (self.dir.clone(), e))
+    }
+
+    /// After [`Partition::seal_data`]: writes the index files of `sealed`, oldest
+    /// first, and searches them instead of memory from then on, taking each out of
+    /// `Writer::unsealed`. An index file marks a sealed segment (see
+    /// `Partition::open`), so it is written before any offset after the segment is
+    /// reported durable: on a failure this stops and returns the end of the segment it
+    /// failed on, the limit of what may be reported durable until a retry succeeds.
+    /// Segments trimmed away meanwhile, or sealed already by a concurrent call (`close`
+    /// and the fsync worker), are skipped.
+    fn index_sealed(&self, sealed: &[Arc<Segment>]) -> Option<u64> {
+        let _seal = self.seal_lock.lock();
+        for seg in sealed {
+            let pending = self
+                .writer
+                .lock()
+                .unsealed
+                .iter()
+                .any(|u| Arc::ptr_eq(u, seg));
+            if !pending {
+                continue;
+            }
+            let listed = || self.segments.read().iter().any(|s| Arc::ptr_eq(s, seg));
+            if listed() {
+                let indexed = seg
+                    .write_index(self.storage.as_ref())
+                    .and_then(|()| seg.switch_to_file_index(self.storage.as_ref()));
+                if let Err(error) = indexed {
+                    tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write the index of a sealed segment; later offsets are reported durable once a retry succeeds");
+                    return Some(seg.state.read().next_offset);
+                }
+                if !listed() {
+                    // Trimmed meanwhile: its files are being removed, this one too.
+                    let _ = self.storage.remove_file(&seg.index_path);
+                }
+            }
+            self.writer.lock().unsealed.retain(|u| !Arc::ptr_eq(u, seg));
+        }
+        None
     }
 
     /// After `run_sync` panicked: the partition fails as after a failed fsync
@@ -811,16 +898,29 @@ impl Partition {
     pub(crate) fn run_sync(&self) {
         loop {
             self.gather();
-            let (file, path, target) = {
+            let (file, path, target, unsealed) = {
                 let w = self.writer.lock();
                 (
                     w.active.file.clone(),
                     w.active.log_path.clone(),
                     w.next_offset,
+                    // After `close` (which seals what it can) nothing is written into
+                    // the directory any more: it may be on its way out.
+                    if w.closed {
+                        Vec::new()
+                    } else {
+                        w.unsealed.clone()
+                    },
                 )
             };
             let appends = std::mem::take(&mut self.sync.lock().appends_since_sync);
             let started = Instant::now();
+            if let Err((path, e)) = self.seal_data(&unsealed) {
+                let mut w = self.writer.lock();
+                let _ = self.fail(&mut w, &path, e);
+                self.sync.lock().in_flight = false;
+                return;
+            }
             if target > self.marks().durable_end {
                 if let Err(e) = file.sync_data() {
                     let mut w = self.writer.lock();
@@ -838,7 +938,13 @@ impl Partition {
                     .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
                 self.stats.fsync_seconds.observe_duration(took);
                 self.stats.appends_per_fsync.observe(appends as f64);
-                self.update_marks(|m| m.durable_end = m.durable_end.max(target));
+            }
+            let limit = self.index_sealed(&unsealed);
+            let durable = limit.map_or(target, |limit| limit.min(target));
+            self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
+            if limit.is_some() {
+                self.syncer
+                    .schedule(Instant::now() + SEAL_RETRY, self.me.clone());
             }
             let mut f = self.sync.lock();
             f.last_sync = Some(Instant::now());
@@ -1502,6 +1608,12 @@ impl Partition {
             *segs = Arc::new(keep);
             doomed
         };
+        // Trimmed before they were sealed (interval and `never` policies): they need
+        // no seal, and their last handle must go with the remover's.
+        self.writer
+            .lock()
+            .unsealed
+            .retain(|u| !doomed.iter().any(|d| Arc::ptr_eq(d, u)));
         if let Err(e) = self
             .deletions
             .lock()
@@ -1563,12 +1675,18 @@ impl Partition {
         }
         w.closed = true;
         let active = w.active.clone();
+        let unsealed = w.unsealed.clone();
         if w.failed.is_none() {
+            if let Err((path, e)) = self.seal_data(&unsealed) {
+                return Err(self.fail(&mut w, &path, e));
+            }
             if let Err(e) = active.file.sync_data() {
                 return Err(self.fail(&mut w, &active.log_path, e));
             }
             let end = w.next_offset;
-            self.update_marks(|m| m.durable_end = end);
+            drop(w);
+            let durable = self.index_sealed(&unsealed).map_or(end, |l| l.min(end));
+            self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
             active
                 .write_index(self.storage.as_ref())
                 .map_err(|e| write_error(&active.index_path, e))?;
@@ -1626,6 +1744,95 @@ fn entry_len_at(seg: &Segment, pos: u64, end: u64) -> Result<(usize, usize), Rea
         return Err(corrupt(CorruptEntry::Length(len as i64)));
     }
     Ok((len, kafka_len))
+}
+
+/// Crash recovery of segments rolled over but not sealed (see `Writer::unsealed`).
+/// A segment is sealed once its data and the directory are fsynced, and its index
+/// file is written only after that: a segment with a valid index file is sealed. The
+/// segments after the last one with an index file may not be (a crash came between a
+/// roll and the seal): if one of them ends early (a torn or bad tail, or entries lost
+/// whole so that the next segment does not start where it ends: the part of it that
+/// did not reach the disk), the log ends there. It is cut there and the later
+/// segments, written after data that was lost, are removed: none of their records
+/// was durable, so none was acknowledged under `always`. (A stop in a segment with
+/// an index file, or before it, is corruption and is reported as such.)
+fn drop_after_unsealed_tail(
+    storage: &dyn Storage,
+    dir: &Path,
+    opened: &mut Vec<(Segment, Option<ScanStop>)>,
+) -> io::Result<()> {
+    let indexed =
+        |seg: &Segment| matches!(seg.state.read().index, crate::index::SegmentIndex::File(_));
+    let unsealed_from = opened
+        .iter()
+        .rposition(|(seg, _)| indexed(seg))
+        .map_or(0, |i| i + 1);
+    // The log ends at the first of them that stops early, or whose next segment does
+    // not start where it ends (its last entries were lost whole).
+    let ends = |i: usize| {
+        let (seg, stop) = &opened[i];
+        stop.is_some()
+            || opened
+                .get(i + 1)
+                .is_some_and(|(next, _)| next.base_offset != seg.state.read().next_offset)
+    };
+    let Some(cut) = (unsealed_from..opened.len()).find(|&i| ends(i)) else {
+        return Ok(());
+    };
+    // (The last segment's tail is truncated like any active segment's, by the caller.)
+    if cut + 1 < opened.len() {
+        for (seg, _) in opened.drain(cut + 1..) {
+            let bytes = seg.file.len().unwrap_or(0);
+            tracing::warn!(
+                segment = %seg.log_path.display(), bytes,
+                "removing a segment written after a segment whose tail was lost in a crash (nothing in it was durable)"
+            );
+            drop(seg.file);
+            if storage.exists(&seg.index_path) {
+                storage.remove_file(&seg.index_path)?;
+            }
+            storage.remove_file(&seg.log_path)?;
+        }
+        storage.sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// After [`drop_after_unsealed_tail`]: what survived a crash may still be only in the
+/// page cache (the process died, the machine did not). Everything recovery serves is
+/// reported durable, so the segments without an index file (not sealed, or the active
+/// one after no clean shutdown) are fsynced now, with the directory, and the sealed
+/// ones among them get their index file.
+fn seal_recovered(
+    storage: &dyn Storage,
+    dir: &Path,
+    opened: &[(Segment, Option<ScanStop>)],
+) -> io::Result<()> {
+    let unindexed: Vec<&Segment> = opened
+        .iter()
+        .map(|(seg, _)| seg)
+        .filter(|seg| !matches!(seg.state.read().index, crate::index::SegmentIndex::File(_)))
+        .collect();
+    if unindexed.is_empty() {
+        return Ok(());
+    }
+    for seg in &unindexed {
+        seg.file.sync_data()?;
+    }
+    storage.sync_dir(dir)?;
+    let last = opened.len().saturating_sub(1);
+    for (i, (seg, stop)) in opened.iter().enumerate() {
+        let unsealed = unindexed.iter().any(|u| std::ptr::eq(*u, seg));
+        if i < last && unsealed && stop.is_none() {
+            if let Err(error) = seg
+                .write_index(storage)
+                .and_then(|()| seg.switch_to_file_index(storage))
+            {
+                tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write a recovered segment's index");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_error(path: &Path, e: io::Error) -> AppendError {

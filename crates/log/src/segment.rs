@@ -121,11 +121,16 @@ impl Segment {
     /// Creates a new, empty segment file.
     pub fn create(storage: &dyn Storage, dir: &Path, base_offset: u64) -> io::Result<Segment> {
         let log_path = dir.join(log_file_name(base_offset));
+        let index_path = dir.join(index_file_name(base_offset));
+        // An index left by a segment that recovery removed must not describe this one.
+        if storage.exists(&index_path) {
+            storage.remove_file(&index_path)?;
+        }
         let file = storage.open(&log_path, true)?;
         file.set_len(0)?;
         Ok(Segment {
             base_offset,
-            index_path: dir.join(index_file_name(base_offset)),
+            index_path,
             log_path,
             file,
             state: RwLock::new(SegState::empty(base_offset)),

@@ -579,16 +579,27 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
     syncer.shutdown();
 }
 
-/// Real files whose `sync_data` panics once `panic` is set.
+/// Real files whose `sync_data` panics while `panic` is set; `sync_data` and
+/// `sync_dir` wait while `hold` is set; index files cannot be written while
+/// `fail_index` is set.
 #[derive(Debug, Default)]
 struct PanickingSync {
     panic: Arc<std::sync::atomic::AtomicBool>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    fail_index: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn wait_while(flag: &std::sync::atomic::AtomicBool) {
+    while flag.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 #[derive(Debug)]
 struct PanickingFile {
     inner: Arc<dyn brook_log::StorageFile>,
     panic: Arc<std::sync::atomic::AtomicBool>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl brook_log::StorageFile for PanickingFile {
@@ -605,6 +616,7 @@ impl brook_log::StorageFile for PanickingFile {
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> std::io::Result<()> {
+        wait_while(&self.hold);
         assert!(
             !self.panic.load(std::sync::atomic::Ordering::SeqCst),
             "sync_data panics (expected by this test)"
@@ -622,9 +634,15 @@ impl Storage for PanickingSync {
         path: &std::path::Path,
         create: bool,
     ) -> std::io::Result<Arc<dyn brook_log::StorageFile>> {
+        if self.fail_index.load(std::sync::atomic::Ordering::SeqCst)
+            && path.to_string_lossy().ends_with(".idx.tmp")
+        {
+            return Err(std::io::Error::other("index files fail (this test)"));
+        }
         Ok(Arc::new(PanickingFile {
             inner: FsStorage.open(path, create)?,
             panic: self.panic.clone(),
+            hold: self.hold.clone(),
         }))
     }
     fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
@@ -640,6 +658,7 @@ impl Storage for PanickingSync {
         FsStorage.list_dir(dir)
     }
     fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        wait_while(&self.hold);
         FsStorage.sync_dir(dir)
     }
     fn exists(&self, path: &std::path::Path) -> bool {
@@ -684,5 +703,110 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
     .unwrap();
     let b = q.append(vec![record("fine")], 5_000).unwrap();
     q.wait_durable_blocking(b.next_offset).unwrap();
+    syncer.shutdown();
+}
+
+#[test]
+fn a_segment_roll_does_not_wait_for_an_fsync() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let hold = storage.hold.clone();
+    let p = Partition::open(
+        Arc::new(storage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Always, 600),
+    )
+    .unwrap();
+    // Every fsync (of files and of the directory) now waits; appends that roll the
+    // segment over still return.
+    hold.store(true, SeqCst);
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            let mut last = None;
+            for i in 0..40 {
+                last = Some(p.append(vec![record(&format!("r{i:02}"))], 5_000).unwrap());
+            }
+            last.map(|a| a.next_offset)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !writer.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "appends waited for an fsync"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let end = writer.join().unwrap().unwrap();
+    assert!(p.segment_count() >= 3, "{} segments", p.segment_count());
+    // Nothing is durable, so nothing is visible under `always`, until fsyncs run.
+    assert_eq!(p.marks().high_watermark, 0);
+    hold.store(false, SeqCst);
+    p.wait_durable_blocking(end).unwrap();
+    assert_eq!(values(&p, 0).len(), 40);
+    p.close().unwrap();
+    drop(p);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("p0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let count = |ext: &str| {
+        names
+            .iter()
+            .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()) && n.ends_with(ext))
+            .count()
+    };
+    assert!(count(".log") >= 3);
+    assert_eq!(count(".idx"), count(".log"), "{names:?}");
+    // Reopened: every record there.
+    let p = Partition::open(
+        Arc::new(FsStorage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Always, 600),
+    )
+    .unwrap();
+    assert_eq!(values(&p, 0).len(), 40);
+    syncer.shutdown();
+}
+
+#[test]
+fn offsets_after_a_segment_without_its_index_file_are_not_reported_durable() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let fail_index = storage.fail_index.clone();
+    let p = Partition::open(
+        Arc::new(storage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Always, 600),
+    )
+    .unwrap();
+    fail_index.store(true, SeqCst);
+    let mut appended = Vec::new();
+    while p.segment_count() < 2 {
+        appended.push(p.append(vec![record("x")], 5_000).unwrap());
+    }
+    let Some((last, earlier)) = appended.split_last() else {
+        unreachable!("at least one append")
+    };
+    // The records of the first segment become durable (its data is fsynced)...
+    let first_segment_end = last.base_offset;
+    p.wait_durable_blocking(first_segment_end).unwrap();
+    assert_eq!(earlier.len() as u64, first_segment_end);
+    // ...the one in the new segment does not while the old one has no index file.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(p.marks().durable_end, first_segment_end);
+    fail_index.store(false, SeqCst);
+    // The fsync worker retries by itself.
+    p.wait_durable_blocking(last.next_offset).unwrap();
+    assert_eq!(p.marks().high_watermark, last.next_offset);
+    assert!(dir.path().join("p0/00000000000000000000.idx").exists());
     syncer.shutdown();
 }

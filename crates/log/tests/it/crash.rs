@@ -218,3 +218,124 @@ fn stale_index_is_rebuilt() {
     assert_eq!(values(&p, 0).len(), 15);
     assert_eq!(values(&p, 12), vec!["r12", "r13", "r14"]);
 }
+
+/// The segment files (`<base offset>.log`), in order.
+fn numbered_segments(sim: &Sim) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = segment_files(&sim.storage, &sim.dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.as_encoded_bytes()[0].is_ascii_digit())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Three segments written under `never` and closed; then the disk as a crash between
+/// a roll and its seal may leave it: no index files, and the first segment's last
+/// entry torn.
+fn unsealed_crash_image() -> (Sim, Vec<PathBuf>, Vec<u8>) {
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 600));
+    for i in 0..40 {
+        p.append(vec![record(&format!("record-{i:02}"))], 0)
+            .unwrap();
+    }
+    p.close().unwrap();
+    drop(p);
+    let segments = numbered_segments(&sim);
+    assert!(segments.len() >= 3, "{segments:?}");
+    let first = sim.storage.read_file(&segments[0]).unwrap();
+    let torn = first[..first.len() - 3].to_vec();
+    (sim, segments, torn)
+}
+
+#[test]
+fn a_torn_segment_before_unsealed_ones_ends_the_log_there() {
+    let (sim, segments, torn) = unsealed_crash_image();
+    let fresh = fresh_sim_with(&sim, &segments[0], torn);
+    for f in fresh.storage.files() {
+        if f.extension().is_some_and(|e| e == "idx") {
+            use brook_log::Storage;
+            fresh.storage.remove_file(&f).unwrap();
+        }
+    }
+    let p = fresh.open(config(Durability::Never, 600));
+    let recovered = values(&p, 0);
+    // The complete entries of the first segment, and nothing after the lost one.
+    assert!(!recovered.is_empty());
+    assert!(recovered.len() < 40);
+    for (i, v) in recovered.iter().enumerate() {
+        assert_eq!(v, &format!("record-{i:02}"));
+    }
+    assert_eq!(numbered_segments(&fresh), segments[..1]);
+    // Appends continue at the recovered end, in order.
+    let a = p.append(vec![record("after")], 0).unwrap();
+    assert_eq!(a.base_offset, recovered.len() as u64);
+}
+
+#[test]
+fn a_torn_segment_before_a_sealed_one_is_reported_as_corrupt() {
+    let (sim, segments, torn) = unsealed_crash_image();
+    let fresh = fresh_sim_with(&sim, &segments[0], torn.clone());
+    // Only the first segment lost its index file: the second is sealed, so the
+    // first was too, and its damage is corruption, not a crash.
+    {
+        use brook_log::Storage;
+        fresh
+            .storage
+            .remove_file(&segments[0].with_extension("idx"))
+            .unwrap();
+    }
+    let p = fresh.open(config(Durability::Never, 600));
+    let err = p.read_records(0, 1000, 1 << 20).unwrap_err();
+    assert!(matches!(err, ReadError::Corrupt { .. }), "{err:?}");
+    assert_eq!(numbered_segments(&fresh), segments);
+    assert_eq!(fresh.storage.read_file(&segments[0]).unwrap(), torn);
+}
+
+#[test]
+fn a_segment_that_lost_whole_entries_before_unsealed_ones_ends_the_log_there() {
+    // Segments whose first one ends, cleanly, before its last entry: the crash lost
+    // that entry whole, while the next segment's file reached the disk.
+    let sim = Sim::new();
+    let p = sim.open(config(Durability::Never, 600));
+    let mut first_segment_ends = Vec::new();
+    for i in 0..40 {
+        p.append(vec![record(&format!("record-{i:02}"))], 0)
+            .unwrap();
+        if p.segment_count() == 1 {
+            first_segment_ends.push(p.size_bytes() as usize);
+        }
+    }
+    p.close().unwrap();
+    drop(p);
+    let segments = numbered_segments(&sim);
+    assert!(segments.len() >= 3, "{segments:?}");
+    let kept = first_segment_ends.len() - 1;
+    let first = sim.storage.read_file(&segments[0]).unwrap();
+    let short = first[..first_segment_ends[kept - 1]].to_vec();
+    let fresh = fresh_sim_with(&sim, &segments[0], short.clone());
+    for f in fresh.storage.files() {
+        if f.extension().is_some_and(|e| e == "idx") {
+            use brook_log::Storage;
+            fresh.storage.remove_file(&f).unwrap();
+        }
+    }
+    let p = fresh.open(config(Durability::Never, 600));
+    let recovered = values(&p, 0);
+    assert_eq!(recovered.len(), kept);
+    for (i, v) in recovered.iter().enumerate() {
+        assert_eq!(v, &format!("record-{i:02}"));
+    }
+    assert_eq!(numbered_segments(&fresh), segments[..1]);
+    assert_eq!(fresh.storage.read_file(&segments[0]).unwrap(), short);
+    let a = p.append(vec![record("after")], 0).unwrap();
+    assert_eq!(a.base_offset, kept as u64);
+    p.close().unwrap();
+    drop(p);
+    // And it opens again (the cut is not a gap).
+    let p = fresh.open(config(Durability::Never, 600));
+    assert_eq!(values(&p, 0).len(), kept + 1);
+}
