@@ -15,10 +15,12 @@
 //!   old segment: it fsyncs the old segment's data and the directory (which holds
 //!   the new segment's entry), fsyncs the active segment, writes the old segment's
 //!   index file atomically (temp + fsync + rename + directory fsync), and only then
-//!   reports offsets past the old segment durable (if the index file cannot be
-//!   written, offsets up to the old segment's end only, and it retries). So an index
-//!   file marks a sealed segment, and nothing after an unsealed segment was ever
-//!   acknowledged under `always`. An index file is trusted only if it covers exactly
+//!   reports offsets past the old segment durable (while the disk is too full for
+//!   the index file, offsets up to the old segment's end only, retried every second;
+//!   any other error fails the partition like a failed fsync). So an index file
+//!   marks a sealed segment, and nothing after an unsealed segment was ever
+//!   acknowledged under `always`. After a failed fsync nothing more is reported
+//!   durable (a later fsync that succeeds proves nothing). An index file is trusted only if it covers exactly
 //!   the segment's length; otherwise it is rebuilt by scanning.
 //! - A crash between a roll and its seal can leave the old segment with a torn tail
 //!   (or short by whole entries) and later segments holding data written after it.
@@ -26,7 +28,8 @@
 //!   first of the segments after the last indexed one that ends early or does not
 //!   reach the next one's base, and the segments after it are removed (nothing in
 //!   them was acknowledged under `always`). An early end in an indexed segment, or
-//!   before one, is corruption: reported, never served, the file left as it is. What
+//!   before one, is corruption: reported (at open if the segment is scanned, else
+//!   when a read reaches it), never served, the file left as it is. What
 //!   recovery keeps but finds unindexed is fsynced (with the directory) before the
 //!   partition opens, since it is then reported durable.
 //! - The log-start offset and the last stream ID live in `partition.meta`, replaced
@@ -266,9 +269,18 @@ struct SyncFlags {
     gathering: bool,
 }
 
-/// How soon the fsync worker tries again to write a sealed segment's index file after
-/// a failure (offsets after that segment are not reported durable until it succeeds).
-const SEAL_RETRY: Duration = Duration::from_millis(100);
+/// Why a sealed segment's index file could not be written, and the offset up to
+/// which offsets may still be reported durable.
+struct IndexFailure {
+    limit: u64,
+    path: PathBuf,
+    error: io::Error,
+}
+
+/// How soon the fsync worker tries again to write a sealed segment's index file when
+/// the disk was full (offsets after that segment are not reported durable until it
+/// succeeds).
+const SEAL_RETRY: Duration = Duration::from_secs(1);
 
 /// Longest an fsync waits for appends to gather.
 const GATHER_MAX: Duration = Duration::from_millis(1);
@@ -803,11 +815,11 @@ impl Partition {
     /// first, and searches them instead of memory from then on, taking each out of
     /// `Writer::unsealed`. An index file marks a sealed segment (see
     /// `Partition::open`), so it is written before any offset after the segment is
-    /// reported durable: on a failure this stops and returns the end of the segment it
+    /// reported durable: on a failure this stops and reports the end of the segment it
     /// failed on, the limit of what may be reported durable until a retry succeeds.
     /// Segments trimmed away meanwhile, or sealed already by a concurrent call (`close`
     /// and the fsync worker), are skipped.
-    fn index_sealed(&self, sealed: &[Arc<Segment>]) -> Option<u64> {
+    fn index_sealed(&self, sealed: &[Arc<Segment>]) -> Result<(), IndexFailure> {
         let _seal = self.seal_lock.lock();
         for seg in sealed {
             let pending = self
@@ -825,8 +837,12 @@ impl Partition {
                     .write_index(self.storage.as_ref())
                     .and_then(|()| seg.switch_to_file_index(self.storage.as_ref()));
                 if let Err(error) = indexed {
-                    tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write the index of a sealed segment; later offsets are reported durable once a retry succeeds");
-                    return Some(seg.state.read().next_offset);
+                    tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write the index of a sealed segment");
+                    return Err(IndexFailure {
+                        limit: seg.state.read().next_offset,
+                        path: seg.index_path.clone(),
+                        error,
+                    });
                 }
                 if !listed() {
                     // Trimmed meanwhile: its files are being removed, this one too.
@@ -835,7 +851,7 @@ impl Partition {
             }
             self.writer.lock().unsealed.retain(|u| !Arc::ptr_eq(u, seg));
         }
-        None
+        Ok(())
     }
 
     /// After `run_sync` panicked: the partition fails as after a failed fsync
@@ -898,20 +914,24 @@ impl Partition {
     pub(crate) fn run_sync(&self) {
         loop {
             self.gather();
-            let (file, path, target, unsealed) = {
+            let captured = {
                 let w = self.writer.lock();
-                (
-                    w.active.file.clone(),
-                    w.active.log_path.clone(),
-                    w.next_offset,
-                    // After `close` (which seals what it can) nothing is written into
-                    // the directory any more: it may be on its way out.
-                    if w.closed {
-                        Vec::new()
-                    } else {
-                        w.unsealed.clone()
-                    },
-                )
+                // After a failed fsync nothing may be reported durable any more (a
+                // second fsync can succeed although the pages it should have written
+                // were dropped), and after `close` (which seals and publishes all)
+                // nothing is left to do: the directory may be on its way out.
+                (w.failed.is_none() && !w.closed).then(|| {
+                    (
+                        w.active.file.clone(),
+                        w.active.log_path.clone(),
+                        w.next_offset,
+                        w.unsealed.clone(),
+                    )
+                })
+            };
+            let Some((file, path, target, unsealed)) = captured else {
+                self.sync.lock().in_flight = false;
+                return;
             };
             let appends = std::mem::take(&mut self.sync.lock().appends_since_sync);
             let started = Instant::now();
@@ -939,13 +959,28 @@ impl Partition {
                 self.stats.fsync_seconds.observe_duration(took);
                 self.stats.appends_per_fsync.observe(appends as f64);
             }
-            let limit = self.index_sealed(&unsealed);
-            let durable = limit.map_or(target, |limit| limit.min(target));
-            self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
-            if limit.is_some() {
-                self.syncer
-                    .schedule(Instant::now() + SEAL_RETRY, self.me.clone());
-            }
+            let limit = match self.index_sealed(&unsealed) {
+                Ok(()) => target,
+                Err(IndexFailure { limit, path, error }) => {
+                    if !is_disk_full(&error) {
+                        // An I/O error in its fsyncs is as bad as any failed fsync.
+                        let mut w = self.writer.lock();
+                        let _ = self.fail(&mut w, &path, error);
+                        self.sync.lock().in_flight = false;
+                        return;
+                    }
+                    // Out of space: later offsets wait until the index is written;
+                    // one timer (shared with the interval policy's) retries.
+                    let mut f = self.sync.lock();
+                    if !f.timer_armed {
+                        f.timer_armed = true;
+                        self.syncer
+                            .schedule(Instant::now() + SEAL_RETRY, self.me.clone());
+                    }
+                    limit.min(target)
+                }
+            };
+            self.update_marks(|m| m.durable_end = m.durable_end.max(limit));
             let mut f = self.sync.lock();
             f.last_sync = Some(Instant::now());
             f.last_fsync = started.elapsed();
@@ -1685,8 +1720,11 @@ impl Partition {
             }
             let end = w.next_offset;
             drop(w);
-            let durable = self.index_sealed(&unsealed).map_or(end, |l| l.min(end));
-            self.update_marks(|m| m.durable_end = m.durable_end.max(durable));
+            // Everything is fsynced. If an index file cannot be written, the active
+            // segment's (below) still marks the ones before it sealed; if that fails
+            // too, the next start checks their tails, which are complete.
+            let _ = self.index_sealed(&unsealed);
+            self.update_marks(|m| m.durable_end = m.durable_end.max(end));
             active
                 .write_index(self.storage.as_ref())
                 .map_err(|e| write_error(&active.index_path, e))?;
@@ -1802,7 +1840,8 @@ fn drop_after_unsealed_tail(
 /// page cache (the process died, the machine did not). Everything recovery serves is
 /// reported durable, so the segments without an index file (not sealed, or the active
 /// one after no clean shutdown) are fsynced now, with the directory, and the sealed
-/// ones among them get their index file.
+/// ones among them get their index file (if that fails, the partition does not
+/// open).
 fn seal_recovered(
     storage: &dyn Storage,
     dir: &Path,
@@ -1824,19 +1863,21 @@ fn seal_recovered(
     for (i, (seg, stop)) in opened.iter().enumerate() {
         let unsealed = unindexed.iter().any(|u| std::ptr::eq(*u, seg));
         if i < last && unsealed && stop.is_none() {
-            if let Err(error) = seg
-                .write_index(storage)
-                .and_then(|()| seg.switch_to_file_index(storage))
-            {
-                tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write a recovered segment's index");
-            }
+            // Its index file marks it sealed; without one, a later recovery would
+            // treat it as unsealed although what follows it is reported durable.
+            seg.write_index(storage)?;
+            seg.switch_to_file_index(storage)?;
         }
     }
     Ok(())
 }
 
+fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
 fn write_error(path: &Path, e: io::Error) -> AppendError {
-    if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+    if is_disk_full(&e) {
         AppendError::DiskFull {
             path: path.to_path_buf(),
         }

@@ -581,12 +581,13 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
 
 /// Real files whose `sync_data` panics while `panic` is set; `sync_data` and
 /// `sync_dir` wait while `hold` is set; index files cannot be written while
-/// `fail_index` is set.
+/// `fail_index` is set (the disk is full if `full`, else an I/O error).
 #[derive(Debug, Default)]
 struct PanickingSync {
     panic: Arc<std::sync::atomic::AtomicBool>,
     hold: Arc<std::sync::atomic::AtomicBool>,
     fail_index: Arc<std::sync::atomic::AtomicBool>,
+    full: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn wait_while(flag: &std::sync::atomic::AtomicBool) {
@@ -637,7 +638,11 @@ impl Storage for PanickingSync {
         if self.fail_index.load(std::sync::atomic::Ordering::SeqCst)
             && path.to_string_lossy().ends_with(".idx.tmp")
         {
-            return Err(std::io::Error::other("index files fail (this test)"));
+            return Err(if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+                std::io::ErrorKind::StorageFull.into()
+            } else {
+                std::io::Error::other("index files fail (this test)")
+            });
         }
         Ok(Arc::new(PanickingFile {
             inner: FsStorage.open(path, create)?,
@@ -692,8 +697,15 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
         p.append(vec![record("refused")], 5_000),
         Err(AppendError::Failed { .. })
     ));
-    // The worker survived: another partition on the same syncer still gets fsyncs.
+    // Once failed, nothing more is reported durable, even if an fsync would now
+    // succeed (after a failed one it proves nothing).
     panic.store(false, std::sync::atomic::Ordering::SeqCst);
+    let durable = p.marks().durable_end;
+    assert!(p.wait_durable_blocking(a.next_offset).is_err());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(p.marks().durable_end, durable);
+    assert!(durable < a.next_offset);
+    // The worker survived: another partition on the same syncer still gets fsyncs.
     let q = Partition::open(
         Arc::new(FsStorage),
         syncer.clone(),
@@ -774,39 +786,72 @@ fn a_segment_roll_does_not_wait_for_an_fsync() {
     syncer.shutdown();
 }
 
-#[test]
-fn offsets_after_a_segment_without_its_index_file_are_not_reported_durable() {
-    use std::sync::atomic::Ordering::SeqCst;
-    let dir = tempfile::tempdir().unwrap();
-    let syncer = Syncer::start(1).unwrap();
-    let storage = PanickingSync::default();
+/// A partition of 600-byte segments over `storage` whose index files fail from now
+/// on; appends until the second segment starts. Returns the partition, the first
+/// segment's end and the offset after the last append.
+fn roll_with_failing_index(
+    dir: &std::path::Path,
+    syncer: &Syncer,
+    storage: PanickingSync,
+) -> (Arc<Partition>, u64, u64) {
     let fail_index = storage.fail_index.clone();
     let p = Partition::open(
         Arc::new(storage),
         syncer.clone(),
-        dir.path().join("p0"),
+        dir.join("p0"),
         config(Durability::Always, 600),
     )
     .unwrap();
-    fail_index.store(true, SeqCst);
-    let mut appended = Vec::new();
+    fail_index.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut last = None;
     while p.segment_count() < 2 {
-        appended.push(p.append(vec![record("x")], 5_000).unwrap());
+        last = Some(p.append(vec![record("x")], 5_000).unwrap());
     }
-    let Some((last, earlier)) = appended.split_last() else {
-        unreachable!("at least one append")
-    };
+    let last = last.unwrap();
+    (p, last.base_offset, last.next_offset)
+}
+
+#[test]
+fn offsets_after_a_segment_without_its_index_file_wait_while_the_disk_is_full() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    storage.full.store(true, SeqCst);
+    let fail_index = storage.fail_index.clone();
+    let (p, first_segment_end, end) = roll_with_failing_index(dir.path(), &syncer, storage);
     // The records of the first segment become durable (its data is fsynced)...
-    let first_segment_end = last.base_offset;
     p.wait_durable_blocking(first_segment_end).unwrap();
-    assert_eq!(earlier.len() as u64, first_segment_end);
     // ...the one in the new segment does not while the old one has no index file.
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(p.marks().durable_end, first_segment_end);
+    assert!(!p.marks().failed);
+    // Space returns: the fsync worker retries by itself (nothing asks it to here).
     fail_index.store(false, SeqCst);
-    // The fsync worker retries by itself.
-    p.wait_durable_blocking(last.next_offset).unwrap();
-    assert_eq!(p.marks().high_watermark, last.next_offset);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while p.marks().durable_end < end {
+        assert!(std::time::Instant::now() < deadline, "no retry");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(p.marks().high_watermark, end);
     assert!(dir.path().join("p0/00000000000000000000.idx").exists());
+    syncer.shutdown();
+}
+
+#[test]
+fn an_index_file_that_cannot_be_written_fails_the_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let (p, first_segment_end, end) =
+        roll_with_failing_index(dir.path(), &syncer, PanickingSync::default());
+    assert!(matches!(
+        p.wait_durable_blocking(end),
+        Err(brook_log::WaitError::Failed)
+    ));
+    assert!(p.marks().durable_end <= first_segment_end);
+    assert!(matches!(
+        p.append(vec![record("refused")], 5_000),
+        Err(AppendError::Failed { .. })
+    ));
     syncer.shutdown();
 }
