@@ -400,7 +400,7 @@ impl Partition {
             opened.push(Segment::open(storage.as_ref(), &dir, base).map_err(io_err(&dir))?);
         }
         drop_after_unsealed_tail(storage.as_ref(), &dir, &mut opened).map_err(io_err(&dir))?;
-        seal_recovered(storage.as_ref(), &dir, &opened).map_err(io_err(&dir))?;
+        let not_indexed = seal_recovered(storage.as_ref(), &dir, &opened).map_err(io_err(&dir))?;
 
         let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(opened.len().max(1));
         let last = opened.len().saturating_sub(1);
@@ -486,6 +486,13 @@ impl Partition {
             closed: false,
         };
         let (marks_tx, _) = watch::channel(marks);
+        // Recovered segments whose index file did not fit: sealed by the fsync worker
+        // once there is room (their data is fsynced already).
+        let unsealed: Vec<Arc<Segment>> = segments
+            .iter()
+            .filter(|s| not_indexed.contains(&s.base_offset))
+            .cloned()
+            .collect();
         let deletions = Deletions::open(storage.as_ref(), &dir).map_err(io_err(&dir))?;
         Ok(Arc::new_cyclic(|me| Partition {
             dir,
@@ -494,7 +501,7 @@ impl Partition {
             config: RwLock::new(config),
             writer: Mutex::new(Writer {
                 active,
-                unsealed: Vec::new(),
+                unsealed,
                 next_offset,
                 last_id,
                 log_start,
@@ -980,7 +987,17 @@ impl Partition {
                     limit.min(target)
                 }
             };
-            self.update_marks(|m| m.durable_end = m.durable_end.max(limit));
+            {
+                // Not if the partition failed meanwhile (`close`'s fsync of the same
+                // file): then this fsync's success proves nothing.
+                let w = self.writer.lock();
+                if w.failed.is_some() {
+                    drop(w);
+                    self.sync.lock().in_flight = false;
+                    return;
+                }
+                self.update_marks(|m| m.durable_end = m.durable_end.max(limit));
+            }
             let mut f = self.sync.lock();
             f.last_sync = Some(Instant::now());
             f.last_fsync = started.elapsed();
@@ -1725,9 +1742,11 @@ impl Partition {
             // too, the next start checks their tails, which are complete.
             let _ = self.index_sealed(&unsealed);
             self.update_marks(|m| m.durable_end = m.durable_end.max(end));
-            active
+            let indexed = active
                 .write_index(self.storage.as_ref())
-                .map_err(|e| write_error(&active.index_path, e))?;
+                .map_err(|e| write_error(&active.index_path, e));
+            self.update_marks(|m| m.closed = true);
+            return indexed;
         }
         self.update_marks(|m| m.closed = true);
         Ok(())
@@ -1840,36 +1859,44 @@ fn drop_after_unsealed_tail(
 /// page cache (the process died, the machine did not). Everything recovery serves is
 /// reported durable, so the segments without an index file (not sealed, or the active
 /// one after no clean shutdown) are fsynced now, with the directory, and the sealed
-/// ones among them get their index file (if that fails, the partition does not
-/// open).
+/// ones among them get their index file. Returns the base offsets of those whose
+/// index file did not fit on the disk (any other failure fails the open).
 fn seal_recovered(
     storage: &dyn Storage,
     dir: &Path,
     opened: &[(Segment, Option<ScanStop>)],
-) -> io::Result<()> {
+) -> io::Result<Vec<u64>> {
     let unindexed: Vec<&Segment> = opened
         .iter()
         .map(|(seg, _)| seg)
         .filter(|seg| !matches!(seg.state.read().index, crate::index::SegmentIndex::File(_)))
         .collect();
     if unindexed.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     for seg in &unindexed {
         seg.file.sync_data()?;
     }
     storage.sync_dir(dir)?;
     let last = opened.len().saturating_sub(1);
+    let mut not_indexed = Vec::new();
     for (i, (seg, stop)) in opened.iter().enumerate() {
         let unsealed = unindexed.iter().any(|u| std::ptr::eq(*u, seg));
         if i < last && unsealed && stop.is_none() {
             // Its index file marks it sealed; without one, a later recovery would
             // treat it as unsealed although what follows it is reported durable.
-            seg.write_index(storage)?;
-            seg.switch_to_file_index(storage)?;
+            match seg
+                .write_index(storage)
+                .and_then(|()| seg.switch_to_file_index(storage))
+            {
+                Ok(()) => {}
+                // The fsync worker writes it once there is room (see `run_sync`).
+                Err(e) if is_disk_full(&e) => not_indexed.push(seg.base_offset),
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(())
+    Ok(not_indexed)
 }
 
 fn is_disk_full(e: &io::Error) -> bool {

@@ -844,8 +844,17 @@ fn an_index_file_that_cannot_be_written_fails_the_partition() {
     let syncer = Syncer::start(1).unwrap();
     let (p, first_segment_end, end) =
         roll_with_failing_index(dir.path(), &syncer, PanickingSync::default());
+    let waiter = {
+        let p = p.clone();
+        std::thread::spawn(move || p.wait_durable_blocking(end))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !waiter.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "the waiter hangs");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert!(matches!(
-        p.wait_durable_blocking(end),
+        waiter.join().unwrap(),
         Err(brook_log::WaitError::Failed)
     ));
     assert!(p.marks().durable_end <= first_segment_end);

@@ -339,3 +339,41 @@ fn a_segment_that_lost_whole_entries_before_unsealed_ones_ends_the_log_there() {
     let p = fresh.open(config(Durability::Never, 600));
     assert_eq!(values(&p, 0).len(), kept + 1);
 }
+
+#[test]
+fn recovered_segments_whose_index_does_not_fit_are_indexed_once_there_is_room() {
+    let (sim, segments, _) = unsealed_crash_image();
+    let fresh = fresh_sim_with(
+        &sim,
+        &segments[0],
+        sim.storage.read_file(&segments[0]).unwrap(),
+    );
+    for f in fresh.storage.files() {
+        if f.extension().is_some_and(|e| e == "idx") {
+            use brook_log::Storage;
+            fresh.storage.remove_file(&f).unwrap();
+        }
+    }
+    let idx_files = |sim: &Sim| {
+        sim.storage
+            .files()
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "idx"))
+            .count()
+    };
+    // A full disk: the recovered segments' index files do not fit, the partition
+    // opens anyway and serves everything.
+    fresh.storage.set_space_left(Some(0));
+    let p = fresh.open(config(Durability::Always, 600));
+    assert_eq!(values(&p, 0).len(), 40);
+    assert_eq!(idx_files(&fresh), 0);
+    // Room again: the next group commit writes them.
+    fresh.storage.set_space_left(None);
+    let a = p.append(vec![record("after")], 0).unwrap();
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    assert!(
+        idx_files(&fresh) >= segments.len() - 1,
+        "{}",
+        idx_files(&fresh)
+    );
+}
