@@ -579,6 +579,22 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
     syncer.shutdown();
 }
 
+/// A partition under `always` with `segment_bytes` segments, over `storage`.
+fn always_on(
+    storage: Arc<dyn Storage>,
+    syncer: &Syncer,
+    dir: std::path::PathBuf,
+    segment_bytes: u64,
+) -> Arc<Partition> {
+    Partition::open(
+        storage,
+        syncer.clone(),
+        dir,
+        config(Durability::Always, segment_bytes),
+    )
+    .unwrap()
+}
+
 /// Real files whose `sync_data` panics while `panic` is set; `sync_data` and
 /// `sync_dir` wait while `hold` is set; index files cannot be written while
 /// `fail_index` is set (the disk is full if `full`, else an I/O error).
@@ -677,13 +693,7 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
     let syncer = Syncer::start(1).unwrap();
     let storage = PanickingSync::default();
     let panic = storage.panic.clone();
-    let p = Partition::open(
-        Arc::new(storage),
-        syncer.clone(),
-        dir.path().join("p0"),
-        config(Durability::Always, 1 << 20),
-    )
-    .unwrap();
+    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 1 << 20);
     let a = p.append(vec![record("durable")], 5_000).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
 
@@ -706,13 +716,7 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
     assert_eq!(p.marks().durable_end, durable);
     assert!(durable < a.next_offset);
     // The worker survived: another partition on the same syncer still gets fsyncs.
-    let q = Partition::open(
-        Arc::new(FsStorage),
-        syncer.clone(),
-        dir.path().join("p1"),
-        config(Durability::Always, 1 << 20),
-    )
-    .unwrap();
+    let q = always_on(Arc::new(FsStorage), &syncer, dir.path().join("p1"), 1 << 20);
     let b = q.append(vec![record("fine")], 5_000).unwrap();
     q.wait_durable_blocking(b.next_offset).unwrap();
     syncer.shutdown();
@@ -725,13 +729,7 @@ fn a_segment_roll_does_not_wait_for_an_fsync() {
     let syncer = Syncer::start(1).unwrap();
     let storage = PanickingSync::default();
     let hold = storage.hold.clone();
-    let p = Partition::open(
-        Arc::new(storage),
-        syncer.clone(),
-        dir.path().join("p0"),
-        config(Durability::Always, 600),
-    )
-    .unwrap();
+    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 600);
     // Every fsync (of files and of the directory) now waits; appends that roll the
     // segment over still return.
     hold.store(true, SeqCst);
@@ -775,13 +773,7 @@ fn a_segment_roll_does_not_wait_for_an_fsync() {
     assert!(count(".log") >= 3);
     assert_eq!(count(".idx"), count(".log"), "{names:?}");
     // Reopened: every record there.
-    let p = Partition::open(
-        Arc::new(FsStorage),
-        syncer.clone(),
-        dir.path().join("p0"),
-        config(Durability::Always, 600),
-    )
-    .unwrap();
+    let p = always_on(Arc::new(FsStorage), &syncer, dir.path().join("p0"), 600);
     assert_eq!(values(&p, 0).len(), 40);
     syncer.shutdown();
 }
@@ -795,13 +787,7 @@ fn roll_with_failing_index(
     storage: PanickingSync,
 ) -> (Arc<Partition>, u64, u64) {
     let fail_index = storage.fail_index.clone();
-    let p = Partition::open(
-        Arc::new(storage),
-        syncer.clone(),
-        dir.join("p0"),
-        config(Durability::Always, 600),
-    )
-    .unwrap();
+    let p = always_on(Arc::new(storage), &syncer, dir.join("p0"), 600);
     fail_index.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut last = None;
     while p.segment_count() < 2 {
