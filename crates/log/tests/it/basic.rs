@@ -787,7 +787,7 @@ fn roll_with_failing_index(
     storage: PanickingSync,
 ) -> (Arc<Partition>, u64, u64) {
     let fail_index = storage.fail_index.clone();
-    let p = always_on(Arc::new(storage), &syncer, dir.join("p0"), 600);
+    let p = always_on(Arc::new(storage), syncer, dir.join("p0"), 600);
     fail_index.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut last = None;
     while p.segment_count() < 2 {
