@@ -20,8 +20,9 @@
 //!   any other error fails the partition like a failed fsync). So an index file
 //!   marks a sealed segment, and nothing after an unsealed segment was ever
 //!   acknowledged under `always`. After a failed fsync nothing more is reported
-//!   durable (a later fsync that succeeds proves nothing). An index file is trusted only if it covers exactly
-//!   the segment's length; otherwise it is rebuilt by scanning.
+//!   durable (a later fsync that succeeds proves nothing). An index file is trusted
+//!   only if it covers exactly the segment's length; otherwise it is rebuilt by
+//!   scanning.
 //! - A crash between a roll and its seal can leave the old segment with a torn tail
 //!   (or short by whole entries) and later segments holding data written after it.
 //!   Unsealed segments are recovered like the active one: the log is cut at the
@@ -1818,11 +1819,9 @@ fn drop_after_unsealed_tail(
     dir: &Path,
     opened: &mut Vec<(Segment, Option<ScanStop>)>,
 ) -> io::Result<()> {
-    let indexed =
-        |seg: &Segment| matches!(seg.state.read().index, crate::index::SegmentIndex::File(_));
     let unsealed_from = opened
         .iter()
-        .rposition(|(seg, _)| indexed(seg))
+        .rposition(|(seg, _)| seg.has_index_file())
         .map_or(0, |i| i + 1);
     // The log ends at the first of them that stops early, or whose next segment does
     // not start where it ends (its last entries were lost whole).
@@ -1869,7 +1868,7 @@ fn seal_recovered(
     let unindexed: Vec<&Segment> = opened
         .iter()
         .map(|(seg, _)| seg)
-        .filter(|seg| !matches!(seg.state.read().index, crate::index::SegmentIndex::File(_)))
+        .filter(|seg| !seg.has_index_file())
         .collect();
     if unindexed.is_empty() {
         return Ok(Vec::new());

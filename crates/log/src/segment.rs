@@ -277,6 +277,12 @@ impl Segment {
         Ok(())
     }
 
+    /// Whether the segment is searched through a valid index file, which marks a
+    /// sealed segment (see `Partition::open`).
+    pub fn has_index_file(&self) -> bool {
+        matches!(self.state.read().index, SegmentIndex::File(_))
+    }
+
     /// Reads `len` bytes at `pos`.
     pub fn read_bytes(&self, pos: u64, len: usize) -> io::Result<Bytes> {
         Ok(Bytes::from(self.file.read_vec_at(len, pos)?))

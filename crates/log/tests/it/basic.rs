@@ -12,13 +12,7 @@ fn append_read_restart_on_real_files() {
     let syncer = Syncer::start(1).unwrap();
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
     let pdir = dir.path().join("p0");
-    let p = Partition::open(
-        storage.clone(),
-        syncer.clone(),
-        pdir.clone(),
-        config(Durability::Always, 4096),
-    )
-    .unwrap();
+    let p = always_on(storage.clone(), &syncer, pdir.clone(), 4096);
     for i in 0..200 {
         let a = p.append(vec![record(&format!("v{i}"))], 5_000).unwrap();
         assert_eq!(a.base_offset, i);
@@ -28,13 +22,7 @@ fn append_read_restart_on_real_files() {
     assert_eq!(values(&p, 0).len(), 200);
     p.close().unwrap();
     drop(p);
-    let p = Partition::open(
-        storage,
-        syncer.clone(),
-        pdir,
-        config(Durability::Always, 4096),
-    )
-    .unwrap();
+    let p = always_on(storage, &syncer, pdir, 4096);
     let v = values(&p, 195);
     assert_eq!(v, vec!["v195", "v196", "v197", "v198", "v199"]);
     assert_eq!(p.marks().log_end, 200);
@@ -548,13 +536,7 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
     let syncer = Syncer::start(1).unwrap();
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
     let pdir = dir.path().join("p0");
-    let p = Partition::open(
-        storage,
-        syncer.clone(),
-        pdir.clone(),
-        config(Durability::Always, 1 << 20),
-    )
-    .unwrap();
+    let p = always_on(storage, &syncer, pdir.clone(), 1 << 20);
     let value = "x".repeat(1000);
     for _ in 0..256 {
         let a = p.append(vec![record(&value)], 0).unwrap();
