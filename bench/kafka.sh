@@ -12,13 +12,14 @@
 #   3. runs brook-bench-kafka against them: the loopback TCP bandwidth (one
 #      connection, 1 MiB writes, five runs of 2 s, median used); produce 100 B and
 #      1 KiB records at acks=1 and acks=-1, each row in two phases: 4 s as fast as
-#      4 producers go (records/s, MB/s), then 4 s paced at a quarter of that rate
-#      with a concurrent consumer measuring end-to-end latency (records carry their
-#      send time); consume the last 1 KiB topic from offset 0 right after it was
-#      written (page cache); 1 KiB acks=1 against the everysec server for
-#      comparison. Each row's topics are deleted (RESP DEL) once done with, and the
-#      next row waits until the server has freed their files (INFO memory
-#      lazyfree_pending_objects:0).
+#      4 producers go (records/s, MB/s; each producer sends one value, without a
+#      copy, as rdkafka_performance does by default), then 4 s paced at a quarter
+#      of that rate with a concurrent consumer measuring end-to-end latency
+#      (records carry their send time); consume the last 1 KiB topic from offset
+#      0 right after it was written (page cache); 1 KiB acks=1 against the
+#      everysec server for comparison. Each row's topics are deleted (RESP DEL)
+#      once done with, and the next row waits until the server has freed their
+#      files (INFO memory lazyfree_pending_objects:0).
 # Prints one table (records/s, MB/s, end-to-end p50/p99/max, ratio of MB/s to the
 # disk bandwidth for produce rows and to the loopback bandwidth for the consume
 # row), the client settings used, and a PASS/FAIL line per target:
