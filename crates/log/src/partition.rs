@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use brook_model::{Durability, IdSpec, Record, StoredRecord, StreamId, StreamIdError};
+use brook_model::{Durability, IdSpec, LogLimit, Record, StoredRecord, StreamId, StreamIdError};
 
 use crate::batch::{self, CorruptEntry, EncodeError, Entry, ENTRY_LEN_MAX, KAFKA_HEADER_LEN};
 use crate::deletions::{Deletions, DELETE_BATCH_MAX};
@@ -258,7 +258,10 @@ struct Writer {
 struct SyncFlags {
     in_flight: bool,
     requested: bool,
-    timer_armed: bool,
+    /// When the armed timer (interval policy, or seal retry) fires, if one is armed.
+    /// Several may be queued: a seal retry can be armed before a later interval
+    /// timer; whichever fires requests an fsync.
+    timer_at: Option<Instant>,
     last_sync: Option<Instant>,
     /// Appends written since the current fsync started.
     appends_since_sync: u64,
@@ -301,6 +304,7 @@ pub struct Partition {
     trim_lock: Mutex<()>,
     /// Serialises the writing of sealed segments' index files (`index_sealed`).
     seal_lock: Mutex<()>,
+    index_warnings: LogLimit,
     deletions: Mutex<Deletions>,
     me: Weak<Partition>,
     pub stats: PartitionStats,
@@ -515,6 +519,7 @@ impl Partition {
             gathered: parking_lot::Condvar::new(),
             trim_lock: Mutex::new(()),
             seal_lock: Mutex::new(()),
+            index_warnings: LogLimit::new(Duration::from_secs(60)),
             deletions: Mutex::new(deletions),
             me: me.clone(),
             stats: PartitionStats::default(),
@@ -845,7 +850,10 @@ impl Partition {
                     .write_index(self.storage.as_ref())
                     .and_then(|()| seg.switch_to_file_index(self.storage.as_ref()));
                 if let Err(error) = indexed {
-                    tracing::warn!(segment = %seg.log_path.display(), %error, "cannot write the index of a sealed segment");
+                    // Retried every second while the disk is full: a line per minute.
+                    if let Some(suppressed) = self.index_warnings.allow() {
+                        tracing::warn!(segment = %seg.log_path.display(), %error, suppressed, "cannot write the index of a sealed segment");
+                    }
                     return Err(IndexFailure {
                         limit: seg.state.read().next_offset,
                         path: seg.index_path.clone(),
@@ -899,22 +907,29 @@ impl Partition {
 
     fn arm_timer(&self, interval: Duration) {
         let mut f = self.sync.lock();
-        if f.timer_armed || f.in_flight {
+        if f.timer_at.is_some() || f.in_flight {
             // An fsync is coming anyway; `run_sync` re-arms if appends keep arriving.
             if f.in_flight {
                 f.requested = f.requested || f.last_sync.is_none_or(|t| t.elapsed() >= interval);
             }
             return;
         }
-        f.timer_armed = true;
-        let at = f.last_sync.map_or_else(Instant::now, |t| t + interval);
+        let at = f
+            .last_sync
+            .map_or_else(Instant::now, |t| t + interval)
+            .max(Instant::now());
+        f.timer_at = Some(at);
         drop(f);
-        self.syncer
-            .schedule(at.max(Instant::now()), self.me.clone());
+        self.syncer.schedule(at, self.me.clone());
     }
 
     pub(crate) fn timer_fired(&self) {
-        self.sync.lock().timer_armed = false;
+        let mut f = self.sync.lock();
+        // Disarm unless this was an older, later timer and an earlier one is armed.
+        if f.timer_at.is_some_and(|at| at <= Instant::now()) {
+            f.timer_at = None;
+        }
+        drop(f);
         self.request_sync();
     }
 
@@ -978,12 +993,12 @@ impl Partition {
                         return;
                     }
                     // Out of space: later offsets wait until the index is written;
-                    // one timer (shared with the interval policy's) retries.
+                    // a timer retries (sooner than an interval timer already armed).
                     let mut f = self.sync.lock();
-                    if !f.timer_armed {
-                        f.timer_armed = true;
-                        self.syncer
-                            .schedule(Instant::now() + SEAL_RETRY, self.me.clone());
+                    let at = Instant::now() + SEAL_RETRY;
+                    if f.timer_at.is_none_or(|armed| armed > at) {
+                        f.timer_at = Some(at);
+                        self.syncer.schedule(at, self.me.clone());
                     }
                     limit.min(target)
                 }

@@ -6,6 +6,7 @@
 
 mod durability;
 mod limits;
+mod log_limit;
 pub mod metrics;
 pub mod partitioner;
 mod record;
@@ -13,6 +14,7 @@ mod stream_id;
 
 pub use durability::{Durability, ParseDurabilityError};
 pub use limits::*;
+pub use log_limit::LogLimit;
 pub use record::{Header, Record, StoredRecord};
 pub use stream_id::{IdSpec, ParseStreamIdError, StreamId, StreamIdError};
 

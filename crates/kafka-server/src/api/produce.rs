@@ -6,8 +6,10 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use brook_broker::{check_kafka_batch, AppendError, EncodeError, Partition, ProduceError, Topic};
+use brook_model::LogLimit;
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, RequestHeader};
@@ -313,7 +315,11 @@ fn produce_error(error: ProduceError) -> Refusal {
         }
     };
     if code == ResponseError::KafkaStorageError {
-        tracing::warn!(%error, "Kafka produce failed");
+        // A full disk fails every produce until space returns: a line per 10 s.
+        static STORAGE_ERRORS: LogLimit = LogLimit::new(Duration::from_secs(10));
+        if let Some(suppressed) = STORAGE_ERRORS.allow() {
+            tracing::warn!(%error, suppressed, "Kafka produce failed");
+        }
     }
     (code, error.to_string())
 }

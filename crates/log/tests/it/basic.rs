@@ -767,9 +767,21 @@ fn roll_with_failing_index(
     dir: &std::path::Path,
     syncer: &Syncer,
     storage: PanickingSync,
+    durability: Durability,
 ) -> (Arc<Partition>, u64, u64) {
     let fail_index = storage.fail_index.clone();
-    let p = always_on(Arc::new(storage), syncer, dir.join("p0"), 600);
+    let p = Partition::open(
+        Arc::new(storage),
+        syncer.clone(),
+        dir.join("p0"),
+        config(durability, 600),
+    )
+    .unwrap();
+    // One fsync first: under an interval policy the next append then arms the
+    // interval timer (a whole interval ahead), which is still armed at the roll.
+    let first = p.append(vec![record("x")], 5_000).unwrap();
+    p.wait_durable_blocking(first.next_offset).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
     fail_index.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut last = None;
     while p.segment_count() < 2 {
@@ -781,13 +793,24 @@ fn roll_with_failing_index(
 
 #[test]
 fn offsets_after_a_segment_without_its_index_file_wait_while_the_disk_is_full() {
+    index_retried_when_space_returns(Durability::Always);
+}
+
+#[test]
+fn a_long_fsync_interval_does_not_delay_the_index_retry() {
+    // The interval timer is armed a minute ahead; the retry comes within seconds.
+    index_retried_when_space_returns(Durability::Interval { ms: 60_000 });
+}
+
+fn index_retried_when_space_returns(durability: Durability) {
     use std::sync::atomic::Ordering::SeqCst;
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
     let storage = PanickingSync::default();
     storage.full.store(true, SeqCst);
     let fail_index = storage.fail_index.clone();
-    let (p, first_segment_end, end) = roll_with_failing_index(dir.path(), &syncer, storage);
+    let (p, first_segment_end, end) =
+        roll_with_failing_index(dir.path(), &syncer, storage, durability);
     // The records of the first segment become durable (its data is fsynced)...
     p.wait_durable_blocking(first_segment_end).unwrap();
     // ...the one in the new segment does not while the old one has no index file.
@@ -810,8 +833,12 @@ fn offsets_after_a_segment_without_its_index_file_wait_while_the_disk_is_full() 
 fn an_index_file_that_cannot_be_written_fails_the_partition() {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
-    let (p, first_segment_end, end) =
-        roll_with_failing_index(dir.path(), &syncer, PanickingSync::default());
+    let (p, first_segment_end, end) = roll_with_failing_index(
+        dir.path(),
+        &syncer,
+        PanickingSync::default(),
+        Durability::Always,
+    );
     let waiter = {
         let p = p.clone();
         std::thread::spawn(move || p.wait_durable_blocking(end))
