@@ -305,6 +305,10 @@ pub struct Partition {
     /// Serialises the writing of sealed segments' index files (`index_sealed`).
     seal_lock: Mutex<()>,
     index_warnings: LogLimit,
+    /// Threads blocked in `wait_durable_blocking`, and their condition variable
+    /// (notified by `update_marks` when the marks change, if there are any).
+    blocking_waiters: std::sync::Mutex<usize>,
+    durable_changed: std::sync::Condvar,
     deletions: Mutex<Deletions>,
     me: Weak<Partition>,
     pub stats: PartitionStats,
@@ -520,6 +524,8 @@ impl Partition {
             trim_lock: Mutex::new(()),
             seal_lock: Mutex::new(()),
             index_warnings: LogLimit::new(Duration::from_secs(60)),
+            blocking_waiters: std::sync::Mutex::new(0),
+            durable_changed: std::sync::Condvar::new(),
             deletions: Mutex::new(deletions),
             me: me.clone(),
             stats: PartitionStats::default(),
@@ -573,7 +579,7 @@ impl Partition {
     /// wake every waiter for nothing.
     fn update_marks(&self, f: impl FnOnce(&mut Marks)) {
         let visible_when_durable = self.config.read().durability.visible_when_durable();
-        self.marks.send_if_modified(|m| {
+        let changed = self.marks.send_if_modified(|m| {
             let before = *m;
             f(m);
             let visible = if visible_when_durable {
@@ -588,6 +594,12 @@ impl Partition {
             quiet.log_end = before.log_end;
             quiet != before
         });
+        if changed {
+            let waiters = lock_ignoring_poison(&self.blocking_waiters);
+            if *waiters > 0 {
+                self.durable_changed.notify_all();
+            }
+        }
     }
 
     /// Appends records as one batch. The write reaches the OS before this returns;
@@ -1072,22 +1084,31 @@ impl Partition {
         }
     }
 
-    /// Blocking form of [`Partition::wait_durable`] for callers outside async code.
+    /// Blocking form of [`Partition::wait_durable`] for callers outside async code
+    /// (threads wait on a condition variable: a group commit wakes them all with one
+    /// call, where waking each thread's waker would take a call per thread).
     pub fn wait_durable_blocking(&self, next_offset: u64) -> Result<(), WaitError> {
-        let mut rx = self.marks.subscribe();
         self.request_sync();
+        let mut waiters = lock_ignoring_poison(&self.blocking_waiters);
         loop {
-            let m = *rx.borrow_and_update();
+            // Read under `blocking_waiters`: `update_marks` changes the marks before
+            // it takes that lock to notify, so no change is missed.
+            let m = self.marks();
             if m.durable_end >= next_offset.min(m.log_end) {
                 return Ok(());
             }
             if m.failed {
                 return Err(WaitError::Failed);
             }
-            // No runtime here: park on the watch channel via a tiny local executor.
-            if futures_block_on(rx.changed()).is_err() {
+            if m.closed {
                 return Err(WaitError::Closed);
             }
+            *waiters += 1;
+            waiters = self
+                .durable_changed
+                .wait(waiters)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *waiters -= 1;
         }
     }
 
@@ -1965,23 +1986,8 @@ fn remove_segments_later(
     }));
 }
 
-/// Drives a future to completion on the current thread (used only by
-/// [`Partition::wait_durable_blocking`], whose future only waits on a watch channel).
-fn futures_block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
+/// A std mutex's guard whether or not a thread panicked while holding it (the
+/// counter it guards stays meaningful).
+fn lock_ignoring_poison<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
