@@ -16,9 +16,8 @@
 //! Without the consumer (the throughput phase) no one reads the header: every
 //! record of a producer has the same value, which librdkafka sends without copying
 //! it (msgflags 0, as `rdkafka_performance` does by default). The rdkafka crate's
-//! `send` always copies, which costs the client a memcpy and a malloc/free per
-//! record: about a tenth of this 2-core machine at 1 KiB, CPU the server would not
-//! get.
+//! `send` always copies the value into the message's allocation: at 1 KiB about a
+//! tenth of this 2-core machine's CPU, which the server would not get.
 
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

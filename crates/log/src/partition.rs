@@ -579,7 +579,8 @@ impl Partition {
     /// wake every waiter for nothing.
     fn update_marks(&self, f: impl FnOnce(&mut Marks)) {
         let visible_when_durable = self.config.read().durability.visible_when_durable();
-        let changed = self.marks.send_if_modified(|m| {
+        let mut durability_changed = false;
+        self.marks.send_if_modified(|m| {
             let before = *m;
             f(m);
             let visible = if visible_when_durable {
@@ -590,11 +591,15 @@ impl Partition {
             m.high_watermark = m.high_watermark.max(visible).min(m.log_end);
             debug_assert!(m.log_start <= m.log_end);
             debug_assert!(m.durable_end <= m.log_end);
+            durability_changed = (m.durable_end, m.failed, m.closed)
+                != (before.durable_end, before.failed, before.closed);
             let mut quiet = *m;
             quiet.log_end = before.log_end;
             quiet != before
         });
-        if changed {
+        // Threads in `wait_durable_blocking` care about nothing else (under the
+        // interval policy the high watermark moves on every append).
+        if durability_changed {
             let waiters = lock_ignoring_poison(&self.blocking_waiters);
             if *waiters > 0 {
                 self.durable_changed.notify_all();
@@ -919,12 +924,17 @@ impl Partition {
 
     fn arm_timer(&self, interval: Duration) {
         let mut f = self.sync.lock();
-        if f.timer_at.is_some() || f.in_flight {
-            // An fsync is coming anyway; `run_sync` re-arms if appends keep arriving.
-            if f.in_flight {
-                f.requested = f.requested || f.last_sync.is_none_or(|t| t.elapsed() >= interval);
+        if f.timer_at.is_some() {
+            return; // It will ask for an fsync.
+        }
+        if f.in_flight {
+            // The fsync in flight may have taken its target before this append.
+            if f.last_sync.is_none_or(|t| t.elapsed() >= interval) {
+                f.requested = true;
+                return;
             }
-            return;
+            // Not due yet: the timer below covers it (else, if no append followed,
+            // this one would wait for the next append or `close`).
         }
         let at = f
             .last_sync

@@ -315,9 +315,18 @@ fn produce_error(error: ProduceError) -> Refusal {
         }
     };
     if code == ResponseError::KafkaStorageError {
-        // A full disk fails every produce until space returns: a line per 10 s.
-        static STORAGE_ERRORS: LogLimit = LogLimit::new(Duration::from_secs(10));
-        if let Some(suppressed) = STORAGE_ERRORS.allow() {
+        // A full disk, or a partition failed by an fsync error, fails every produce
+        // until space returns or the server restarts: a line per kind per 10 s (so
+        // one kind flooding does not hide another).
+        static DISK_FULL: LogLimit = LogLimit::new(Duration::from_secs(10));
+        static FAILED: LogLimit = LogLimit::new(Duration::from_secs(10));
+        static OTHER: LogLimit = LogLimit::new(Duration::from_secs(10));
+        let limit = match error {
+            ProduceError::Append(AppendError::DiskFull { .. }) => &DISK_FULL,
+            ProduceError::Append(AppendError::Failed { .. }) => &FAILED,
+            _ => &OTHER,
+        };
+        if let Some(suppressed) = limit.allow() {
             tracing::warn!(%error, suppressed, "Kafka produce failed");
         }
     }

@@ -670,6 +670,46 @@ impl Storage for PanickingSync {
 }
 
 #[test]
+fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let hold = storage.hold.clone();
+    let p = Partition::open(
+        Arc::new(storage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Interval { ms: 2_000 }, 1_000),
+    )
+    .unwrap();
+    // Sizes: the second entry does not fit beside the first (a roll); the third
+    // fits beside the second, below 3/4 of the segment (no roll, no early fsync).
+    let first = p.append(vec![record(&"x".repeat(330))], 5_000).unwrap();
+    p.wait_durable_blocking(first.next_offset).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // An append that rolls starts an fsync (no interval timer); it takes its target
+    // and waits on the held fsyncs...
+    hold.store(true, SeqCst);
+    p.append(vec![record(&"y".repeat(520))], 5_000).unwrap();
+    assert_eq!(p.segment_count(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // ...so this append, well within the interval of the last fsync, is not in it.
+    let late = p.append(vec![record("late")], 5_000).unwrap();
+    assert_eq!(p.segment_count(), 2);
+    hold.store(false, SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while p.marks().durable_end < late.next_offset {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the append is never fsynced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    syncer.shutdown();
+}
+
+#[test]
 fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
