@@ -541,9 +541,14 @@ impl Partition {
     }
 
     pub fn set_config(&self, config: PartitionConfig) {
-        *self.config.write() = config;
+        let durability_before = std::mem::replace(&mut *self.config.write(), config).durability;
         // A switch away from `always` makes everything written visible.
         self.update_marks(|_| {});
+        if config.durability != durability_before {
+            // What was written under the old policy may wait for a timer of the old
+            // interval, or for nothing (`never`): fsync it now, then go on by the new.
+            self.request_sync();
+        }
     }
 
     pub fn marks(&self) -> Marks {
@@ -924,25 +929,24 @@ impl Partition {
 
     fn arm_timer(&self, interval: Duration) {
         let mut f = self.sync.lock();
-        if f.timer_at.is_some() {
-            return; // It will ask for an fsync.
+        let now = Instant::now();
+        let due = f.last_sync.map_or(now, |t| t + interval).max(now);
+        if f.timer_at.is_some_and(|at| at <= due) {
+            return; // A timer asks for an fsync by then.
         }
-        if f.in_flight {
-            // The fsync in flight may have taken its target before this append.
-            if f.last_sync.is_none_or(|t| t.elapsed() >= interval) {
-                f.requested = true;
-                return;
-            }
-            // Not due yet: the timer below covers it (else, if no append followed,
-            // this one would wait for the next append or `close`).
+        if f.in_flight && due <= now {
+            // Due, and the fsync in flight may have taken its target before this
+            // append: the worker goes on with another.
+            f.requested = true;
+            return;
         }
-        let at = f
-            .last_sync
-            .map_or_else(Instant::now, |t| t + interval)
-            .max(Instant::now());
-        f.timer_at = Some(at);
+        // A timer: also while an fsync is in flight but the next is not due (that
+        // one may have missed this append, which would otherwise wait for the next
+        // append or `close`), and sooner than a later one armed already (a seal
+        // retry, or the timer of a longer interval before a policy change).
+        f.timer_at = Some(due);
         drop(f);
-        self.syncer.schedule(at, self.me.clone());
+        self.syncer.schedule(due, self.me.clone());
     }
 
     pub(crate) fn timer_fired(&self) {

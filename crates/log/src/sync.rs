@@ -124,7 +124,17 @@ impl Syncer {
     }
 
     pub(crate) fn submit(&self, partition: Arc<Partition>) {
-        self.inner.queue.lock().push_back(partition);
+        let mut q = self.inner.queue.lock();
+        // Checked under the queue lock, as the workers do before they exit.
+        if self.inner.shutdown.load(Ordering::SeqCst) {
+            drop(q);
+            // The workers may be gone: a late request runs on the caller, so nothing
+            // waits for an fsync no worker will run.
+            partition.run_sync();
+            return;
+        }
+        q.push_back(partition);
+        drop(q);
         self.inner.queue_cv.notify_one();
     }
 

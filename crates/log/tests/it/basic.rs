@@ -710,6 +710,63 @@ fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time
 }
 
 #[test]
+fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
+    let hour = Durability::Interval { ms: 3_600_000 };
+    let fast = Durability::Interval { ms: 100 };
+    for (before, after) in [
+        (hour, fast),
+        (Durability::Never, fast),
+        (Durability::Never, Durability::Always),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let syncer = Syncer::start(1).unwrap();
+        let p = Partition::open(
+            Arc::new(FsStorage),
+            syncer.clone(),
+            dir.path().join("p0"),
+            config(before, 1 << 20),
+        )
+        .unwrap();
+        // Under the hour: the first append is fsynced at once, the second arms the
+        // hour's timer; under `never` nothing is fsynced.
+        let first = p.append(vec![record("a")], 5_000).unwrap();
+        if before == hour {
+            p.wait_durable_blocking(first.next_offset).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let pending = p.append(vec![record("b")], 5_000).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(p.marks().durable_end < pending.next_offset, "{before:?}");
+        p.set_config(config(after, 1 << 20));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while p.marks().durable_end < pending.next_offset {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{before:?} -> {after:?}: not fsynced"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        syncer.shutdown();
+    }
+}
+
+#[test]
+fn after_the_syncer_shut_down_a_durability_wait_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let p = always_on(Arc::new(FsStorage), &syncer, dir.path().join("p0"), 1 << 20);
+    syncer.shutdown();
+    let a = p.append(vec![record("late")], 5_000).unwrap();
+    let waiter = std::thread::spawn(move || p.wait_durable_blocking(a.next_offset));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !waiter.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "the wait hangs");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    waiter.join().unwrap().unwrap();
+}
+
+#[test]
 fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
