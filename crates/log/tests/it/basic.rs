@@ -56,14 +56,7 @@ fn interval_policy_fsyncs_by_itself() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Interval { ms: 20 }, 1 << 20));
     p.append(vec![record("a")], 1).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while p.marks().durable_end < 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "interval fsync never ran"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    eventually(5, "interval fsync never ran", || p.marks().durable_end >= 1);
 }
 
 #[test]
@@ -698,14 +691,9 @@ fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time
     let late = p.append(vec![record("late")], 5_000).unwrap();
     assert_eq!(p.segment_count(), 2);
     hold.store(false, SeqCst);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
-    while p.marks().durable_end < late.next_offset {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the append is never fsynced"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually(8, "the append is never fsynced", || {
+        p.marks().durable_end >= late.next_offset
+    });
     syncer.shutdown();
 }
 
@@ -738,14 +726,9 @@ fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(p.marks().durable_end < pending.next_offset, "{before:?}");
         p.set_config(config(after, 1 << 20));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while p.marks().durable_end < pending.next_offset {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{before:?} -> {after:?}: not fsynced"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        eventually(5, &format!("{before:?} -> {after:?}: not fsynced"), || {
+            p.marks().durable_end >= pending.next_offset
+        });
         syncer.shutdown();
     }
 }
@@ -758,11 +741,7 @@ fn after_the_syncer_shut_down_a_durability_wait_does_not_hang() {
     syncer.shutdown();
     let a = p.append(vec![record("late")], 5_000).unwrap();
     let waiter = std::thread::spawn(move || p.wait_durable_blocking(a.next_offset));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !waiter.is_finished() {
-        assert!(std::time::Instant::now() < deadline, "the wait hangs");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    eventually(10, "the wait hangs", || waiter.is_finished());
     waiter.join().unwrap().unwrap();
 }
 
@@ -822,14 +801,7 @@ fn a_segment_roll_does_not_wait_for_an_fsync() {
             last.map(|a| a.next_offset)
         })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !writer.is_finished() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "appends waited for an fsync"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    eventually(20, "appends waited for an fsync", || writer.is_finished());
     let end = writer.join().unwrap().unwrap();
     assert!(p.segment_count() >= 3, "{} segments", p.segment_count());
     // Nothing is durable, so nothing is visible under `always`, until fsyncs run.
@@ -916,11 +888,7 @@ fn index_retried_when_space_returns(durability: Durability) {
     assert!(!p.marks().failed);
     // Space returns: the fsync worker retries by itself (nothing asks it to here).
     fail_index.store(false, SeqCst);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while p.marks().durable_end < end {
-        assert!(std::time::Instant::now() < deadline, "no retry");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually(10, "no retry", || p.marks().durable_end >= end);
     assert_eq!(p.marks().high_watermark, end);
     assert!(dir.path().join("p0/00000000000000000000.idx").exists());
     syncer.shutdown();
@@ -940,11 +908,7 @@ fn an_index_file_that_cannot_be_written_fails_the_partition() {
         let p = p.clone();
         std::thread::spawn(move || p.wait_durable_blocking(end))
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !waiter.is_finished() {
-        assert!(std::time::Instant::now() < deadline, "the waiter hangs");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    eventually(20, "the waiter hangs", || waiter.is_finished());
     assert!(matches!(
         waiter.join().unwrap(),
         Err(brook_log::WaitError::Failed)
@@ -955,4 +919,14 @@ fn an_index_file_that_cannot_be_written_fails_the_partition() {
         Err(AppendError::Failed { .. })
     ));
     syncer.shutdown();
+}
+
+/// Waits up to `secs` seconds for `done`, polling; fails the test with `what` if it
+/// does not happen.
+fn eventually(secs: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
