@@ -776,7 +776,10 @@ impl Partition {
                 self.gathered.notify_one();
             }
         }
-        match self.config.read().durability {
+        // Not matched on the guard: `request_sync` may run the group commit here
+        // (after shutdown), which reads the config.
+        let durability = self.config.read().durability;
+        match durability {
             Durability::Always => self.request_sync(),
             // The segment rolled over: seal it now, whatever the policy.
             _ if rolled => self.request_sync(),
@@ -946,7 +949,11 @@ impl Partition {
         // retry, or the timer of a longer interval before a policy change).
         f.timer_at = Some(due);
         drop(f);
-        self.syncer.schedule(due, self.me.clone());
+        if !self.syncer.schedule(due, self.me.clone()) {
+            // Shut down: no timer will fire; fsync now instead.
+            self.sync.lock().timer_at = None;
+            self.request_sync();
+        }
     }
 
     pub(crate) fn timer_fired(&self) {
@@ -1022,9 +1029,11 @@ impl Partition {
                     // a timer retries (sooner than an interval timer already armed).
                     let mut f = self.sync.lock();
                     let at = Instant::now() + SEAL_RETRY;
-                    if f.timer_at.is_none_or(|armed| armed > at) {
+                    // (Once shut down no timer is queued: `close` seals what is left.)
+                    if f.timer_at.is_none_or(|armed| armed > at)
+                        && self.syncer.schedule(at, self.me.clone())
+                    {
                         f.timer_at = Some(at);
-                        self.syncer.schedule(at, self.me.clone());
                     }
                     limit.min(target)
                 }

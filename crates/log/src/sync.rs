@@ -130,7 +130,7 @@ impl Syncer {
             drop(q);
             // The workers may be gone: a late request runs on the caller, so nothing
             // waits for an fsync no worker will run.
-            partition.run_sync();
+            run_guarded(&partition);
             return;
         }
         q.push_back(partition);
@@ -138,9 +138,19 @@ impl Syncer {
         self.inner.queue_cv.notify_one();
     }
 
-    pub(crate) fn schedule(&self, at: Instant, partition: Weak<Partition>) {
-        self.inner.timers.lock().push(Timer { at, partition });
+    /// Queues a timer; `false` (nothing queued) once shut down, when the timer
+    /// thread may be gone.
+    #[must_use]
+    pub(crate) fn schedule(&self, at: Instant, partition: Weak<Partition>) -> bool {
+        let mut timers = self.inner.timers.lock();
+        // Checked under the timers lock, as the timer thread does before it exits.
+        if self.inner.shutdown.load(Ordering::SeqCst) {
+            return false;
+        }
+        timers.push(Timer { at, partition });
+        drop(timers);
         self.inner.timers_cv.notify_one();
+        true
     }
 
     /// Queues a removal for the remover thread; returns at once.
@@ -210,17 +220,19 @@ fn worker(inner: &Inner) {
             }
         };
         match next {
-            Some(p) => {
-                // A panic here would leave the partition waiting for an fsync that
-                // never comes (and lose this worker): fail the partition instead, as
-                // a failed fsync does.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run_sync()));
-                if run.is_err() {
-                    p.sync_panicked();
-                }
-            }
+            Some(p) => run_guarded(&p),
             None => return,
         }
+    }
+}
+
+/// Runs a partition's group commit. A panic would leave the partition waiting for an
+/// fsync that never comes (and lose a worker): it fails the partition instead, as a
+/// failed fsync does.
+fn run_guarded(p: &Partition) {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run_sync()));
+    if run.is_err() {
+        p.sync_panicked();
     }
 }
 

@@ -746,6 +746,25 @@ fn after_the_syncer_shut_down_a_durability_wait_does_not_hang() {
 }
 
 #[test]
+fn after_the_syncer_shut_down_the_interval_policy_still_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let p = Partition::open(
+        Arc::new(FsStorage),
+        syncer.clone(),
+        dir.path().join("p0"),
+        config(Durability::Interval { ms: 100 }, 1 << 20),
+    )
+    .unwrap();
+    syncer.shutdown();
+    let a = p.append(vec![record("late")], 5_000).unwrap();
+    // No timer thread any more: nothing asks, yet the append becomes durable.
+    eventually(10, "never fsynced", || {
+        p.marks().durable_end >= a.next_offset
+    });
+}
+
+#[test]
 fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
