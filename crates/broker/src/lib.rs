@@ -589,10 +589,21 @@ impl Broker {
         Ok(())
     }
 
-    /// [`Broker::delete_topic`] for threads outside the async runtime.
-    fn delete_topic_blocking(&self, key: &TopicKey) -> Result<(), TopicError> {
+    /// Deletes `expired` if its key still holds it and it is still expired, for
+    /// threads outside the async runtime (key expiry). Checked under the admin lock:
+    /// since `expired` was listed, the key may have been created again, renamed
+    /// onto, or made persistent, and that topic must stay.
+    fn delete_expired_topic_blocking(&self, expired: &Topic) -> Result<(), TopicError> {
         let _admin = self.admin.blocking_lock();
-        let (topic, next) = self.delete_topic_locked(key)?;
+        let still = self
+            .topics
+            .read()
+            .get(&expired.key)
+            .is_some_and(|t| t.id == expired.id && t.expired(now_ms()));
+        if !still {
+            return Ok(());
+        }
+        let (topic, next) = self.delete_topic_locked(&expired.key)?;
         self.meta
             .partition()
             .wait_durable_blocking(next)
@@ -712,7 +723,7 @@ impl Broker {
         let now = now_ms();
         for t in self.topics() {
             if t.expired(now) {
-                if let Err(e) = self.delete_topic_blocking(&t.key) {
+                if let Err(e) = self.delete_expired_topic_blocking(&t) {
                     tracing::warn!(topic = %t.key, error = %e, "cannot delete an expired stream");
                 }
             }
@@ -998,6 +1009,10 @@ impl Broker {
         }
         let now = now_ms();
         let start = self.meta.snapshot_internal(now)?;
+        // Listed again after the snapshot: a topic (and group) created since the
+        // first listing has its group records below `start`, dropped by
+        // `finish_compaction` unless copied here.
+        let topics = self.topics();
         for t in &topics {
             for (index, slot) in t.groups.iter().enumerate() {
                 let groups = slot.lock();
@@ -1217,5 +1232,47 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expiry_deletes_only_the_topic_that_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let key = TopicKey::new(0, "k");
+        b.create_topic(key.clone(), TopicSettings::default())
+            .await
+            .unwrap();
+        let expired = b.topics.read().get(&key).cloned().unwrap();
+        b.set_topic_expiry(&key, Some(1)).await.unwrap();
+        // What the expiry pass listed is gone by the time it deletes: the key was
+        // created again (an XADD after the expiry).
+        let fresh = b
+            .create_topic(key.clone(), TopicSettings::default())
+            .await
+            .unwrap();
+        assert_ne!(fresh.id, expired.id);
+        let broker = b.clone();
+        tokio::task::spawn_blocking(move || broker.delete_expired_topic_blocking(&expired))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.topic(&key).map(|t| t.id.clone()), Some(fresh.id.clone()));
+        // Made persistent after it was listed: kept as well.
+        b.set_topic_expiry(&key, Some(1)).await.unwrap();
+        let listed = b.topics.read().get(&key).cloned().unwrap();
+        b.set_topic_expiry(&key, None).await.unwrap();
+        let broker = b.clone();
+        tokio::task::spawn_blocking(move || broker.delete_expired_topic_blocking(&listed))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(b.topic(&key).is_some());
+        b.shutdown().unwrap();
     }
 }

@@ -874,7 +874,9 @@ impl Partition {
                 let indexed = seg
                     .write_index(self.storage.as_ref())
                     .and_then(|()| seg.switch_to_file_index(self.storage.as_ref()));
-                if let Err(error) = indexed {
+                // Trimmed meanwhile, the remover may have taken the files away
+                // under the index writer: that is no failure.
+                if let Err(error) = indexed.or_else(|e| if listed() { Err(e) } else { Ok(()) }) {
                     // Retried every second while the disk is full: a line per minute.
                     if let Some(suppressed) = self.index_warnings.allow() {
                         tracing::warn!(segment = %seg.log_path.display(), %error, suppressed, "cannot write the index of a sealed segment");

@@ -579,6 +579,10 @@ struct PanickingSync {
     hold: Arc<std::sync::atomic::AtomicBool>,
     fail_index: Arc<std::sync::atomic::AtomicBool>,
     full: Arc<std::sync::atomic::AtomicBool>,
+    /// Opening an index file to read waits while set (`index_opening` tells it
+    /// does), then fails as if the file were gone.
+    lose_index: Arc<std::sync::atomic::AtomicBool>,
+    index_opening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn wait_while(flag: &std::sync::atomic::AtomicBool) {
@@ -634,6 +638,15 @@ impl Storage for PanickingSync {
             } else {
                 std::io::Error::other("index files fail (this test)")
             });
+        }
+        if self.lose_index.load(std::sync::atomic::Ordering::SeqCst)
+            && !create
+            && path.to_string_lossy().ends_with(".idx")
+        {
+            self.index_opening
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            wait_while(&self.lose_index);
+            return Err(std::io::ErrorKind::NotFound.into());
         }
         Ok(Arc::new(PanickingFile {
             inner: FsStorage.open(path, create)?,
@@ -910,6 +923,34 @@ fn index_retried_when_space_returns(durability: Durability) {
     eventually(10, "no retry", || p.marks().durable_end >= end);
     assert_eq!(p.marks().high_watermark, end);
     assert!(dir.path().join("p0/00000000000000000000.idx").exists());
+    syncer.shutdown();
+}
+
+#[test]
+fn a_segment_trimmed_while_its_index_is_written_does_not_fail_the_partition() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let (lose_index, opening) = (storage.lose_index.clone(), storage.index_opening.clone());
+    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 600);
+    // Every record of the first segment is durable (and readable) before it rolls.
+    lose_index.store(true, SeqCst);
+    let (first_end, end) = loop {
+        let a = p.append(vec![record("x")], 5_000).unwrap();
+        if p.segment_count() == 2 {
+            break (a.base_offset, a.next_offset);
+        }
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    };
+    // The fsync worker has written the old segment's index and is reopening it
+    // when a trim takes the segment away (the remover deletes the file).
+    eventually(10, "the index is never reopened", || opening.load(SeqCst));
+    assert_eq!(p.trim_to(first_end).unwrap(), first_end);
+    lose_index.store(false, SeqCst);
+    p.wait_durable_blocking(end).unwrap();
+    assert!(!p.marks().failed);
+    p.append(vec![record("after")], 5_000).unwrap();
     syncer.shutdown();
 }
 
