@@ -35,7 +35,9 @@
 //!   partition opens, since it is then reported durable.
 //! - The log-start offset and the last stream ID live in `partition.meta`, replaced
 //!   atomically. It is written *before* trimmed segments are deleted, so a crash in
-//!   between leaves segments that recovery deletes again.
+//!   between leaves segments that recovery deletes again, and *after* what the trim
+//!   passes is durable, so it never points past what a crash can take back (the
+//!   offsets there would be used again, and the next start would drop them).
 //! - An fsync failure leaves the page cache in an unknown state (it may have dropped
 //!   the dirty pages), so the partition stops accepting appends until restart, when
 //!   recovery re-reads what actually reached the disk.
@@ -485,6 +487,17 @@ impl Partition {
             .max(seg_last_id);
         let first_base = segments.first().map_or(0, |s| s.base_offset);
         let log_start = checkpoint.log_start.max(first_base).min(next_offset);
+        if checkpoint.log_start > next_offset {
+            // A crash took back records a trim had passed (trims make what they pass
+            // durable first, but older data directories may hold this): offsets from
+            // `next_offset` on are used again, so the start on disk must not stay
+            // past them, or the next start would drop what is appended now.
+            let cp_path = dir.join(CHECKPOINT_FILE);
+            let cp = encode_checkpoint(&Checkpoint { log_start, last_id });
+            storage
+                .write_atomic(&cp_path, &cp)
+                .map_err(io_err(&cp_path))?;
+        }
         // Everything that survived recovery is on disk: it is durable.
         let marks = Marks {
             log_start,
@@ -1528,7 +1541,15 @@ impl Partition {
             })?;
         let mut from = self.offset_at_position(seg, start)?.max(marks.log_start);
         while from < marks.high_watermark {
-            let entries = self.read_limited(from, 256 * 1024, 64)?;
+            let entries = match self.read_limited(from, 256 * 1024, 64) {
+                Ok(e) => e,
+                // Trimmed concurrently: what was below the new start is gone.
+                Err(ReadError::OffsetOutOfRange { log_start, .. }) if log_start > from => {
+                    from = log_start;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let Some(last) = entries.last() else { break };
             from = last.meta.next_offset();
             for e in entries {
@@ -1541,9 +1562,10 @@ impl Partition {
                     error,
                 })?;
                 let k = ids.partition_point(|x| *x < id) as u64;
+                let now = self.marks();
                 return Ok((e.meta.base_offset + k)
-                    .max(marks.log_start)
-                    .min(marks.high_watermark));
+                    .max(now.log_start)
+                    .min(now.high_watermark));
             }
         }
         Ok(marks.high_watermark)
@@ -1695,6 +1717,19 @@ impl Partition {
         let new_start = offset.min(self.marks().high_watermark);
         if new_start <= current {
             return Ok(current);
+        }
+        // Under the interval and `never` policies readers (and so trims) reach past
+        // the durable end. A log start on disk past what a crash leaves would make
+        // the restart after next drop the records appended in between (at offsets
+        // the crash freed): what is trimmed away is made durable first.
+        if new_start > self.marks().durable_end {
+            self.wait_durable_blocking(new_start).map_err(|e| match e {
+                WaitError::Failed => AppendError::Failed {
+                    dir: self.dir.clone(),
+                    reason: e.to_string(),
+                },
+                WaitError::Closed => AppendError::Closed,
+            })?;
         }
         let cp_path = self.dir.join(CHECKPOINT_FILE);
         let cp = encode_checkpoint(&Checkpoint {

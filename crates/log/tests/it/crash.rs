@@ -377,3 +377,41 @@ fn recovered_segments_whose_index_does_not_fit_are_indexed_once_there_is_room() 
         idx_files(&fresh)
     );
 }
+
+#[test]
+fn a_trim_past_the_durable_end_does_not_cost_records_appended_after_a_crash() {
+    // A process-and-forget stream under a long interval: readers (and so trims) go
+    // past what is fsynced.
+    let sim = Sim::new();
+    let cfg = config(Durability::Interval { ms: 3_600_000 }, 4096);
+    let p = sim.open(cfg);
+    let mut end = 0;
+    for i in 0..10 {
+        end = p
+            .append(vec![record(&format!("r{i}"))], 5_000)
+            .unwrap()
+            .next_offset;
+    }
+    assert_eq!(p.trim_to(end).unwrap(), end);
+    drop(p);
+    sim.storage.crash();
+    // After the crash, new records are appended and acknowledged as durable...
+    let p = sim.open(cfg);
+    let start = p.marks().log_end;
+    let mut last = start;
+    for i in 0..5 {
+        last = p
+            .append(vec![record(&format!("n{i}"))], 5_000)
+            .unwrap()
+            .next_offset;
+    }
+    p.wait_durable_blocking(last).unwrap();
+    let before = values(&p, p.marks().log_start);
+    p.close().unwrap();
+    drop(p);
+    // ...and the next start still has every one of them.
+    let p = sim.open(cfg);
+    assert_eq!(values(&p, p.marks().log_start), before);
+    assert_eq!(before.len(), 5);
+    assert_eq!(p.marks().log_end, last);
+}
