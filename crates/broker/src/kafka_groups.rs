@@ -429,6 +429,17 @@ pub fn committed_offset(
         .and_then(|v| parse_offset_value(&v))
 }
 
+/// Deletions of every offset any group committed for `topic` (when the topic is
+/// deleted or renamed, as Kafka drops a deleted topic's offsets: a new topic of the
+/// same name must not inherit them).
+pub fn topic_offsets_removal(meta: &MetaLog, topic: &str) -> Vec<(Bytes, Option<Bytes>)> {
+    meta.scan_prefix(OFFSETS_PREFIX)
+        .into_iter()
+        .filter(|(k, _)| parse_offset_key(k).is_some_and(|(_, t, _)| t == topic))
+        .map(|(k, _)| (k, None))
+        .collect()
+}
+
 /// Every group ID that has committed offsets, sorted.
 pub fn groups_with_offsets(meta: &MetaLog) -> Vec<String> {
     let mut ids: Vec<String> = meta

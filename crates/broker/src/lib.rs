@@ -566,6 +566,16 @@ impl Broker {
                 now_ms(),
             )
             .await?;
+        // Kafka has no rename: the old name's committed offsets go, as at a delete.
+        let removal = self.kafka_offsets_removal(from);
+        if !removal.is_empty() {
+            let next = self.meta.apply_chunked_nowait(removal, now_ms())?;
+            self.meta
+                .partition()
+                .wait_durable(next)
+                .await
+                .map_err(MetaError::Wait)?;
+        }
         let renamed = Arc::new(topic.replaced(to.clone(), topic.partitions.clone()));
         {
             let mut topics = self.topics.write();
@@ -621,6 +631,7 @@ impl Broker {
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
         let mut changes = vec![(key.meta_key(), None)];
+        changes.extend(self.kafka_offsets_removal(key));
         for (index, slot) in topic.groups.iter().enumerate() {
             let groups = slot.lock();
             changes.extend(groups_persist::encode(
@@ -634,6 +645,13 @@ impl Broker {
         }
         self.topics_changed.send_modify(|g| *g += 1);
         Ok((topic, next))
+    }
+
+    /// Deletions of the Kafka offsets committed for `key`'s Kafka name, if it has one.
+    fn kafka_offsets_removal(&self, key: &TopicKey) -> Vec<(Bytes, Option<Bytes>)> {
+        names::kafka_name(key)
+            .map(|name| kafka_groups::topic_offsets_removal(&self.meta, &name))
+            .unwrap_or_default()
     }
 
     /// Once the delete is durable: the data goes in the background (a directory
@@ -1273,6 +1291,42 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(b.topic(&key).is_some());
+        b.shutdown().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_deleted_or_renamed_topics_kafka_offsets_are_not_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let commit = |topic: &str| {
+            let b = b.clone();
+            let topic = topic.to_owned();
+            async move {
+                let offset = CommittedOffset {
+                    offset: 7,
+                    leader_epoch: -1,
+                    metadata: String::new(),
+                    commit_ms: 1,
+                };
+                b.kafka_groups()
+                    .commit(&b.meta, "g", "", None, -1, &[(topic, 0, offset)])
+                    .await
+                    .unwrap();
+            }
+        };
+        for name in ["deleted", "renamed", "kept"] {
+            b.create_topic(TopicKey::new(0, name), TopicSettings::default())
+                .await
+                .unwrap();
+            commit(name).await;
+        }
+        b.delete_topic(&TopicKey::new(0, "deleted")).await.unwrap();
+        b.rename_topic(&TopicKey::new(0, "renamed"), TopicKey::new(0, "new"))
+            .await
+            .unwrap();
+        assert!(b.committed_offset("g", "deleted", 0).is_none());
+        assert!(b.committed_offset("g", "renamed", 0).is_none());
+        assert_eq!(b.committed_offset("g", "kept", 0).unwrap().offset, 7);
         b.shutdown().unwrap();
     }
 }
