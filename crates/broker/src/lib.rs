@@ -538,6 +538,8 @@ impl Broker {
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(from)
+            // Expired since the caller looked: gone, as for Redis.
+            .filter(|t| !t.expired(now_ms()))
             .ok_or_else(|| TopicError::NotFound(from.clone()))?;
         if *from == to {
             return Ok(topic);
@@ -1291,6 +1293,25 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(b.topic(&key).is_some());
+        b.shutdown().unwrap();
+    }
+
+    #[tokio::test]
+    async fn renaming_an_expired_key_finds_nothing_and_keeps_the_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let (from, to) = (TopicKey::new(0, "from"), TopicKey::new(0, "to"));
+        for key in [&from, &to] {
+            b.create_topic(key.clone(), TopicSettings::default())
+                .await
+                .unwrap();
+        }
+        b.set_topic_expiry(&from, Some(1)).await.unwrap();
+        assert!(matches!(
+            b.rename_topic(&from, to.clone()).await,
+            Err(TopicError::NotFound(_))
+        ));
+        assert!(b.topic(&to).is_some());
         b.shutdown().unwrap();
     }
 
