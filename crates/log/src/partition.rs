@@ -35,9 +35,10 @@
 //!   partition opens, since it is then reported durable.
 //! - The log-start offset and the last stream ID live in `partition.meta`, replaced
 //!   atomically. It is written *before* trimmed segments are deleted, so a crash in
-//!   between leaves segments that recovery deletes again, and *after* what the trim
-//!   passes is durable, so it never points past what a crash can take back (the
-//!   offsets there would be used again, and the next start would drop them).
+//!   between leaves segments that recovery deletes again. Under the interval and
+//!   `never` policies a trim can pass the durable end; a start that finds the log
+//!   start past the recovered end rewrites it (the offsets there are used again, and
+//!   the next start would drop them).
 //! - An fsync failure leaves the page cache in an unknown state (it may have dropped
 //!   the dirty pages), so the partition stops accepting appends until restart, when
 //!   recovery re-reads what actually reached the disk.
@@ -488,10 +489,10 @@ impl Partition {
         let first_base = segments.first().map_or(0, |s| s.base_offset);
         let log_start = checkpoint.log_start.max(first_base).min(next_offset);
         if checkpoint.log_start > next_offset {
-            // A crash took back records a trim had passed (trims make what they pass
-            // durable first, but older data directories may hold this): offsets from
-            // `next_offset` on are used again, so the start on disk must not stay
-            // past them, or the next start would drop what is appended now.
+            // A crash took back records a trim had passed (under the interval and
+            // `never` policies readers, and so trims, reach past the durable end):
+            // offsets from `next_offset` on are used again, so the start on disk must
+            // not stay past them, or the next start would drop what is appended now.
             let cp_path = dir.join(CHECKPOINT_FILE);
             let cp = encode_checkpoint(&Checkpoint { log_start, last_id });
             storage
@@ -1568,7 +1569,9 @@ impl Partition {
                     .min(now.high_watermark));
             }
         }
-        Ok(marks.high_watermark)
+        // (A trim meanwhile may have moved the start past the mark read on entry.)
+        let now = self.marks();
+        Ok(marks.high_watermark.max(now.log_start))
     }
 
     /// Base offset of the entry at `pos` in `seg`.
@@ -1717,19 +1720,6 @@ impl Partition {
         let new_start = offset.min(self.marks().high_watermark);
         if new_start <= current {
             return Ok(current);
-        }
-        // Under the interval and `never` policies readers (and so trims) reach past
-        // the durable end. A log start on disk past what a crash leaves would make
-        // the restart after next drop the records appended in between (at offsets
-        // the crash freed): what is trimmed away is made durable first.
-        if new_start > self.marks().durable_end {
-            self.wait_durable_blocking(new_start).map_err(|e| match e {
-                WaitError::Failed => AppendError::Failed {
-                    dir: self.dir.clone(),
-                    reason: e.to_string(),
-                },
-                WaitError::Closed => AppendError::Closed,
-            })?;
         }
         let cp_path = self.dir.join(CHECKPOINT_FILE);
         let cp = encode_checkpoint(&Checkpoint {
