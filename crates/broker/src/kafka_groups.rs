@@ -232,6 +232,13 @@ impl KafkaGroups {
     /// Commits offsets for a group after checking the member may: durable when this
     /// returns `Ok`.
     #[allow(clippy::too_many_arguments)]
+    ///
+    /// `topic_exists` is asked again under the coordinator's lock, which
+    /// [`KafkaGroups::drop_topic_offsets`] holds too: an offset for a topic deleted
+    /// since the caller checked is not written (it would outlive its topic and be
+    /// inherited by a new one of the same name); the commit counts as done before
+    /// the delete, which drops such offsets anyway.
+    #[allow(clippy::too_many_arguments)]
     pub async fn commit(
         &self,
         meta: &MetaLog,
@@ -240,6 +247,7 @@ impl KafkaGroups {
         group_instance_id: Option<&str>,
         generation_id: i32,
         offsets: &[(String, i32, CommittedOffset)],
+        topic_exists: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<(), CommitError> {
         if group_id.len() > GROUP_ID_BYTES_MAX {
             return Err(KafkaGroupError::InvalidGroupId.into());
@@ -254,8 +262,9 @@ impl KafkaGroups {
                 group_instance_id,
                 generation_id,
             )?;
-            let changes = offsets
+            let changes: Vec<_> = offsets
                 .iter()
+                .filter(|(topic, _, _)| topic_exists(topic))
                 .map(|(topic, partition, o)| {
                     (
                         offset_key(group_id, topic, *partition),
@@ -263,6 +272,9 @@ impl KafkaGroups {
                     )
                 })
                 .collect();
+            if changes.is_empty() {
+                return Ok(());
+            }
             meta.apply_nowait(changes, now)?
         };
         meta.partition()
@@ -292,6 +304,19 @@ impl KafkaGroups {
             .await
             .map_err(MetaError::Wait)?;
         Ok(())
+    }
+
+    /// Deletes every group's committed offsets for `topic` (deleted, or renamed
+    /// away), as Kafka drops a deleted topic's offsets. Under the coordinator's lock,
+    /// after the topic left the registry (see [`KafkaGroups::commit`]). Returns the
+    /// offset to wait for (0: nothing to delete).
+    pub fn drop_topic_offsets(&self, meta: &MetaLog, topic: &str) -> Result<u64, MetaError> {
+        let _inner = self.inner.lock();
+        let changes = topic_offsets_removal(meta, topic);
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        meta.apply_chunked_nowait(changes, now_ms())
     }
 
     /// Deletes some of a group's committed offsets (OffsetDelete; the caller checks
@@ -405,6 +430,11 @@ fn parse_offset_key(k: &[u8]) -> Option<(String, String, i32)> {
     let topic = take(&mut rest)?;
     let p: [u8; 4] = rest.try_into().ok()?;
     Some((group, topic, i32::from_be_bytes(p)))
+}
+
+/// The topic of an offset key.
+pub fn offset_key_topic(k: &[u8]) -> Option<String> {
+    parse_offset_key(k).map(|(_, topic, _)| topic)
 }
 
 /// The offsets a group has committed: `(topic, partition, offset)` in key order.

@@ -406,6 +406,7 @@ impl Broker {
             kafka_groups,
             _lock: lock,
         });
+        broker.sweep_orphan_offsets()?;
         let weak = Arc::downgrade(&broker);
         let background = broker.background.clone();
         let period = Duration::from_millis(broker.config.retention_check_ms.max(10));
@@ -568,22 +569,21 @@ impl Broker {
                 now_ms(),
             )
             .await?;
-        // Kafka has no rename: the old name's committed offsets go, as at a delete.
-        let removal = self.kafka_offsets_removal(from);
-        if !removal.is_empty() {
-            let next = self.meta.apply_chunked_nowait(removal, now_ms())?;
-            self.meta
-                .partition()
-                .wait_durable(next)
-                .await
-                .map_err(MetaError::Wait)?;
-        }
         let renamed = Arc::new(topic.replaced(to.clone(), topic.partitions.clone()));
         {
             let mut topics = self.topics.write();
             topics.remove(from);
             topics.insert(to, renamed.clone());
         }
+        // Kafka has no rename: the old name's committed offsets go, as at a delete
+        // (after the name left the registry; a crash before leaves them to the
+        // sweep at the next start).
+        let next = self.drop_kafka_offsets(from);
+        self.meta
+            .partition()
+            .wait_durable(next)
+            .await
+            .map_err(MetaError::Wait)?;
         self.topics_changed.send_modify(|g| *g += 1);
         Ok(renamed)
     }
@@ -633,7 +633,6 @@ impl Broker {
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
         let mut changes = vec![(key.meta_key(), None)];
-        changes.extend(self.kafka_offsets_removal(key));
         for (index, slot) in topic.groups.iter().enumerate() {
             let groups = slot.lock();
             changes.extend(groups_persist::encode(
@@ -642,6 +641,10 @@ impl Broker {
             ));
         }
         let next = self.meta.apply_chunked_nowait(changes, now_ms())?;
+        // After the topic left the registry (a commit racing this re-checks). Not
+        // part of the commit point: what a crash or an error leaves, the next start
+        // sweeps.
+        let next = next.max(self.drop_kafka_offsets(key));
         for p in topic.partitions() {
             let _ = p.close();
         }
@@ -649,11 +652,49 @@ impl Broker {
         Ok((topic, next))
     }
 
-    /// Deletions of the Kafka offsets committed for `key`'s Kafka name, if it has one.
-    fn kafka_offsets_removal(&self, key: &TopicKey) -> Vec<(Bytes, Option<Bytes>)> {
-        names::kafka_name(key)
-            .map(|name| kafka_groups::topic_offsets_removal(&self.meta, &name))
-            .unwrap_or_default()
+    /// Drops the Kafka offsets committed for `key`'s Kafka name, if it has one;
+    /// returns the metadata offset to wait for. A failure is logged: the offsets
+    /// are swept at the next start ([`Broker::sweep_orphan_offsets`]).
+    fn drop_kafka_offsets(&self, key: &TopicKey) -> u64 {
+        let Some(name) = names::kafka_name(key) else {
+            return 0;
+        };
+        self.kafka_groups
+            .drop_topic_offsets(&self.meta, &name)
+            .unwrap_or_else(|error| {
+                tracing::warn!(topic = %name, %error, "cannot drop the committed offsets of a deleted topic; the next start does");
+                0
+            })
+    }
+
+    /// At start: drops committed offsets whose topic no longer exists (left by a
+    /// crash or an error between a topic's delete and the removal of its offsets).
+    fn sweep_orphan_offsets(&self) -> Result<(), MetaError> {
+        let mut gone: Vec<String> = self
+            .meta
+            .scan_prefix(kafka_groups::OFFSETS_PREFIX)
+            .into_iter()
+            .filter_map(|(k, _)| kafka_groups::offset_key_topic(&k))
+            .filter(|topic| !self.kafka_topic_exists(topic))
+            .collect();
+        gone.sort();
+        gone.dedup();
+        for topic in gone {
+            let next = self.kafka_groups.drop_topic_offsets(&self.meta, &topic)?;
+            self.meta
+                .partition()
+                .wait_durable_blocking(next)
+                .map_err(MetaError::Wait)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a live topic answers to this Kafka name (offset commits re-check it
+    /// under the group coordinator's lock).
+    pub fn kafka_topic_exists(&self, name: &str) -> bool {
+        names::topic_key(name)
+            .and_then(|key| self.topic(&key))
+            .is_some_and(|t| !t.expired(now_ms()))
     }
 
     /// Once the delete is durable: the data goes in the background (a directory
@@ -1330,7 +1371,9 @@ mod tests {
                     commit_ms: 1,
                 };
                 b.kafka_groups()
-                    .commit(&b.meta, "g", "", None, -1, &[(topic, 0, offset)])
+                    .commit(&b.meta, "g", "", None, -1, &[(topic, 0, offset)], &|n| {
+                        b.kafka_topic_exists(n)
+                    })
                     .await
                     .unwrap();
             }
@@ -1347,6 +1390,32 @@ mod tests {
             .unwrap();
         assert!(b.committed_offset("g", "deleted", 0).is_none());
         assert!(b.committed_offset("g", "renamed", 0).is_none());
+        assert_eq!(b.committed_offset("g", "kept", 0).unwrap().offset, 7);
+        // An offset whose topic is gone (as a crash between a delete and the removal
+        // of its offsets leaves it) is swept at the next start.
+        let ghost = CommittedOffset {
+            offset: 3,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_ms: 1,
+        };
+        b.kafka_groups()
+            .commit(
+                &b.meta,
+                "g",
+                "",
+                None,
+                -1,
+                &[("ghost".into(), 0, ghost)],
+                &|_| true,
+            )
+            .await
+            .unwrap();
+        assert!(b.committed_offset("g", "ghost", 0).is_some());
+        b.shutdown().unwrap();
+        drop(b);
+        let b = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        assert!(b.committed_offset("g", "ghost", 0).is_none());
         assert_eq!(b.committed_offset("g", "kept", 0).unwrap().offset, 7);
         b.shutdown().unwrap();
     }

@@ -272,7 +272,9 @@ pub async fn kafka_reset(call: &Call<'_>) -> ApiResult {
             .collect();
         match broker
             .kafka_groups()
-            .commit(broker.meta(), &name, "", None, -1, &offsets)
+            .commit(broker.meta(), &name, "", None, -1, &offsets, &|topic| {
+                broker.kafka_topic_exists(topic)
+            })
             .await
         {
             Ok(()) => {}

@@ -76,6 +76,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
                     request.group_instance_id.as_deref(),
                     request.generation_id_or_member_epoch,
                     &offsets,
+                    &|name| ctx.broker.kafka_topic_exists(name),
                 )
                 .await
             {
