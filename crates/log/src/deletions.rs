@@ -114,11 +114,27 @@ impl Deletions {
             return Ok(());
         }
         let keep: Vec<u64> = self.set.range(log_start..).copied().collect();
-        let bytes = if keep.is_empty() {
-            Vec::new()
-        } else {
-            encode_frame(&keep)
-        };
+        self.rewrite(storage, keep)
+    }
+
+    /// Forgets offsets at or past `end`, the end of the log after a crash: under the
+    /// interval and `never` policies an entry can be deleted before it is durable,
+    /// and the crash frees its offset for a new record, which must not show as
+    /// deleted.
+    pub fn forget_from(&mut self, storage: &dyn Storage, end: u64) -> io::Result<()> {
+        if self.set.range(end..).next().is_none() {
+            return Ok(());
+        }
+        let keep: Vec<u64> = self.set.range(..end).copied().collect();
+        self.rewrite(storage, keep)
+    }
+
+    fn rewrite(&mut self, storage: &dyn Storage, keep: Vec<u64>) -> io::Result<()> {
+        // Frames of at most DELETE_BATCH_MAX offsets: `open` reads no larger one.
+        let bytes: Vec<u8> = keep
+            .chunks(DELETE_BATCH_MAX)
+            .flat_map(encode_frame)
+            .collect();
         storage.write_atomic(&self.path, &bytes)?;
         self.file = storage.open(&self.path, false)?;
         self.len = bytes.len() as u64;

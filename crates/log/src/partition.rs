@@ -516,7 +516,10 @@ impl Partition {
             .filter(|s| not_indexed.contains(&s.base_offset))
             .cloned()
             .collect();
-        let deletions = Deletions::open(storage.as_ref(), &dir).map_err(io_err(&dir))?;
+        let mut deletions = Deletions::open(storage.as_ref(), &dir).map_err(io_err(&dir))?;
+        deletions
+            .forget_from(storage.as_ref(), next_offset)
+            .map_err(io_err(deletions.path()))?;
         Ok(Arc::new_cyclic(|me| Partition {
             dir,
             storage,

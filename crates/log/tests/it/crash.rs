@@ -415,3 +415,51 @@ fn a_trim_past_the_durable_end_does_not_cost_records_appended_after_a_crash() {
     assert_eq!(before.len(), 5);
     assert_eq!(p.marks().log_end, last);
 }
+
+#[test]
+fn a_deletion_of_a_record_a_crash_took_back_does_not_hide_its_successor() {
+    let sim = Sim::new();
+    let cfg = config(Durability::Interval { ms: 3_600_000 }, 4096);
+    let p = sim.open(cfg);
+    let a = p.append(vec![record("durable")], 5_000).unwrap();
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    let lost = p.append(vec![record("lost")], 5_000).unwrap();
+    // XDEL of a visible but not yet durable entry: the deletion is durable.
+    assert_eq!(p.delete_records(&[lost.base_offset]).unwrap(), 1);
+    drop(p);
+    sim.storage.crash();
+    let p = sim.open(cfg);
+    assert_eq!(p.marks().log_end, lost.base_offset);
+    let next = p.append(vec![record("new")], 5_000).unwrap();
+    assert_eq!(next.base_offset, lost.base_offset);
+    assert!(!p.is_deleted(next.base_offset));
+    assert_eq!(values(&p, 0), ["durable", "new"]);
+}
+
+#[test]
+fn more_deletions_than_one_frame_holds_survive_a_prune_and_a_restart() {
+    let sim = Sim::new();
+    let cfg = config(Durability::Always, 1 << 30);
+    let p = sim.open(cfg);
+    // 120,000 deletions; a trim drops 15,000 of them and the set is rewritten with
+    // 105,000, more than one frame may hold.
+    let n = 240_000u64;
+    for first in (0..n).step_by(60_000) {
+        let batch: Vec<_> = (first..first + 60_000)
+            .map(|i| record(&i.to_string()))
+            .collect();
+        let a = p.append(batch, 5_000).unwrap();
+        p.wait_durable_blocking(a.next_offset).unwrap();
+    }
+    let odd: Vec<u64> = (0..n).filter(|o| o % 2 == 1).collect();
+    for chunk in odd.chunks(50_000) {
+        p.delete_records(chunk).unwrap();
+    }
+    p.trim_to(30_000).unwrap();
+    p.close().unwrap();
+    drop(p);
+    let p = sim.open(cfg);
+    assert!(p.is_deleted(n - 1));
+    assert!(p.is_deleted(30_001));
+    assert!(!p.is_deleted(30_002));
+}
