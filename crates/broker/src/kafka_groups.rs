@@ -231,7 +231,6 @@ impl KafkaGroups {
 
     /// Commits offsets for a group after checking the member may: durable when this
     /// returns `Ok`.
-    #[allow(clippy::too_many_arguments)]
     ///
     /// `topic_exists` is asked again under the coordinator's lock, which
     /// [`KafkaGroups::drop_topic_offsets`] holds too: an offset for a topic deleted
@@ -306,17 +305,33 @@ impl KafkaGroups {
         Ok(())
     }
 
-    /// Deletes every group's committed offsets for `topic` (deleted, or renamed
-    /// away), as Kafka drops a deleted topic's offsets. Under the coordinator's lock,
-    /// after the topic left the registry (see [`KafkaGroups::commit`]). Returns the
-    /// offset to wait for (0: nothing to delete).
-    pub fn drop_topic_offsets(&self, meta: &MetaLog, topic: &str) -> Result<u64, MetaError> {
+    /// Applies a topic's delete (or rename) `changes`, first chunk first, together
+    /// with the deletion of every group's committed offsets for its Kafka name
+    /// `topic` (as Kafka drops a deleted topic's offsets), under the coordinator's
+    /// lock and after the topic left the registry: a commit racing it re-checks the
+    /// topic under the same lock (see [`KafkaGroups::commit`]). Returns the offset
+    /// to wait for.
+    pub fn apply_dropping_offsets(
+        &self,
+        meta: &MetaLog,
+        topic: Option<&str>,
+        mut changes: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<u64, MetaError> {
         let _inner = self.inner.lock();
-        let changes = topic_offsets_removal(meta, topic);
-        if changes.is_empty() {
-            return Ok(0);
+        if let Some(topic) = topic {
+            changes.extend(topic_offsets_removal(meta, topic));
         }
         meta.apply_chunked_nowait(changes, now_ms())
+    }
+
+    /// Deletes the committed offsets of topics that are gone (the keys), in one
+    /// pass; returns the offset to wait for (0: none).
+    pub fn drop_offsets(&self, meta: &MetaLog, keys: Vec<Bytes>) -> Result<u64, MetaError> {
+        let _inner = self.inner.lock();
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        meta.apply_chunked_nowait(keys.into_iter().map(|k| (k, None)).collect(), now_ms())
     }
 
     /// Deletes some of a group's committed offsets (OffsetDelete; the caller checks

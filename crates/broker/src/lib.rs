@@ -406,7 +406,7 @@ impl Broker {
             kafka_groups,
             _lock: lock,
         });
-        broker.sweep_orphan_offsets()?;
+        broker.sweep_orphan_offsets();
         let weak = Arc::downgrade(&broker);
         let background = broker.background.clone();
         let period = Duration::from_millis(broker.config.retention_check_ms.max(10));
@@ -576,9 +576,15 @@ impl Broker {
             topics.insert(to, renamed.clone());
         }
         // Kafka has no rename: the old name's committed offsets go, as at a delete
-        // (after the name left the registry; a crash before leaves them to the
-        // sweep at the next start).
-        let next = self.drop_kafka_offsets(from);
+        // (after the name left the registry). The rename is done: a failure here is
+        // logged, and the next start sweeps what a failure or a crash leaves.
+        let next = self
+            .kafka_groups
+            .apply_dropping_offsets(&self.meta, names::kafka_name(from).as_deref(), Vec::new())
+            .unwrap_or_else(|error| {
+                tracing::warn!(topic = %from, %error, "cannot drop the committed offsets of a renamed topic's old name");
+                0
+            });
         self.meta
             .partition()
             .wait_durable(next)
@@ -640,11 +646,13 @@ impl Broker {
                 &groups.delete_all_changes(),
             ));
         }
-        let next = self.meta.apply_chunked_nowait(changes, now_ms())?;
-        // After the topic left the registry (a commit racing this re-checks). Not
-        // part of the commit point: what a crash or an error leaves, the next start
-        // sweeps.
-        let next = next.max(self.drop_kafka_offsets(key));
+        // The tombstone first (the commit point), then the groups' and the Kafka
+        // offsets' deletions (what a crash leaves of those, the next start sweeps).
+        let next = self.kafka_groups.apply_dropping_offsets(
+            &self.meta,
+            names::kafka_name(key).as_deref(),
+            changes,
+        )?;
         for p in topic.partitions() {
             let _ = p.close();
         }
@@ -652,41 +660,32 @@ impl Broker {
         Ok((topic, next))
     }
 
-    /// Drops the Kafka offsets committed for `key`'s Kafka name, if it has one;
-    /// returns the metadata offset to wait for. A failure is logged: the offsets
-    /// are swept at the next start ([`Broker::sweep_orphan_offsets`]).
-    fn drop_kafka_offsets(&self, key: &TopicKey) -> u64 {
-        let Some(name) = names::kafka_name(key) else {
-            return 0;
-        };
-        self.kafka_groups
-            .drop_topic_offsets(&self.meta, &name)
-            .unwrap_or_else(|error| {
-                tracing::warn!(topic = %name, %error, "cannot drop the committed offsets of a deleted topic; the next start does");
-                0
-            })
-    }
-
     /// At start: drops committed offsets whose topic no longer exists (left by a
-    /// crash or an error between a topic's delete and the removal of its offsets).
-    fn sweep_orphan_offsets(&self) -> Result<(), MetaError> {
-        let mut gone: Vec<String> = self
+    /// crash in the middle of a topic's delete, or by versions that kept them). A
+    /// failure (a full disk) is logged, not fatal: the next start tries again.
+    fn sweep_orphan_offsets(&self) {
+        let orphans: Vec<Bytes> = self
             .meta
             .scan_prefix(kafka_groups::OFFSETS_PREFIX)
             .into_iter()
-            .filter_map(|(k, _)| kafka_groups::offset_key_topic(&k))
-            .filter(|topic| !self.kafka_topic_exists(topic))
+            .filter(|(k, _)| {
+                kafka_groups::offset_key_topic(k).is_some_and(|t| !self.kafka_topic_exists(&t))
+            })
+            .map(|(k, _)| k)
             .collect();
-        gone.sort();
-        gone.dedup();
-        for topic in gone {
-            let next = self.kafka_groups.drop_topic_offsets(&self.meta, &topic)?;
-            self.meta
-                .partition()
-                .wait_durable_blocking(next)
-                .map_err(MetaError::Wait)?;
+        let count = orphans.len();
+        let swept = self
+            .kafka_groups
+            .drop_offsets(&self.meta, orphans)
+            .and_then(|next| {
+                self.meta
+                    .partition()
+                    .wait_durable_blocking(next)
+                    .map_err(MetaError::Wait)
+            });
+        if let Err(error) = swept {
+            tracing::warn!(count, %error, "cannot drop the committed offsets of deleted topics; the next start tries again");
         }
-        Ok(())
     }
 
     /// Whether a live topic answers to this Kafka name (offset commits re-check it
