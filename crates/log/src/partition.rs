@@ -250,6 +250,13 @@ struct Writer {
     /// directory entry of the segment after them, are not known durable yet, and their
     /// index files are not written. `run_sync` seals them, off the appending thread.
     unsealed: Vec<Arc<Segment>>,
+    /// Segments created by rolls so far, and how many of their directory entries a
+    /// directory fsync is known to cover. Usually `unsealed` says the directory needs
+    /// one, but a trim can take a rolled segment out of `unsealed` after the
+    /// checkpoint's directory fsync and before the entry of the segment after it
+    /// was synced.
+    rolls: u64,
+    dir_synced_rolls: u64,
     next_offset: u64,
     last_id: Option<StreamId>,
     log_start: u64,
@@ -528,6 +535,8 @@ impl Partition {
             writer: Mutex::new(Writer {
                 active,
                 unsealed,
+                rolls: 0,
+                dir_synced_rolls: 0,
                 next_offset,
                 last_id,
                 log_start,
@@ -845,6 +854,7 @@ impl Partition {
         }
         let old = std::mem::replace(&mut w.active, new);
         w.unsealed.push(old);
+        w.rolls += 1;
         self.stats.roll_seconds.observe_duration(started.elapsed());
         Ok(())
     }
@@ -852,8 +862,15 @@ impl Partition {
     /// Makes rolled-over segments durable: their data, then the directory (which
     /// holds the entries of the segments created after them). Until this returns, no
     /// offset past their start may be reported durable.
-    fn seal_data(&self, unsealed: &[Arc<Segment>]) -> Result<(), (PathBuf, io::Error)> {
-        if unsealed.is_empty() {
+    /// `rolls`: the writer's roll count if a directory fsync may be missing for a
+    /// segment not in `unsealed` (see `Writer::rolls`); the caller records it once
+    /// this succeeds.
+    fn seal_data(
+        &self,
+        unsealed: &[Arc<Segment>],
+        rolls: Option<u64>,
+    ) -> Result<(), (PathBuf, io::Error)> {
+        if unsealed.is_empty() && rolls.is_none() {
             return Ok(());
         }
         for seg in unsealed {
@@ -1001,20 +1018,25 @@ impl Partition {
                         w.active.log_path.clone(),
                         w.next_offset,
                         w.unsealed.clone(),
+                        (w.rolls > w.dir_synced_rolls).then_some(w.rolls),
                     )
                 })
             };
-            let Some((file, path, target, unsealed)) = captured else {
+            let Some((file, path, target, unsealed, rolls)) = captured else {
                 self.sync.lock().in_flight = false;
                 return;
             };
             let appends = std::mem::take(&mut self.sync.lock().appends_since_sync);
             let started = Instant::now();
-            if let Err((path, e)) = self.seal_data(&unsealed) {
+            if let Err((path, e)) = self.seal_data(&unsealed, rolls) {
                 let mut w = self.writer.lock();
                 let _ = self.fail(&mut w, &path, e);
                 self.sync.lock().in_flight = false;
                 return;
+            }
+            if let Some(r) = rolls {
+                let mut w = self.writer.lock();
+                w.dir_synced_rolls = w.dir_synced_rolls.max(r);
             }
             if target > self.marks().durable_end {
                 if let Err(e) = file.sync_data() {
@@ -1818,9 +1840,13 @@ impl Partition {
         w.closed = true;
         let active = w.active.clone();
         let unsealed = w.unsealed.clone();
+        let rolls = (w.rolls > w.dir_synced_rolls).then_some(w.rolls);
         if w.failed.is_none() {
-            if let Err((path, e)) = self.seal_data(&unsealed) {
+            if let Err((path, e)) = self.seal_data(&unsealed, rolls) {
                 return Err(self.fail(&mut w, &path, e));
+            }
+            if let Some(r) = rolls {
+                w.dir_synced_rolls = w.dir_synced_rolls.max(r);
             }
             if let Err(e) = active.file.sync_data() {
                 return Err(self.fail(&mut w, &active.log_path, e));

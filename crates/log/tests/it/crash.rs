@@ -463,3 +463,164 @@ fn more_deletions_than_one_frame_holds_survive_a_prune_and_a_restart() {
     assert!(p.is_deleted(30_001));
     assert!(!p.is_deleted(30_002));
 }
+
+/// The simulated storage, with a hook run once after the next atomic write of a
+/// partition checkpoint (`partition.meta`); `sync_data` of files under `held_dir`
+/// waits while `hold` is set.
+struct AfterCheckpoint {
+    inner: SimStorage,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    held_dir: PathBuf,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// `remove_file` waits while set (the remover fsyncs the directory after it).
+    hold_removals: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug)]
+struct HeldFile {
+    inner: std::sync::Arc<dyn brook_log::StorageFile>,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl brook_log::StorageFile for HeldFile {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, pos)
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> std::io::Result<()> {
+        self.inner.write_all_at(buf, pos)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        while self.hold.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.inner.sync_data()
+    }
+}
+
+impl std::fmt::Debug for AfterCheckpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AfterCheckpoint").finish_non_exhaustive()
+    }
+}
+
+impl brook_log::Storage for AfterCheckpoint {
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn open(
+        &self,
+        path: &Path,
+        create: bool,
+    ) -> std::io::Result<std::sync::Arc<dyn brook_log::StorageFile>> {
+        let file = self.inner.open(path, create)?;
+        if path.starts_with(&self.held_dir) {
+            return Ok(std::sync::Arc::new(HeldFile {
+                inner: file,
+                hold: self.hold.clone(),
+            }));
+        }
+        Ok(file)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        while self.hold_removals.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.inner.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.remove_dir_all(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        self.inner.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(path)
+    }
+    fn write_atomic(&self, path: &Path, contents: &[u8]) -> std::io::Result<()> {
+        self.inner.write_atomic(path, contents)?;
+        if path.ends_with("partition.meta") {
+            if let Some(hook) = self.hook.lock().unwrap().take() {
+                hook();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_segment_rolled_during_a_trim_of_the_one_before_it_survives_a_crash() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::{Arc, OnceLock, Weak};
+    let sim = Sim::new();
+    let held_dir = PathBuf::from("/data/topics/busy/0");
+    let storage = Arc::new(AfterCheckpoint {
+        inner: sim.storage.clone(),
+        hook: std::sync::Mutex::new(None),
+        held_dir: held_dir.clone(),
+        hold: Arc::default(),
+        hold_removals: Arc::new(true.into()),
+    });
+    // One fsync worker, kept busy by another partition while the trim runs: the
+    // group commit the roll asks for starts only after the trim is done.
+    let syncer = brook_log::Syncer::start(1).unwrap();
+    let cfg = config(Durability::Interval { ms: 3_600_000 }, 600);
+    let open = |dir: &PathBuf| {
+        brook_log::Partition::open(storage.clone(), syncer.clone(), dir.clone(), cfg).unwrap()
+    };
+    let busy = open(&held_dir);
+    let p = open(&sim.dir);
+    let mut end = 0;
+    while p.marks().log_end < 3 {
+        end = p
+            .append(vec![record(&"x".repeat(120))], 5_000)
+            .unwrap()
+            .next_offset;
+    }
+    p.wait_durable_blocking(end).unwrap();
+    // The trim of everything there is writes its checkpoint (and fsyncs the
+    // directory); right then an append rolls over to a new segment, before the trim
+    // picks the segments to drop: the one before the new segment goes unsealed.
+    let me: Arc<OnceLock<Weak<brook_log::Partition>>> = Arc::default();
+    let _ = me.set(Arc::downgrade(&p));
+    let rolled = Arc::new(OnceLock::new());
+    {
+        let (me, rolled) = (me.clone(), rolled.clone());
+        let (hold, busy) = (storage.hold.clone(), busy.clone());
+        *storage.hook.lock().unwrap() = Some(Box::new(move || {
+            hold.store(true, SeqCst);
+            let b = busy.append(vec![record("busy")], 5_000).unwrap();
+            let waiter = std::thread::spawn(move || busy.wait_durable_blocking(b.next_offset));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(waiter);
+            let p = me.get().and_then(Weak::upgrade).unwrap();
+            let a = p.append(vec![record(&"y".repeat(500))], 5_000).unwrap();
+            let _ = rolled.set(a);
+        }));
+    }
+    assert_eq!(p.trim_to(end).unwrap(), end);
+    let a = rolled.get().unwrap().clone();
+    assert_eq!(p.segment_count(), 1);
+    storage.hold.store(false, SeqCst);
+    // The new record is reported durable, so it must survive a crash.
+    // (Before the remover, whose directory fsync would cover the entry too.)
+    p.wait_durable_blocking(a.next_offset).unwrap();
+    drop(p);
+    sim.storage.crash();
+    storage.hold_removals.store(false, SeqCst);
+    syncer.shutdown();
+    let p = sim.open(cfg);
+    assert_eq!(p.marks().log_end, a.next_offset);
+    assert_eq!(values(&p, a.base_offset), ["y".repeat(500)]);
+}
