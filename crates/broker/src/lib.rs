@@ -1355,6 +1355,15 @@ mod tests {
         b.shutdown().unwrap();
     }
 
+    fn committed(offset: i64) -> CommittedOffset {
+        CommittedOffset {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_ms: 1,
+        }
+    }
+
     #[tokio::test]
     async fn a_deleted_or_renamed_topics_kafka_offsets_are_not_inherited() {
         let dir = tempfile::tempdir().unwrap();
@@ -1363,12 +1372,7 @@ mod tests {
             let b = b.clone();
             let topic = topic.to_owned();
             async move {
-                let offset = CommittedOffset {
-                    offset: 7,
-                    leader_epoch: -1,
-                    metadata: String::new(),
-                    commit_ms: 1,
-                };
+                let offset = committed(7);
                 b.kafka_groups()
                     .commit(&b.meta, "g", "", None, -1, &[(topic, 0, offset)], &|n| {
                         b.kafka_topic_exists(n)
@@ -1392,12 +1396,7 @@ mod tests {
         assert_eq!(b.committed_offset("g", "kept", 0).unwrap().offset, 7);
         // An offset whose topic is gone (as a crash between a delete and the removal
         // of its offsets leaves it) is swept at the next start.
-        let ghost = CommittedOffset {
-            offset: 3,
-            leader_epoch: -1,
-            metadata: String::new(),
-            commit_ms: 1,
-        };
+        let ghost = committed(3);
         b.kafka_groups()
             .commit(
                 &b.meta,

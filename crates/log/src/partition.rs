@@ -862,6 +862,7 @@ impl Partition {
     /// Makes rolled-over segments durable: their data, then the directory (which
     /// holds the entries of the segments created after them). Until this returns, no
     /// offset past their start may be reported durable.
+    ///
     /// `rolls`: the writer's roll count if a directory fsync may be missing for a
     /// segment not in `unsealed` (see `Writer::rolls`); the caller records it once
     /// this succeeds.

@@ -4,7 +4,7 @@ use brook_log::{AppendError, FsStorage, Partition, ReadError, Retention, Storage
 use brook_model::{Durability, IdSpec, Record, StreamId, StreamIdError};
 use bytes::Bytes;
 
-use crate::{config, record, values, Sim};
+use crate::{config, record, values, wait_while, GatedFile, Sim};
 
 #[test]
 fn append_read_restart_on_real_files() {
@@ -573,7 +573,7 @@ fn always_on(
 /// Real files whose `sync_data` panics while `panic` is set; `sync_data` and
 /// `sync_dir` wait while `hold` is set; index files cannot be written while
 /// `fail_index` is set (the disk is full if `full`, else an I/O error).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct PanickingSync {
     panic: Arc<std::sync::atomic::AtomicBool>,
     hold: Arc<std::sync::atomic::AtomicBool>,
@@ -583,42 +583,6 @@ struct PanickingSync {
     /// does), then fails as if the file were gone.
     lose_index: Arc<std::sync::atomic::AtomicBool>,
     index_opening: Arc<std::sync::atomic::AtomicBool>,
-}
-
-fn wait_while(flag: &std::sync::atomic::AtomicBool) {
-    while flag.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
-#[derive(Debug)]
-struct PanickingFile {
-    inner: Arc<dyn brook_log::StorageFile>,
-    panic: Arc<std::sync::atomic::AtomicBool>,
-    hold: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl brook_log::StorageFile for PanickingFile {
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: &[u8], pos: u64) -> std::io::Result<()> {
-        self.inner.write_all_at(buf, pos)
-    }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        wait_while(&self.hold);
-        assert!(
-            !self.panic.load(std::sync::atomic::Ordering::SeqCst),
-            "sync_data panics (expected by this test)"
-        );
-        self.inner.sync_data()
-    }
 }
 
 impl Storage for PanickingSync {
@@ -648,7 +612,7 @@ impl Storage for PanickingSync {
             wait_while(&self.lose_index);
             return Err(std::io::ErrorKind::NotFound.into());
         }
-        Ok(Arc::new(PanickingFile {
+        Ok(Arc::new(GatedFile {
             inner: FsStorage.open(path, create)?,
             panic: self.panic.clone(),
             hold: self.hold.clone(),
@@ -777,13 +741,26 @@ fn after_the_syncer_shut_down_the_interval_policy_still_fsyncs() {
     });
 }
 
-#[test]
-fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
+/// A partition of `segment_bytes` segments under `always`, on `PanickingSync` in a
+/// fresh directory (partition `p0`), with one fsync worker. The storage returned
+/// shares its switches with the partition's.
+fn gated_always(segment_bytes: u64) -> (tempfile::TempDir, Syncer, PanickingSync, Arc<Partition>) {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
     let storage = PanickingSync::default();
+    let p = always_on(
+        Arc::new(storage.clone()),
+        &syncer,
+        dir.path().join("p0"),
+        segment_bytes,
+    );
+    (dir, syncer, storage, p)
+}
+
+#[test]
+fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
+    let (dir, syncer, storage, p) = gated_always(1 << 20);
     let panic = storage.panic.clone();
-    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 1 << 20);
     let a = p.append(vec![record("durable")], 5_000).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
 
@@ -815,11 +792,8 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
 #[test]
 fn a_segment_roll_does_not_wait_for_an_fsync() {
     use std::sync::atomic::Ordering::SeqCst;
-    let dir = tempfile::tempdir().unwrap();
-    let syncer = Syncer::start(1).unwrap();
-    let storage = PanickingSync::default();
+    let (dir, syncer, storage, p) = gated_always(600);
     let hold = storage.hold.clone();
-    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 600);
     // Every fsync (of files and of the directory) now waits; appends that roll the
     // segment over still return.
     hold.store(true, SeqCst);
@@ -929,11 +903,8 @@ fn index_retried_when_space_returns(durability: Durability) {
 #[test]
 fn a_segment_trimmed_while_its_index_is_written_does_not_fail_the_partition() {
     use std::sync::atomic::Ordering::SeqCst;
-    let dir = tempfile::tempdir().unwrap();
-    let syncer = Syncer::start(1).unwrap();
-    let storage = PanickingSync::default();
+    let (_dir, syncer, storage, p) = gated_always(600);
     let (lose_index, opening) = (storage.lose_index.clone(), storage.index_opening.clone());
-    let p = always_on(Arc::new(storage), &syncer, dir.path().join("p0"), 600);
     // Every record of the first segment is durable (and readable) before it rolls.
     lose_index.store(true, SeqCst);
     let (first_end, end) = loop {

@@ -6,7 +6,7 @@ use brook_log::sim::SimStorage;
 use brook_log::ReadError;
 use brook_model::Durability;
 
-use crate::{config, record, values, Sim};
+use crate::{config, record, values, wait_while, GatedFile, Sim};
 
 #[test]
 fn acknowledged_records_survive_a_crash_under_always() {
@@ -476,33 +476,6 @@ struct AfterCheckpoint {
     hold_removals: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-#[derive(Debug)]
-struct HeldFile {
-    inner: std::sync::Arc<dyn brook_log::StorageFile>,
-    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl brook_log::StorageFile for HeldFile {
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: &[u8], pos: u64) -> std::io::Result<()> {
-        self.inner.write_all_at(buf, pos)
-    }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        while self.hold.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        self.inner.sync_data()
-    }
-}
-
 impl std::fmt::Debug for AfterCheckpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AfterCheckpoint").finish_non_exhaustive()
@@ -520,17 +493,16 @@ impl brook_log::Storage for AfterCheckpoint {
     ) -> std::io::Result<std::sync::Arc<dyn brook_log::StorageFile>> {
         let file = self.inner.open(path, create)?;
         if path.starts_with(&self.held_dir) {
-            return Ok(std::sync::Arc::new(HeldFile {
+            return Ok(std::sync::Arc::new(GatedFile {
                 inner: file,
+                panic: std::sync::Arc::default(),
                 hold: self.hold.clone(),
             }));
         }
         Ok(file)
     }
     fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        while self.hold_removals.load(std::sync::atomic::Ordering::SeqCst) {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        wait_while(&self.hold_removals);
         self.inner.remove_file(path)
     }
     fn remove_dir_all(&self, path: &Path) -> std::io::Result<()> {

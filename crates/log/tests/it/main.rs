@@ -73,3 +73,41 @@ impl Drop for Sim {
         self.syncer.shutdown();
     }
 }
+
+/// Sleeps while `flag` is set.
+pub fn wait_while(flag: &std::sync::atomic::AtomicBool) {
+    while flag.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A file whose `sync_data` waits while `hold` is set, then panics if `panic` is.
+#[derive(Debug)]
+pub struct GatedFile {
+    pub inner: Arc<dyn brook_log::StorageFile>,
+    pub panic: Arc<std::sync::atomic::AtomicBool>,
+    pub hold: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl brook_log::StorageFile for GatedFile {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, pos)
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> std::io::Result<()> {
+        self.inner.write_all_at(buf, pos)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        wait_while(&self.hold);
+        assert!(
+            !self.panic.load(std::sync::atomic::Ordering::SeqCst),
+            "sync_data panics (expected by this test)"
+        );
+        self.inner.sync_data()
+    }
+}
