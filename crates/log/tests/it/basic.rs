@@ -697,7 +697,9 @@ fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
         let first = p.append(vec![record("a")], 5_000).unwrap();
         if before == hour {
             p.wait_durable_blocking(first.next_offset).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            // (Long enough for the first append's timer, due at once, to have fired:
+            // else it would fsync the next append too.)
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
         let pending = p.append(vec![record("b")], 5_000).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
