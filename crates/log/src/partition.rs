@@ -46,11 +46,12 @@
 use brook_model::metrics::Histogram;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
+use rustix::thread::futex;
 use tokio::sync::watch;
 
 use brook_model::{Durability, IdSpec, LogLimit, Record, StoredRecord, StreamId, StreamIdError};
@@ -315,10 +316,14 @@ pub struct Partition {
     /// Serialises the writing of sealed segments' index files (`index_sealed`).
     seal_lock: Mutex<()>,
     index_warnings: LogLimit,
-    /// Threads blocked in `wait_durable_blocking`, and their condition variable
-    /// (notified by `update_marks` when the marks change, if there are any).
-    blocking_waiters: std::sync::Mutex<usize>,
-    durable_changed: std::sync::Condvar,
+    /// Threads blocked in `wait_durable_blocking` sleep on this futex word, which
+    /// `update_marks` bumps when the durable end, a failure or close changes (and then
+    /// wakes them all, if `blocking_waiters` says there are any). A futex and not a
+    /// condition variable: woken threads re-check the marks without taking a shared
+    /// mutex, so a group commit that releases 16 writers does not have them queue for
+    /// one lock before they can append again.
+    durable_epoch: AtomicU32,
+    blocking_waiters: AtomicU32,
     deletions: Mutex<Deletions>,
     me: Weak<Partition>,
     pub stats: PartitionStats,
@@ -550,8 +555,8 @@ impl Partition {
             trim_lock: Mutex::new(()),
             seal_lock: Mutex::new(()),
             index_warnings: LogLimit::new(Duration::from_secs(60)),
-            blocking_waiters: std::sync::Mutex::new(0),
-            durable_changed: std::sync::Condvar::new(),
+            durable_epoch: AtomicU32::new(0),
+            blocking_waiters: AtomicU32::new(0),
             deletions: Mutex::new(deletions),
             me: me.clone(),
             stats: PartitionStats::default(),
@@ -631,9 +636,14 @@ impl Partition {
         // Threads in `wait_durable_blocking` care about nothing else (under the
         // interval policy the high watermark moves on every append).
         if durability_changed {
-            let waiters = lock_ignoring_poison(&self.blocking_waiters);
-            if *waiters > 0 {
-                self.durable_changed.notify_all();
+            // SeqCst here and in `wait_durable_blocking`: either that thread sees the
+            // new epoch (and does not sleep) or this one sees it waiting (and wakes it).
+            self.durable_epoch.fetch_add(1, Ordering::SeqCst);
+            if self.blocking_waiters.load(Ordering::SeqCst) > 0 {
+                // Wake them all: the kernel reads the count as an `int` (`u32::MAX`
+                // would be -1 and wake one). There is no error to expect for a
+                // valid private futex word.
+                let _ = futex::wake(&self.durable_epoch, futex::Flags::PRIVATE, i32::MAX as u32);
             }
         }
     }
@@ -1150,14 +1160,14 @@ impl Partition {
     }
 
     /// Blocking form of [`Partition::wait_durable`] for callers outside async code
-    /// (threads wait on a condition variable: a group commit wakes them all with one
+    /// (threads sleep on one futex word: a group commit wakes them all with one
     /// call, where waking each thread's waker would take a call per thread).
     pub fn wait_durable_blocking(&self, next_offset: u64) -> Result<(), WaitError> {
         self.request_sync();
-        let mut waiters = lock_ignoring_poison(&self.blocking_waiters);
         loop {
-            // Read under `blocking_waiters`: `update_marks` changes the marks before
-            // it takes that lock to notify, so no change is missed.
+            // The epoch before the marks: a change after this read bumps the epoch,
+            // and the futex wait below then returns at once.
+            let epoch = self.durable_epoch.load(Ordering::SeqCst);
             let m = self.marks();
             if m.durable_end >= next_offset.min(m.log_end) {
                 return Ok(());
@@ -1168,12 +1178,11 @@ impl Partition {
             if m.closed {
                 return Err(WaitError::Closed);
             }
-            *waiters += 1;
-            waiters = self
-                .durable_changed
-                .wait(waiters)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *waiters -= 1;
+            self.blocking_waiters.fetch_add(1, Ordering::SeqCst);
+            // Returns when woken, when the epoch is no longer `epoch` (EAGAIN), on a
+            // signal (EINTR) or spuriously: every case re-checks the marks.
+            let _ = futex::wait(&self.durable_epoch, futex::Flags::PRIVATE, epoch, None);
+            self.blocking_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -2064,10 +2073,4 @@ fn remove_segments_later(
         drop(open);
         storage.sync_dir(&dir)
     }));
-}
-
-/// A std mutex's guard whether or not a thread panicked while holding it (the
-/// counter it guards stays meaningful).
-fn lock_ignoring_poison<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

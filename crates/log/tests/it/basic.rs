@@ -792,6 +792,35 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
 }
 
 #[test]
+fn one_fsync_releases_every_thread_blocked_on_it() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (_dir, syncer, storage, p) = gated_always(1 << 20);
+    let hold = storage.hold.clone();
+    hold.store(true, SeqCst);
+    // The first append's fsync is held; the others are written meanwhile, so the
+    // fsync after it covers them all and changes the durable end once for 8 sleepers.
+    let waiters: Vec<_> = (0..8)
+        .map(|i| {
+            let a = p.append(vec![record(&format!("w{i}"))], 5_000).unwrap();
+            let p = p.clone();
+            std::thread::spawn(move || p.wait_durable_blocking(a.next_offset))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(waiters.iter().all(|w| !w.is_finished()));
+    hold.store(false, SeqCst);
+    eventually(
+        10,
+        "a waiter still sleeps after its offset became durable",
+        || waiters.iter().all(|w| w.is_finished()),
+    );
+    for w in waiters {
+        w.join().unwrap().unwrap();
+    }
+    syncer.shutdown();
+}
+
+#[test]
 fn a_segment_roll_does_not_wait_for_an_fsync() {
     use std::sync::atomic::Ordering::SeqCst;
     let (dir, syncer, storage, p) = gated_always(600);
