@@ -1115,18 +1115,22 @@ impl Partition {
     }
 
     /// Before an fsync: if the last fsync covered several appends (several writers
-    /// are active), wait up to half an fsync's duration (at most [`GATHER_MAX`]) for
+    /// are active), wait up to two fsync durations (at most [`GATHER_MAX`]) for
     /// about as many appends to arrive. The writers released by the previous fsync
     /// append again within microseconds; without this pause the next fsync would
     /// start just before they do, and closed-loop writers would split into two
-    /// alternating half-size groups. A lone writer (last fsync covered one append)
-    /// never waits.
+    /// alternating half-size groups. The pause is longer than the gap it closes
+    /// because an fsync costs CPU too (writeback, the device's flush, wake-ups):
+    /// when many connections keep the CPU busy, fewer and larger groups leave more
+    /// of it to them (RESP XADD -c 50 -P 16 under `always`: a third fewer fsyncs
+    /// and 6-15% more requests/s than with half an fsync's wait). A lone writer
+    /// (last fsync covered one append) never waits.
     fn gather(&self) {
         let mut f = self.sync.lock();
         if f.last_covered <= 1 || f.appends_since_sync >= f.last_covered {
             return;
         }
-        let deadline = Instant::now() + (f.last_fsync / 2).min(GATHER_MAX);
+        let deadline = Instant::now() + (f.last_fsync * 2).min(GATHER_MAX);
         f.gathering = true;
         while f.appends_since_sync < f.last_covered {
             if self.gathered.wait_until(&mut f, deadline).timed_out() {
