@@ -7,7 +7,9 @@
 #   redis aof-always   redis-server --save '' --appendonly yes --appendfsync always
 #   brook always       brook server --fsync always
 #   brook interval     brook server --fsync everysec   (see --interval)
-# and runs each scenario on all four in turn (so drift over time hits them alike):
+# and runs each scenario on all four in turn (so drift over time hits them alike),
+# in several rounds (--rounds; each round starts with the next server in turn and
+# writes fresh streams); every cell is the round with the median ops/s:
 #   XADD 100 B and 1 KiB values, redis-benchmark -c 50, at -P 1 and at -P 16;
 #   drain: a stream preloaded with XADD, then 50 connections loop
 #          XREADGROUP GROUP g c<i> COUNT 100 ... > and XACK of the IDs read
@@ -18,9 +20,13 @@
 # the target: Brook under `always` at -P 16 is at least as fast as redis-server
 # with persistence off.
 #
-# Usage: bench/resp-vs-redis.sh [--quick] [--dir DIR] [--interval POLICY]
+# Usage: bench/resp-vs-redis.sh [--quick] [--rounds N] [--dir DIR] [--interval POLICY]
 #   --quick     smoke run (~1 min plus the build): small request counts, 100k-entry
-#               RSS load. The numbers are not meaningful; it keeps the bench working.
+#               RSS load, one round. The numbers are not meaningful; it keeps the
+#               bench working.
+#   --rounds    rounds per scenario (default 3; odd, so the median is one round's
+#               figures). One run on this kind of machine can be off by 30% or
+#               more either way; the table also lists every round's A/none ratio.
 #   --dir       directory on the disk to measure (default: a fresh directory under
 #               ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 #   --interval  Brook's fsync policy for the "interval" column (default everysec,
@@ -41,23 +47,33 @@ cd "$repo"
 quick=0
 dir=""
 interval="everysec"
+rounds=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
+        --rounds) rounds="$2"; shift ;;
         --dir) dir="$2"; shift ;;
         --interval) interval="$2"; shift ;;
-        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
 # Request counts: each full-run measurement takes a few seconds on a 2-core machine
-# (Redis ~70k XADD/s at -P 1, ~500k/s at -P 16); the whole run stays under ~8 min.
+# (Redis ~70k XADD/s at -P 1, ~500k/s at -P 16); a round takes about 3 min.
 if [ "$quick" = 1 ]; then
     n_p1=10000; n_p16=50000; n_drain=50000; n_rss=100000; n_warm=5000
+    rounds="${rounds:-1}"
 else
     n_p1=200000; n_p16=1000000; n_drain=1000000; n_rss=1000000; n_warm=50000
+    rounds="${rounds:-3}"
+fi
+case "$rounds" in
+    *[!0-9]*|"") echo "--rounds wants a positive odd number, not '$rounds'" >&2; exit 2 ;;
+esac
+if [ "$rounds" -lt 1 ] || [ $((rounds % 2)) = 0 ]; then
+    echo "--rounds wants a positive odd number, not '$rounds'" >&2; exit 2
 fi
 clients=50
 server_timeout_s=30      # to start, and to stop before SIGKILL
@@ -220,36 +236,37 @@ xadd_run() {
     echo "$out" | tail -n 1 | tr -d '"' | awk -F, '{ print $(NF-6), $(NF-3), $(NF-1) }'
 }
 
-# record SCENARIO SERVER CMD...: runs a measurement; stores its figures or a note.
+# record KEY CMD...: runs a measurement; stores its figures (or a note) under KEY,
+# "scenario|server|round".
 record() {
-    local scenario="$1" server="$2" line o a b
-    shift 2
-    echo "  $scenario on $server ..." >&2
+    local key="$1" line o a b
+    shift
+    echo "  ${key//|/, } ..." >&2
     if line="$("$@")"; then
         case "$line" in
-            unsupported:*) note["$scenario|$server"]="n/a (not implemented)"
+            unsupported:*) note["$key"]="n/a (not implemented)"
                            echo "    $line" >&2 ;;
             *) read -r o a b <<<"$line"
-               ops["$scenario|$server"]="$o"
-               p50["$scenario|$server"]="$a"
-               p99["$scenario|$server"]="$b" ;;
+               ops["$key"]="$o"
+               p50["$key"]="$a"
+               p99["$key"]="$b" ;;
         esac
     else
-        note["$scenario|$server"]="failed"
+        note["$key"]="failed"
     fi
 }
 
-# drain_run SERVER: preloads bench:d with $n_drain 100 B entries, then drains it with
+# drain_run SERVER KEY: preloads KEY with $n_drain 100 B entries, then drains it with
 # brook-bench-drain; echoes "ENTRIES/S P50 P99" or "unsupported: ...".
 drain_run() {
-    local server="$1" port out len
+    local server="$1" key="$2" port out len
     port="${port_of[$server]}"
     timeout "$run_timeout_s" redis-benchmark -h 127.0.0.1 -p "$port" -c "$clients" \
-        -n "$n_drain" -P 64 -q --csv XADD bench:d '*' f "$value_100" >/dev/null
-    len="$(redis-cli -h 127.0.0.1 -p "$port" XLEN bench:d)"
+        -n "$n_drain" -P 64 -q --csv XADD "$key" '*' f "$value_100" >/dev/null
+    len="$(redis-cli -h 127.0.0.1 -p "$port" XLEN "$key")"
     [ "$len" -ge "$n_drain" ] 2>/dev/null || {
-        echo "preloading bench:d on $server gave '$len' entries, not $n_drain" >&2; return 1; }
-    out="$("$drain_bin" --addr "127.0.0.1:$port" --stream bench:d --group g \
+        echo "preloading $key on $server gave '$len' entries, not $n_drain" >&2; return 1; }
+    out="$("$drain_bin" --addr "127.0.0.1:$port" --stream "$key" --group g \
         --connections "$clients" --count 100 --timeout-s "$run_timeout_s")" || return 1
     case "$out" in
         unsupported:*) echo "$out" ;;
@@ -280,18 +297,55 @@ for s in "${servers[@]}"; do
     xadd_run "$s" bench:warm "$n_warm" 16 "$value_100" >/dev/null
 done
 
-for scenario in "${scenarios[@]}"; do
-    echo "$scenario ..." >&2
-    for s in "${servers[@]}"; do
-        case "$scenario" in
-            "XADD 100B -P1")  record "$scenario" "$s" xadd_run "$s" bench:x100p1 "$n_p1" 1 "$value_100" ;;
-            "XADD 100B -P16") record "$scenario" "$s" xadd_run "$s" bench:x100p16 "$n_p16" 16 "$value_100" ;;
-            "XADD 1KiB -P1")  record "$scenario" "$s" xadd_run "$s" bench:x1kp1 "$n_p1" 1 "$value_1k" ;;
-            "XADD 1KiB -P16") record "$scenario" "$s" xadd_run "$s" bench:x1kp16 "$n_p16" 16 "$value_1k" ;;
-            drain)            record "$scenario" "$s" drain_run "$s" ;;
-        esac
+for ((round = 1; round <= rounds; round++)); do
+    # This round's server order: rotated by one per round.
+    order=("${servers[@]:$(((round - 1) % 4))}" "${servers[@]:0:$(((round - 1) % 4))}")
+    for scenario in "${scenarios[@]}"; do
+        echo "$scenario, round $round of $rounds ..." >&2
+        for s in "${order[@]}"; do
+            r="$scenario|$s|$round"
+            case "$scenario" in
+                "XADD 100B -P1")  record "$r" xadd_run "$s" "bench:x100p1:$round" "$n_p1" 1 "$value_100" ;;
+                "XADD 100B -P16") record "$r" xadd_run "$s" "bench:x100p16:$round" "$n_p16" 16 "$value_100" ;;
+                "XADD 1KiB -P1")  record "$r" xadd_run "$s" "bench:x1kp1:$round" "$n_p1" 1 "$value_1k" ;;
+                "XADD 1KiB -P16") record "$r" xadd_run "$s" "bench:x1kp16:$round" "$n_p16" 16 "$value_1k" ;;
+                drain)            record "$r" drain_run "$s" "bench:d:$round" ;;
+            esac
+        done
     done
 done
+
+# Each cell: the round with the median ops/s (a failed or unsupported round makes
+# the cell that note). round_ratios SCENARIO A B: every round's ops/s of A over B.
+for scenario in "${scenarios[@]}"; do
+    for s in "${servers[@]}"; do
+        k="$scenario|$s"
+        lines=""
+        for ((round = 1; round <= rounds; round++)); do
+            if [ -n "${note[$k|$round]:-}" ]; then
+                note[$k]="${note[$k|$round]}"
+                continue 2
+            fi
+            lines="$lines${ops[$k|$round]} $round"$'\n'
+        done
+        median_round="$(printf '%s' "$lines" | sort -g | awk -v m=$(((rounds + 1) / 2)) 'NR == m { print $2 }')"
+        ops[$k]="${ops[$k|$median_round]}"
+        p50[$k]="${p50[$k|$median_round]}"
+        p99[$k]="${p99[$k|$median_round]}"
+    done
+done
+round_ratios() {
+    local round out=""
+    for ((round = 1; round <= rounds; round++)); do
+        if [ -n "${note[$1|$2|$round]:-}" ] || [ -n "${note[$1|$3|$round]:-}" ]; then
+            out="$out n/a"
+        else
+            out="$out $(awk -v x="${ops[$1|$2|$round]}" -v y="${ops[$1|$3|$round]}" \
+                'BEGIN { if (y > 0) printf "%.2f", x / y; else print "n/a" }')"
+        fi
+    done
+    echo "${out# }"
+}
 
 for s in "${servers[@]}"; do stop_server "${pid_of[$s]}"; rm -rf "${dir_of[$s]}"; done
 
@@ -333,7 +387,7 @@ ratio_cell() {
 echo
 echo "Brook RESP vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on loopback; $(nproc) cores; $fstype at $dir"
 echo "brook $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'); redis-benchmark -c $clients; -P 1: $n_p1 requests, -P 16: $n_p16; drain: $n_drain entries, $clients consumers, COUNT 100"
-echo "each server cell: ops/s, then p50/p99 latency in ms (drain: entries read+acked per s; latency of one XREADGROUP+XACK round)"
+echo "each server cell: ops/s, then p50/p99 latency in ms (drain: entries read+acked per s; latency of one XREADGROUP+XACK round), of the round with the median ops/s of $rounds"
 echo "load average before the run: $loadavg_before, after: $(cut -d" " -f1-3 /proc/loadavg) (other load on this machine skews the figures)"
 echo "ratios (ops/s): A = brook always, I = brook interval ($interval); none = redis no-persist, aof = redis aof-always"
 echo
@@ -356,6 +410,11 @@ fmt="%-14s | %23s | %23s | %23s | %23s | %6s %6s %6s %6s\n"
             "$(ratio_cell "$scenario" brook-interval redis-aof)"
     done
 }
+echo
+echo "A/none in each round (rounds in the order run):"
+for scenario in "${scenarios[@]}"; do
+    printf "  %-14s %s\n" "$scenario" "$(round_ratios "$scenario" brook-always redis-none)"
+done
 echo
 for kind in redis-none brook-always; do
     awk -v l="RSS after $n_rss x 100 B XADD, ${label[$kind]}:" -v r="${rss_kb[$kind]}" \
