@@ -1124,7 +1124,9 @@ impl Partition {
     /// when many connections keep the CPU busy, fewer and larger groups leave more
     /// of it to them (RESP XADD -c 50 -P 16 under `always`: a third fewer fsyncs
     /// and 6-15% more requests/s than with half an fsync's wait). A lone writer
-    /// (last fsync covered one append) never waits.
+    /// under `always` (the last fsync covered one append) never waits; under the
+    /// interval and `never` policies the last fsync covers all of an interval's
+    /// appends, so a `wait_durable` there may wait up to [`GATHER_MAX`].
     fn gather(&self) {
         let mut f = self.sync.lock();
         if f.last_covered <= 1 || f.appends_since_sync >= f.last_covered {
