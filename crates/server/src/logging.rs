@@ -28,7 +28,11 @@ pub fn init(format: LogFormat) -> anyhow::Result<Option<String>> {
         },
         _ => (Targets::new().with_default(LevelFilter::INFO), None),
     };
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    // The builder's own level cap (info by default) would hide `debug` and `trace`
+    // whatever `RUST_LOG` says: it lets everything through and `filter` decides.
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
+        .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Human => tracing::subscriber::set_global_default(
             builder
