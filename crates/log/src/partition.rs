@@ -1558,6 +1558,26 @@ impl Partition {
         Ok(best)
     }
 
+    /// [`Partition::read_probably_cached`] for a read from the entry with stream ID
+    /// `id`, judged from the sparse index alone: looking the offset up first
+    /// ([`Partition::offset_for_stream_id`]) would read that very page and make the
+    /// probe answer yes.
+    pub fn stream_id_probably_cached(&self, id: StreamId) -> bool {
+        if self.last_id().is_none_or(|last| last < id) {
+            return true;
+        }
+        let segments = self.segments.read().clone();
+        let first = segments.partition_point(|s| s.state.read().last_id.is_none_or(|l| l < id));
+        let Some(seg) = segments.get(first) else {
+            return true;
+        };
+        // A failed index read: the read itself reports it.
+        let Ok(start) = seg.state.read().index.seek(|e| e.first_id <= id) else {
+            return true;
+        };
+        seg.file.probably_cached(start)
+    }
+
     /// The first offset whose stream ID is at or after `id`; the high watermark if
     /// there is none. Deleted records are not skipped (readers skip them anyway).
     /// Cost: a binary search over segments and their sparse index, then decoding the

@@ -1,5 +1,7 @@
 //! Reading stream entries by ID range, forwards and backwards, as Redis replies.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use brook_broker::fields;
@@ -107,6 +109,55 @@ pub fn range_rev(
         step = (step * 2).min(8192);
     }
     Ok(out)
+}
+
+/// Which way [`range_off_worker`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Forwards,
+    Backwards,
+}
+
+/// [`range`] or [`range_rev`], run inline when the entries it starts from are
+/// probably in the page cache and on a blocking thread when not: a client reading
+/// old history from the device (XRANGE of last month) must not hold up the other
+/// connections this runtime worker serves. Kafka fetches do the same.
+pub async fn range_off_worker(
+    p: &Arc<Partition>,
+    start: StreamId,
+    end: StreamId,
+    count: usize,
+    direction: Direction,
+) -> Result<Vec<StoredRecord>, Frame> {
+    let cached = match direction {
+        Direction::Forwards => p.stream_id_probably_cached(start),
+        // Backwards from the newest entry, or from `end`.
+        Direction::Backwards if end == StreamId::MAX => {
+            p.read_probably_cached(p.marks().high_watermark.saturating_sub(1))
+        }
+        Direction::Backwards => p.stream_id_probably_cached(end),
+    };
+    let read = {
+        let p = Arc::clone(p);
+        move || match direction {
+            Direction::Forwards => range(&p, start, end, count),
+            Direction::Backwards => range_rev(&p, end, start, count),
+        }
+    };
+    if cached {
+        return read();
+    }
+    tracing::debug!(
+        ?direction,
+        "stream read of entries not in the page cache, on a blocking thread"
+    );
+    match tokio::task::spawn_blocking(read).await {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::warn!(%error, "stream read task failed");
+            Err(err("stream read failed: the read task did not finish"))
+        }
+    }
 }
 
 /// The newest live entry.

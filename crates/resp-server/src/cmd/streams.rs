@@ -19,7 +19,7 @@ use super::{
 };
 use crate::conn::Conn;
 use crate::keyspace::Key;
-use crate::stream_read::{self, entries_frame, entry_frame, id_frame, read_error};
+use crate::stream_read::{self, entries_frame, entry_frame, id_frame, read_error, Direction};
 
 pub fn specs() -> Vec<Spec> {
     vec![
@@ -490,18 +490,17 @@ fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
 }
 
 async fn xrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    range_command(c, args, false)
+    range_command(c, args, Direction::Forwards).await
 }
 
 async fn xrevrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    range_command(c, args, true)
+    range_command(c, args, Direction::Backwards).await
 }
 
-fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
-    let (start_arg, end_arg) = if rev {
-        (&args[3], &args[2])
-    } else {
-        (&args[2], &args[3])
+async fn range_command(c: &mut Conn, args: Vec<Bytes>, direction: Direction) -> CmdResult {
+    let (start_arg, end_arg) = match direction {
+        Direction::Backwards => (&args[3], &args[2]),
+        Direction::Forwards => (&args[2], &args[3]),
     };
     let start = match parse_bound(start_arg, true) {
         Ok(s) => s,
@@ -521,11 +520,7 @@ fn range_command(c: &mut Conn, args: Vec<Bytes>, rev: bool) -> CmdResult {
         Ok(None) => return Ok(Frame::Array(vec![])),
         Err(e) => return Ok(e),
     };
-    let records = if rev {
-        stream_read::range_rev(&p, end, start, count)
-    } else {
-        stream_read::range(&p, start, end, count)
-    };
+    let records = stream_read::range_off_worker(&p, start, end, count, direction).await;
     Ok(match records {
         Ok(r) => entries_frame(&r),
         Err(e) => e,
@@ -694,7 +689,16 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                     stream_read::last_entry(&p).map(|r| r.into_iter().collect::<Vec<_>>())
                 }
                 ReadFrom::After(id) => match id.successor() {
-                    Some(next) => stream_read::range(&p, next, StreamId::MAX, count),
+                    Some(next) => {
+                        stream_read::range_off_worker(
+                            &p,
+                            next,
+                            StreamId::MAX,
+                            count,
+                            Direction::Forwards,
+                        )
+                        .await
+                    }
                     None => Ok(Vec::new()),
                 },
             };

@@ -10,7 +10,7 @@ use std::time::Instant;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{Commands as _, Connection};
 
-use crate::util::{start_brook, TIMEOUT};
+use crate::util::{command, free_ports, poll, start_brook, Server, TIMEOUT};
 
 fn connect_db(addr: SocketAddr, db: u8) -> Connection {
     let client = redis::Client::open(format!("redis://{addr}/{db}")).unwrap();
@@ -581,4 +581,90 @@ fn acknowledged_reads_and_acks_survive_sigkill_mid_load() {
     let next = &reply.keys[0].ids[0].id;
     let seq = |id: &str| -> u64 { id.split_once('-').unwrap().0.parse().unwrap() };
     assert!(seq(next) > seq(last), "{next} delivered again after {last}");
+}
+
+/// Drops every data file of `dir` (recursively) from the page cache. The pages must
+/// be clean (fsynced), which they are under `always` once the writes were answered.
+fn drop_page_cache(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            drop_page_cache(&path);
+        } else if let Ok(file) = std::fs::File::open(&path) {
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        }
+    }
+}
+
+#[test]
+fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
+    // XRANGE, XREVRANGE and XREAD of data the page cache no longer holds run on a
+    // blocking thread (not on the connection's runtime worker): same replies.
+    const COLD: &str = "stream read of entries not in the page cache";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = free_ports(&data);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log_cold = [("RUST_LOG", "info,brook_resp_server::stream_read=debug")];
+    let mut server = Server::start(command(dir.path(), &args, &log_cold));
+    let addr = server.resp_addr();
+    let mut con = connect_db(addr, 0);
+    let mut pipe = redis::pipe();
+    for i in 1..=3000u64 {
+        let mut value = value_for(i);
+        value.resize(2048, b'.');
+        pipe.xadd("history", "*", &[(b"v".as_slice(), value.as_slice())]);
+    }
+    let ids: Vec<String> = pipe.query(&mut con).unwrap();
+    assert_eq!(ids.len(), 3000);
+    // Each read after `before` (which drops the pages in the cold pass).
+    let reads = |con: &mut Connection, before: &dyn Fn()| {
+        before();
+        let all = xrange_all(con, "history");
+        before();
+        let middle: Vec<Entry> = redis::cmd("XRANGE")
+            .arg("history")
+            .arg(&ids[1000])
+            .arg("+")
+            .arg("COUNT")
+            .arg(500)
+            .query(con)
+            .unwrap();
+        before();
+        let newest: Vec<Entry> = redis::cmd("XREVRANGE")
+            .arg("history")
+            .arg(&ids[2500])
+            .arg("-")
+            .arg("COUNT")
+            .arg(700)
+            .query(con)
+            .unwrap();
+        before();
+        let read: StreamReadReply = con
+            .xread_options(
+                &["history"],
+                &[ids[10].as_str()],
+                &StreamReadOptions::default().count(100_000),
+            )
+            .unwrap();
+        let read: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        (all, middle, newest, read)
+    };
+    let hot = reads(&mut con, &|| {});
+    assert_eq!(hot.0.len(), 3000);
+    assert_eq!(hot.1.len(), 500);
+    assert_eq!(hot.1[0].0, ids[1000]);
+    assert_eq!(hot.2.len(), 700);
+    assert_eq!(hot.2[0].0, ids[2500]);
+    assert_eq!(hot.3, ids[11..].to_vec());
+    assert_eq!(server.log().matches(COLD).count(), 0);
+    let topics = data.join("topics");
+    let cold = reads(&mut con, &|| drop_page_cache(&topics));
+    assert!(hot == cold, "replies changed once the pages were dropped");
+    // (The log reaches the test through a reader thread: poll.)
+    poll("each of the 4 cold reads to go off the worker", || {
+        (server.log().matches(COLD).count() == 4).then_some(())
+    });
+    server.terminate();
+    assert!(server.wait_exit().success());
 }
