@@ -160,6 +160,23 @@ pub async fn range_off_worker(
     }
 }
 
+/// Before a read that must run where it is (XREADGROUP reads under its group's
+/// lock): when the entries from `start` on are probably not in the page cache,
+/// reads them once on a blocking thread, so the read under the lock finds them
+/// there instead of holding up the runtime worker while the device answers.
+pub async fn warm_off_worker(p: &Arc<Partition>, start: StreamId, count: usize) {
+    if count == 0 || p.stream_id_probably_cached(start) {
+        return;
+    }
+    tracing::debug!(
+        "stream read of entries not in the page cache, on a blocking thread (XREADGROUP: \
+         warming the pages it will read)"
+    );
+    let p = Arc::clone(p);
+    // What it read is dropped; a failure is met again, and reported, by the read.
+    let _ = tokio::task::spawn_blocking(move || range(&p, start, StreamId::MAX, count)).await;
+}
+
 /// The newest live entry.
 pub fn last_entry(p: &Partition) -> Result<Option<StoredRecord>, Frame> {
     Ok(range_rev(p, StreamId::MAX, StreamId::ZERO, 1)?.pop())

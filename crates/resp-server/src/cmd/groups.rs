@@ -428,6 +428,13 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                     }
                 }
                 GroupRead::New => {
+                    let next = topic
+                        .groups(p)
+                        .group(&group)
+                        .and_then(|g| g.last_delivered.successor());
+                    if let Some(next) = next {
+                        stream_read::warm_off_worker(p, next, count).await;
+                    }
                     match read_new(
                         c, topic, p, &group, &consumer, count, noack, claim_idle, now,
                     ) {

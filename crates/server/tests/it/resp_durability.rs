@@ -599,7 +599,8 @@ fn drop_page_cache(dir: &std::path::Path) {
 #[test]
 fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     // XRANGE, XREVRANGE and XREAD of data the page cache no longer holds run on a
-    // blocking thread (not on the connection's runtime worker): same replies.
+    // blocking thread (not on the connection's runtime worker), and XREADGROUP has
+    // the pages read there first: same replies.
     const COLD: &str = "stream read of entries not in the page cache";
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -618,7 +619,11 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     let ids: Vec<String> = pipe.query(&mut con).unwrap();
     assert_eq!(ids.len(), 3000);
     // Each read after `before` (which drops the pages in the cold pass).
-    let reads = |con: &mut Connection, before: &dyn Fn()| {
+    // XREADGROUP `>` of a group at 1000 entries in (each pass its own group).
+    for group in ["hot", "cold"] {
+        let _: () = con.xgroup_create("history", group, &ids[999]).unwrap();
+    }
+    let reads = |con: &mut Connection, group: &str, before: &dyn Fn()| {
         before();
         let all = xrange_all(con, "history");
         before();
@@ -648,22 +653,32 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
             )
             .unwrap();
         let read: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
-        (all, middle, newest, read)
+        before();
+        let delivered: StreamReadReply = con
+            .xread_options(
+                &["history"],
+                &[">"],
+                &StreamReadOptions::default().group(group, "c").count(800),
+            )
+            .unwrap();
+        let delivered: Vec<String> = delivered.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        (all, middle, newest, read, delivered)
     };
-    let hot = reads(&mut con, &|| {});
+    let hot = reads(&mut con, "hot", &|| {});
     assert_eq!(hot.0.len(), 3000);
     assert_eq!(hot.1.len(), 500);
     assert_eq!(hot.1[0].0, ids[1000]);
     assert_eq!(hot.2.len(), 700);
     assert_eq!(hot.2[0].0, ids[2500]);
     assert_eq!(hot.3, ids[11..].to_vec());
+    assert_eq!(hot.4, ids[1000..1800].to_vec());
     assert_eq!(server.log().matches(COLD).count(), 0);
     let topics = data.join("topics");
-    let cold = reads(&mut con, &|| drop_page_cache(&topics));
+    let cold = reads(&mut con, "cold", &|| drop_page_cache(&topics));
     assert!(hot == cold, "replies changed once the pages were dropped");
     // (The log reaches the test through a reader thread: poll.)
-    poll("each of the 4 cold reads to go off the worker", || {
-        (server.log().matches(COLD).count() == 4).then_some(())
+    poll("each of the 5 cold reads to go off the worker", || {
+        (server.log().matches(COLD).count() == 5).then_some(())
     });
     server.terminate();
     assert!(server.wait_exit().success());
