@@ -63,6 +63,10 @@ pub struct RespServer {
     /// Latency of each command, by command name (blocking commands include the
     /// time they blocked).
     pub(crate) command_seconds: HashMap<&'static str, brook_model::metrics::Histogram>,
+    /// Permits for reads of entries not in the page cache, which run on blocking
+    /// threads ([`stream_read::COLD_READS_MAX`] at once: each may build a reply of
+    /// up to [`stream_read::REPLY_BYTES_MAX`]).
+    pub(crate) cold_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for RespServer {
@@ -90,6 +94,7 @@ impl RespServer {
                 .iter()
                 .map(|spec| (spec.name, brook_model::metrics::Histogram::latency()))
                 .collect(),
+            cold_reads: Arc::new(tokio::sync::Semaphore::new(stream_read::COLD_READS_MAX)),
         })
     }
 

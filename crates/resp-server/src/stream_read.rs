@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use bytes::Bytes;
 
 use brook_broker::fields;
@@ -14,6 +16,12 @@ use crate::cmd::{bulk, err};
 /// Largest reply (approximate bytes of entries) one read may build; past it the
 /// command fails and the client is told to use COUNT. Redis would buffer any size.
 pub const REPLY_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Reads of entries not in the page cache running on blocking threads at once,
+/// server-wide; more wait for a turn (without holding up a runtime worker).
+pub const COLD_READS_MAX: usize = 4;
+/// Entries an XREADGROUP's warm-up reads at most (one without COUNT may ask for a
+/// whole backlog; the rest is read where the delivery runs).
+const WARM_ENTRIES_MAX: usize = 10_000;
 /// Records decoded per read call.
 const CHUNK_RECORDS: usize = 512;
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
@@ -80,7 +88,12 @@ pub fn range_rev(
     if start > end || count == 0 {
         return Ok(out);
     }
-    let lo = p.offset_for_stream_id(start).map_err(read_error)?;
+    // From the beginning: no lookup (it would read the head of the log).
+    let lo = if start == StreamId::ZERO {
+        p.marks().log_start
+    } else {
+        p.offset_for_stream_id(start).map_err(read_error)?
+    };
     let mut upper = match end.successor() {
         Some(next) => p.offset_for_stream_id(next).map_err(read_error)?,
         None => p.marks().high_watermark,
@@ -118,24 +131,31 @@ pub enum Direction {
     Backwards,
 }
 
-/// [`range`] or [`range_rev`], run inline when the entries it starts from are
-/// probably in the page cache and on a blocking thread when not: a client reading
-/// old history from the device (XRANGE of last month) must not hold up the other
-/// connections this runtime worker serves. Kafka fetches do the same.
+/// [`range`] or [`range_rev`], run inline when the entries it reads from are
+/// probably in the page cache and on a blocking thread when not (one of
+/// `cold_reads`' permits, waited for asynchronously): a client reading old history
+/// from the device (XRANGE of last month) must not hold up the other connections
+/// this runtime worker serves. Kafka fetches do the same.
 pub async fn range_off_worker(
     p: &Arc<Partition>,
     start: StreamId,
     end: StreamId,
     count: usize,
     direction: Direction,
+    cold_reads: &Arc<Semaphore>,
 ) -> Result<Vec<StoredRecord>, Frame> {
     let cached = match direction {
         Direction::Forwards => p.stream_id_probably_cached(start),
-        // Backwards from the newest entry, or from `end`.
-        Direction::Backwards if end == StreamId::MAX => {
-            p.read_probably_cached(p.marks().high_watermark.saturating_sub(1))
+        // Backwards: from the newest entry or from `end`; and the lookup of `start`
+        // reads where it is (unless it is the beginning).
+        Direction::Backwards => {
+            let at_end = if end == StreamId::MAX {
+                p.read_probably_cached(p.marks().high_watermark.saturating_sub(1))
+            } else {
+                p.stream_id_probably_cached(end)
+            };
+            at_end && (start == StreamId::ZERO || p.stream_id_probably_cached(start))
         }
-        Direction::Backwards => p.stream_id_probably_cached(end),
     };
     let read = {
         let p = Arc::clone(p);
@@ -151,7 +171,17 @@ pub async fn range_off_worker(
         ?direction,
         "stream read of entries not in the page cache, on a blocking thread"
     );
-    match tokio::task::spawn_blocking(read).await {
+    let Ok(permit) = Arc::clone(cold_reads).acquire_owned().await else {
+        // Closed: never, the server owns it; read here rather than fail.
+        return read();
+    };
+    match tokio::task::spawn_blocking(move || {
+        let result = read();
+        drop(permit);
+        result
+    })
+    .await
+    {
         Ok(result) => result,
         Err(error) => {
             tracing::warn!(%error, "stream read task failed");
@@ -162,9 +192,15 @@ pub async fn range_off_worker(
 
 /// Before a read that must run where it is (XREADGROUP reads under its group's
 /// lock): when the entries from `start` on are probably not in the page cache,
-/// reads them once on a blocking thread, so the read under the lock finds them
-/// there instead of holding up the runtime worker while the device answers.
-pub async fn warm_off_worker(p: &Arc<Partition>, start: StreamId, count: usize) {
+/// reads (at most [`WARM_ENTRIES_MAX`] of) them once on a blocking thread, so the
+/// read under the lock finds them there instead of holding up the runtime worker
+/// while the device answers.
+pub async fn warm_off_worker(
+    p: &Arc<Partition>,
+    start: StreamId,
+    count: usize,
+    cold_reads: &Arc<Semaphore>,
+) {
     if count == 0 || p.stream_id_probably_cached(start) {
         return;
     }
@@ -172,9 +208,17 @@ pub async fn warm_off_worker(p: &Arc<Partition>, start: StreamId, count: usize) 
         "stream read of entries not in the page cache, on a blocking thread (XREADGROUP: \
          warming the pages it will read)"
     );
+    let Ok(permit) = Arc::clone(cold_reads).acquire_owned().await else {
+        return;
+    };
     let p = Arc::clone(p);
+    let count = count.min(WARM_ENTRIES_MAX);
     // What it read is dropped; a failure is met again, and reported, by the read.
-    let _ = tokio::task::spawn_blocking(move || range(&p, start, StreamId::MAX, count)).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = range(&p, start, StreamId::MAX, count);
+        drop(permit);
+    })
+    .await;
 }
 
 /// The newest live entry.

@@ -672,14 +672,20 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     assert_eq!(hot.2[0].0, ids[2500]);
     assert_eq!(hot.3, ids[11..].to_vec());
     assert_eq!(hot.4, ids[1000..1800].to_vec());
-    assert_eq!(server.log().matches(COLD).count(), 0);
+    // (Not 0 for sure: memory pressure may have evicted pages during the hot pass.)
+    let before = server.log().matches(COLD).count();
     let topics = data.join("topics");
     let cold = reads(&mut con, "cold", &|| drop_page_cache(&topics));
     assert!(hot == cold, "replies changed once the pages were dropped");
-    // (The log reaches the test through a reader thread: poll.)
-    poll("each of the 5 cold reads to go off the worker", || {
-        (server.log().matches(COLD).count() == 5).then_some(())
-    });
+    // Where the pages cannot be dropped (tmpfs keeps them: no device to read
+    // from), every read stays inline; the replies are checked all the same.
+    let tmpfs = rustix::fs::statfs(&topics).is_ok_and(|fs| fs.f_type == 0x0102_1994);
+    if !tmpfs {
+        // (The log reaches the test through a reader thread: poll.)
+        poll("each of the 5 cold reads to go off the worker", || {
+            (server.log().matches(COLD).count() >= before + 5).then_some(())
+        });
+    }
     server.terminate();
     assert!(server.wait_exit().success());
 }
