@@ -545,35 +545,66 @@ impl Broker {
         if *from == to {
             return Ok(topic);
         }
-        if self.topic(&to).is_some() {
-            // RENAME overwrites the destination: delete it first (its own commit).
-            let (old, next) = self.delete_topic_locked(&to)?;
-            self.meta
-                .partition()
-                .wait_durable(next)
-                .await
-                .map_err(MetaError::Wait)?;
-            self.remove_topic_dir(old);
+        // RENAME overwrites the destination: its deletion is logged first (its own
+        // commit), but it leaves the registry only when the renamed topic takes its
+        // place, so no client sees the key missing in between (Redis's RENAME is
+        // atomic: a blocked XREADGROUP on the key sees the new stream, not a DEL).
+        let overwritten = self.topic(&to);
+        if let Some(old) = &overwritten {
+            // Before its Kafka offsets are dropped (under the coordinator's lock,
+            // where a commit re-checks its topic).
+            old.overwritten
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let next = match self.log_topic_deletion(&to, old) {
+                Ok(next) => next,
+                Err(e) => {
+                    old.overwritten
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = self.meta.partition().wait_durable(next).await {
+                // Logged, but not known to be durable: out of the registry as the
+                // log says, its files left for the next start to judge.
+                self.drop_overwritten(&to, old, false);
+                return Err(MetaError::Wait(e).into());
+            }
         }
         let record = topic.record();
-        let value = serde_json::to_vec(&record).map_err(|e| TopicError::Io {
-            path: self.config.data_dir.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        self.meta
-            .apply(
-                vec![
-                    (from.meta_key(), None),
-                    (to.meta_key(), Some(Bytes::from(value))),
-                ],
-                now_ms(),
-            )
-            .await?;
+        let applied = match serde_json::to_vec(&record) {
+            Ok(value) => self
+                .meta
+                .apply(
+                    vec![
+                        (from.meta_key(), None),
+                        (to.meta_key(), Some(Bytes::from(value))),
+                    ],
+                    now_ms(),
+                )
+                .await
+                .map_err(TopicError::from),
+            Err(e) => Err(TopicError::Io {
+                path: self.config.data_dir.clone(),
+                source: std::io::Error::other(e),
+            }),
+        };
+        if let Err(e) = applied {
+            if let Some(old) = &overwritten {
+                self.drop_overwritten(&to, old, true);
+            }
+            return Err(e);
+        }
         let renamed = Arc::new(topic.replaced(to.clone(), topic.partitions.clone()));
         {
             let mut topics = self.topics.write();
             topics.remove(from);
             topics.insert(to, renamed.clone());
+        }
+        if let Some(old) = overwritten {
+            for p in old.partitions() {
+                let _ = p.close();
+            }
+            self.remove_topic_dir(old);
         }
         // Kafka has no rename: the old name's committed offsets go, as at a delete
         // (after the name left the registry). The rename is done: a failure here is
@@ -638,6 +669,40 @@ impl Broker {
             .write()
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        let next = self.log_topic_deletion(key, &topic)?;
+        for p in topic.partitions() {
+            let _ = p.close();
+        }
+        self.topics_changed.send_modify(|g| *g += 1);
+        Ok((topic, next))
+    }
+
+    /// A RENAME failed after it logged the deletion of the topic it overwrites: that
+    /// topic leaves the registry, as the log says, and its files go if
+    /// `remove_files` (the deletion is durable).
+    fn drop_overwritten(&self, key: &TopicKey, old: &Arc<Topic>, remove_files: bool) {
+        let removed = {
+            let mut topics = self.topics.write();
+            match topics.get(key) {
+                Some(t) if Arc::ptr_eq(t, old) => topics.remove(key),
+                _ => None,
+            }
+        };
+        if let Some(old) = removed {
+            for p in old.partitions() {
+                let _ = p.close();
+            }
+            self.topics_changed.send_modify(|g| *g += 1);
+            if remove_files {
+                self.remove_topic_dir(old);
+            }
+        }
+    }
+
+    /// Logs the deletion of `topic` under `key`: the tombstone first (the commit
+    /// point), then the groups' and the Kafka offsets' deletions (what a crash leaves
+    /// of those, the next start sweeps). Returns the offset to wait for.
+    fn log_topic_deletion(&self, key: &TopicKey, topic: &Topic) -> Result<u64, TopicError> {
         let mut changes = vec![(key.meta_key(), None)];
         for (index, slot) in topic.groups.iter().enumerate() {
             let groups = slot.lock();
@@ -646,18 +711,11 @@ impl Broker {
                 &groups.delete_all_changes(),
             ));
         }
-        // The tombstone first (the commit point), then the groups' and the Kafka
-        // offsets' deletions (what a crash leaves of those, the next start sweeps).
-        let next = self.kafka_groups.apply_dropping_offsets(
+        Ok(self.kafka_groups.apply_dropping_offsets(
             &self.meta,
             names::kafka_name(key).as_deref(),
             changes,
-        )?;
-        for p in topic.partitions() {
-            let _ = p.close();
-        }
-        self.topics_changed.send_modify(|g| *g += 1);
-        Ok((topic, next))
+        )?)
     }
 
     /// At start: drops committed offsets whose topic no longer exists (left by a
@@ -693,7 +751,9 @@ impl Broker {
     pub fn kafka_topic_exists(&self, name: &str) -> bool {
         names::topic_key(name)
             .and_then(|key| self.topic(&key))
-            .is_some_and(|t| !t.expired(now_ms()))
+            .is_some_and(|t| {
+                !t.expired(now_ms()) && !t.overwritten.load(std::sync::atomic::Ordering::SeqCst)
+            })
     }
 
     /// Once the delete is durable: the data goes in the background (a directory
@@ -1257,6 +1317,7 @@ fn open_topic(
         expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
         stream_meta: parking_lot::Mutex::new(record.stream),
         groups_gone: Arc::new(tokio::sync::watch::channel(0).0),
+        overwritten: std::sync::atomic::AtomicBool::new(false),
     })
 }
 

@@ -245,6 +245,10 @@ pub struct Topic {
     pub(crate) stream_meta: parking_lot::Mutex<StreamMeta>,
     /// Bumped when a group is destroyed (wakes readers blocked on that group).
     pub(crate) groups_gone: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Set once a RENAME has logged this topic's deletion (it is overwritten) and
+    /// until the renamed topic takes its place: Kafka offset commits for it are
+    /// refused then, as after a delete.
+    pub(crate) overwritten: std::sync::atomic::AtomicBool,
 }
 
 impl Topic {
@@ -293,6 +297,7 @@ impl Topic {
             expire_at_ms: std::sync::atomic::AtomicU64::new(self.expire_at().unwrap_or(0)),
             stream_meta: parking_lot::Mutex::new(self.stream_meta()),
             groups_gone: self.groups_gone.clone(),
+            overwritten: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -400,17 +400,20 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             r.borrow_and_update();
         }
         if !first_round {
-            // Woken: the key or the group may be gone.
-            for (key, (t, p)) in keys.iter().zip(&streams) {
-                if !matches!(c.lookup(key), Key::Stream(ref now) | Key::Partition(ref now, _) if Arc::ptr_eq(now, t) || now.id == t.id)
-                {
+            // Woken: the key may be gone or hold something else, the group may be
+            // gone. As Redis 7: a key deleted or no longer a stream ends the call
+            // with UNBLOCKED; a stream put in its place (RENAME) without the group
+            // with NOGROUP; one with the group is read from instead.
+            for (key, slot) in keys.iter().zip(streams.iter_mut()) {
+                let Ok(Some((t, p))) = stream(c, key) else {
                     return Ok(error("UNBLOCKED the stream key no longer exists"));
-                }
-                if t.groups(p).group(&group).is_none() {
+                };
+                if t.groups(&p).group(&group).is_none() {
                     return Ok(error(
                         "NOGROUP the consumer group this client was blocked on no longer exists",
                     ));
                 }
+                *slot = (t, p);
             }
         }
         first_round = false;

@@ -857,6 +857,50 @@ fn xreadgroup_block_ends_with_an_error_when_the_key_is_deleted_or_replaced() {
 }
 
 #[test]
+fn xreadgroup_block_after_a_stream_is_renamed_over_the_key() {
+    // As Redis 7: the stream now under the key lacks the group: NOGROUP; it has the
+    // group: the blocked call reads from it.
+    let target = RespTarget::start();
+    let mut admin = Raw::connect(target.addr);
+    let mut reader = Raw::connect(target.addr);
+    let blocked_read = enc_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "10000",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+
+    admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
+    admin.expect(&["XADD", "other", "5-1", "a", "1"], b"$3\r\n5-1\r\n");
+    reader.send(&blocked_read);
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["RENAME", "other", "s"], b"+OK\r\n");
+    assert_eq!(
+        esc(&reader.frame()),
+        esc(b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n")
+    );
+    wait_blocked(&mut admin, 0);
+
+    admin.cmd(&["DEL", "s"]);
+    admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
+    admin.expect(&["XADD", "other", "7-1", "b", "2"], b"$3\r\n7-1\r\n");
+    admin.expect(&["XGROUP", "CREATE", "other", "g", "0"], b"+OK\r\n");
+    reader.send(&blocked_read);
+    wait_blocked(&mut admin, 1);
+    admin.expect(&["RENAME", "other", "s"], b"+OK\r\n");
+    assert_eq!(
+        esc(&reader.frame()),
+        esc(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n7-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n")
+    );
+    assert_eq!(pel(&mut admin, "s", "g"), [row("7-1", "c", 1)]);
+}
+
+#[test]
 
 fn xreadgroup_block_ends_with_nogroup_when_the_group_is_destroyed() {
     let target = RespTarget::start();
