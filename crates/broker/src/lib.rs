@@ -558,8 +558,9 @@ impl Broker {
             let next = match self.log_topic_deletion(&to, old) {
                 Ok(next) => next,
                 Err(e) => {
-                    old.overwritten
-                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                    // Part of the deletion may be logged (it is written in chunks):
+                    // out of the registry, as a failed DEL leaves it, files kept.
+                    self.drop_overwritten(&to, old, false);
                     return Err(e);
                 }
             };
@@ -677,9 +678,9 @@ impl Broker {
         Ok((topic, next))
     }
 
-    /// A RENAME failed after it logged the deletion of the topic it overwrites: that
-    /// topic leaves the registry, as the log says, and its files go if
-    /// `remove_files` (the deletion is durable).
+    /// A RENAME failed after it logged (or began to log) the deletion of the topic it
+    /// overwrites: that topic leaves the registry, as the log says, and its files go
+    /// if `remove_files` (the deletion is durable).
     fn drop_overwritten(&self, key: &TopicKey, old: &Arc<Topic>, remove_files: bool) {
         let removed = {
             let mut topics = self.topics.write();

@@ -404,16 +404,24 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             // gone. As Redis 7: a key deleted or no longer a stream ends the call
             // with UNBLOCKED; a stream put in its place (RENAME) without the group
             // with NOGROUP; one with the group is read from instead.
-            for (key, slot) in keys.iter().zip(streams.iter_mut()) {
-                let Ok(Some((t, p))) = stream(c, key) else {
-                    return Ok(error("UNBLOCKED the stream key no longer exists"));
-                };
-                if t.groups(&p).group(&group).is_none() {
+            for ((key, slot), removal) in keys.iter().zip(streams.iter_mut()).zip(&mut removals) {
+                // The same topic (perhaps grown to several partitions since: still
+                // partition 0 for the un-suffixed key) is read on as before.
+                let same = matches!(c.lookup(key), Key::Stream(ref now) | Key::Partition(ref now, _) if Arc::ptr_eq(now, &slot.0) || now.id == slot.0.id);
+                if !same {
+                    let Ok(Some((t, p))) = stream(c, key) else {
+                        return Ok(error("UNBLOCKED the stream key no longer exists"));
+                    };
+                    // Watch the new stream's groups from now on (before checking).
+                    *removal = t.subscribe_group_removals();
+                    removal.borrow_and_update();
+                    *slot = (t, p);
+                }
+                if slot.0.groups(&slot.1).group(&group).is_none() {
                     return Ok(error(
                         "NOGROUP the consumer group this client was blocked on no longer exists",
                     ));
                 }
-                *slot = (t, p);
             }
         }
         first_round = false;

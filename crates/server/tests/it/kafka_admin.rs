@@ -640,3 +640,52 @@ fn the_advertised_address_is_what_clients_are_told() {
     assert_eq!(cluster.brokers[0].host.as_str(), "brook.example");
     server.terminate();
 }
+
+/// A RESP client blocked in XREADGROUP on a topic's only partition reads on when a
+/// Kafka client grows the topic (the key now names a topic of several partitions,
+/// but the stream it blocked on is still there as partition 0).
+#[test]
+fn a_blocked_xreadgroup_reads_on_after_its_topic_grows() {
+    let brook = Brook::start();
+    let mut kafka = brook.client();
+    assert_eq!(kafka.create_topic("grows", 1, &[]).error_code, 0);
+    let mut admin = brook.redis();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("grows")
+        .arg("g")
+        .arg("$")
+        .query(&mut admin)
+        .unwrap();
+    let mut reader = brook.redis();
+    let blocked = std::thread::spawn(move || -> redis::RedisResult<redis::Value> {
+        redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg("c")
+            .arg("BLOCK")
+            .arg(10_000)
+            .arg("STREAMS")
+            .arg("grows")
+            .arg(">")
+            .query(&mut reader)
+    });
+    crate::util::poll("the reader to block", || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let response: CreatePartitionsResponse = kafka.call(
+        ApiKey::CreatePartitions,
+        3,
+        &CreatePartitionsRequest::default()
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(topic_name("grows"))
+                .with_count(2)
+                .with_assignments(None)])
+            .with_timeout_ms(5000),
+    );
+    assert_eq!(response.results[0].error_code, 0);
+    assert_eq!(kafka.produce("grows", 0, &["after"]), Ok(0));
+    let reply = blocked.join().unwrap().unwrap();
+    assert!(format!("{reply:?}").contains("after"), "{reply:?}");
+}
