@@ -129,6 +129,21 @@ fn row(id: &str, consumer: &str, deliveries: i64) -> (String, String, i64) {
     (id.to_string(), consumer.to_string(), deliveries)
 }
 
+/// `XREADGROUP GROUP g c BLOCK <ms> STREAMS s >`, encoded.
+fn block_read_g_c(ms: &str) -> Vec<u8> {
+    enc_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        ms,
+        "STREAMS",
+        "s",
+        ">",
+    ])
+}
+
 /// XINFO GROUPS as one key/value list per group.
 fn xinfo_groups(raw: &mut Raw, key: &str) -> Vec<Vec<(String, V)>> {
     items(val(raw, &["XINFO", "GROUPS", key]))
@@ -729,17 +744,7 @@ fn xreadgroup_block_is_woken_by_an_xadd_from_another_connection() {
     let mut reader = Raw::connect(target.addr);
     admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
 
-    reader.send(&enc_str(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "10000",
-        "STREAMS",
-        "s",
-        ">",
-    ]));
+    reader.send(&block_read_g_c("10000"));
     wait_blocked(&mut admin, 1);
     admin.expect(&["XADD", "s", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
     let added = Instant::now();
@@ -827,17 +832,7 @@ fn xreadgroup_block_ends_with_an_error_when_the_key_is_deleted_or_replaced() {
 
     for replace in [&["DEL", "s"][..], &["SET", "s", "x"][..]] {
         admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
-        reader.send(&enc_str(&[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c",
-            "BLOCK",
-            "10000",
-            "STREAMS",
-            "s",
-            ">",
-        ]));
+        reader.send(&block_read_g_c("10000"));
         wait_blocked(&mut admin, 1);
         let started = Instant::now();
         admin.cmd(replace);
@@ -863,17 +858,7 @@ fn xreadgroup_block_after_a_stream_is_renamed_over_the_key() {
     let target = RespTarget::start();
     let mut admin = Raw::connect(target.addr);
     let mut reader = Raw::connect(target.addr);
-    let blocked_read = enc_str(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "10000",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    let blocked_read = block_read_g_c("10000");
 
     admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
     admin.expect(&["XADD", "other", "5-1", "a", "1"], b"$3\r\n5-1\r\n");
@@ -907,17 +892,7 @@ fn xreadgroup_block_ends_with_nogroup_when_the_group_is_destroyed() {
     let mut admin = Raw::connect(target.addr);
     let mut reader = Raw::connect(target.addr);
     admin.expect(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], b"+OK\r\n");
-    reader.send(&enc_str(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "5000",
-        "STREAMS",
-        "s",
-        ">",
-    ]));
+    reader.send(&block_read_g_c("5000"));
     wait_blocked(&mut admin, 1);
     admin.expect(&["XGROUP", "DESTROY", "s", "g"], b":1\r\n");
     assert_eq!(
