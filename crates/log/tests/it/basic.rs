@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use brook_log::{AppendError, FsStorage, Partition, ReadError, Retention, Storage, Syncer};
+use brook_log::{
+    AppendError, FsStorage, Partition, PartitionConfig, ReadError, Retention, Storage, Syncer,
+};
 use brook_model::{Durability, IdSpec, Record, StreamId, StreamIdError};
 use bytes::Bytes;
 
@@ -561,13 +563,22 @@ fn always_on(
     dir: std::path::PathBuf,
     segment_bytes: u64,
 ) -> Arc<Partition> {
-    Partition::open(
+    open_on(
         storage,
-        syncer.clone(),
+        syncer,
         dir,
         config(Durability::Always, segment_bytes),
     )
-    .unwrap()
+}
+
+/// A partition with `config` in `dir` on `storage`, fsynced by `syncer`.
+fn open_on(
+    storage: Arc<dyn Storage>,
+    syncer: &Syncer,
+    dir: std::path::PathBuf,
+    config: PartitionConfig,
+) -> Arc<Partition> {
+    Partition::open(storage, syncer.clone(), dir, config).unwrap()
 }
 
 /// Real files whose `sync_data` panics while `panic` is set; `sync_data` and
@@ -646,13 +657,12 @@ fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time
     let syncer = Syncer::start(1).unwrap();
     let storage = PanickingSync::default();
     let hold = storage.hold.clone();
-    let p = Partition::open(
+    let p = open_on(
         Arc::new(storage),
-        syncer.clone(),
+        &syncer,
         dir.path().join("p0"),
         config(Durability::Interval { ms: 2_000 }, 1_000),
-    )
-    .unwrap();
+    );
     // Sizes: the second entry does not fit beside the first (a roll); the third
     // fits beside the second, below 3/4 of the segment (no roll, no early fsync).
     let first = p.append(vec![record(&"x".repeat(330))], 5_000).unwrap();
@@ -685,13 +695,12 @@ fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let syncer = Syncer::start(1).unwrap();
-        let p = Partition::open(
+        let p = open_on(
             Arc::new(FsStorage),
-            syncer.clone(),
+            &syncer,
             dir.path().join("p0"),
             config(before, 1 << 20),
-        )
-        .unwrap();
+        );
         // Under the hour: the first append is fsynced at once, the second arms the
         // hour's timer; under `never` nothing is fsynced.
         let first = p.append(vec![record("a")], 5_000).unwrap();
@@ -728,13 +737,12 @@ fn after_the_syncer_shut_down_a_durability_wait_does_not_hang() {
 fn after_the_syncer_shut_down_the_interval_policy_still_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
     let syncer = Syncer::start(1).unwrap();
-    let p = Partition::open(
+    let p = open_on(
         Arc::new(FsStorage),
-        syncer.clone(),
+        &syncer,
         dir.path().join("p0"),
         config(Durability::Interval { ms: 100 }, 1 << 20),
-    )
-    .unwrap();
+    );
     syncer.shutdown();
     let a = p.append(vec![record("late")], 5_000).unwrap();
     // No timer thread any more: nothing asks, yet the append becomes durable.
@@ -876,13 +884,12 @@ fn roll_with_failing_index(
     durability: Durability,
 ) -> (Arc<Partition>, u64, u64) {
     let fail_index = storage.fail_index.clone();
-    let p = Partition::open(
+    let p = open_on(
         Arc::new(storage),
-        syncer.clone(),
+        syncer,
         dir.join("p0"),
         config(durability, 600),
-    )
-    .unwrap();
+    );
     // One fsync first: under an interval policy the next append then arms the
     // interval timer (a whole interval ahead), which is still armed at the roll.
     let first = p.append(vec![record("x")], 5_000).unwrap();

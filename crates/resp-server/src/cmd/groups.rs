@@ -444,8 +444,7 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                         .group(&group)
                         .and_then(|g| g.last_delivered.successor());
                     if let Some(next) = next {
-                        let cold_reads = Arc::clone(&c.server.cold_reads);
-                        stream_read::warm_off_worker(p, next, count, &cold_reads).await;
+                        stream_read::warm_off_worker(p, next, count, &c.server.cold_reads).await;
                     }
                     match read_new(
                         c, topic, p, &group, &consumer, count, noack, claim_idle, now,

@@ -520,9 +520,8 @@ async fn range_command(c: &mut Conn, args: Vec<Bytes>, direction: Direction) -> 
         Ok(None) => return Ok(Frame::Array(vec![])),
         Err(e) => return Ok(e),
     };
-    let cold_reads = Arc::clone(&c.server.cold_reads);
     let records =
-        stream_read::range_off_worker(&p, start, end, count, direction, &cold_reads).await;
+        stream_read::range_off_worker(&p, start, end, count, direction, &c.server.cold_reads).await;
     Ok(match records {
         Ok(r) => entries_frame(&r),
         Err(e) => e,
@@ -692,14 +691,13 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 }
                 ReadFrom::After(id) => match id.successor() {
                     Some(next) => {
-                        let cold_reads = Arc::clone(&c.server.cold_reads);
                         stream_read::range_off_worker(
                             &p,
                             next,
                             StreamId::MAX,
                             count,
                             Direction::Forwards,
-                            &cold_reads,
+                            &c.server.cold_reads,
                         )
                         .await
                     }
