@@ -1563,34 +1563,24 @@ impl Partition {
     /// ([`Partition::offset_for_stream_id`]) would read that very page and make the
     /// probe answer yes.
     pub fn stream_id_probably_cached(&self, id: StreamId) -> bool {
-        if self.last_id().is_none_or(|last| last < id) {
-            return true;
+        match self.indexed_position_of(id) {
+            Ok(Some((seg, start))) => seg.file.probably_cached(start),
+            // Nothing to read there, or a failed index read (the read reports it).
+            Ok(None) | Err(_) => true,
         }
-        let segments = self.segments.read().clone();
-        let first = segments.partition_point(|s| s.state.read().last_id.is_none_or(|l| l < id));
-        let Some(seg) = segments.get(first) else {
-            return true;
-        };
-        // A failed index read: the read itself reports it.
-        let Ok(start) = seg.state.read().index.seek(|e| e.first_id <= id) else {
-            return true;
-        };
-        seg.file.probably_cached(start)
     }
 
-    /// The first offset whose stream ID is at or after `id`; the high watermark if
-    /// there is none. Deleted records are not skipped (readers skip them anyway).
-    /// Cost: a binary search over segments and their sparse index, then decoding the
-    /// stream IDs (not the records) of the few entries after the index hit.
-    pub fn offset_for_stream_id(&self, id: StreamId) -> Result<u64, ReadError> {
-        let marks = self.marks();
+    /// The segment holding the entry with stream ID `id` (or the first after it)
+    /// and the indexed position at or before that entry; `None` when no entry has
+    /// an ID at or after `id`.
+    fn indexed_position_of(&self, id: StreamId) -> Result<Option<(Arc<Segment>, u64)>, ReadError> {
         if self.last_id().is_none_or(|last| last < id) {
-            return Ok(marks.high_watermark);
+            return Ok(None);
         }
         let segments = self.segments.read().clone();
         let first = segments.partition_point(|s| s.state.read().last_id.is_none_or(|l| l < id));
         let Some(seg) = segments.get(first) else {
-            return Ok(marks.high_watermark);
+            return Ok(None);
         };
         let start = seg
             .state
@@ -1601,7 +1591,19 @@ impl Partition {
                 path: seg.log_path.clone(),
                 source,
             })?;
-        let mut from = self.offset_at_position(seg, start)?.max(marks.log_start);
+        Ok(Some((Arc::clone(seg), start)))
+    }
+
+    /// The first offset whose stream ID is at or after `id`; the high watermark if
+    /// there is none. Deleted records are not skipped (readers skip them anyway).
+    /// Cost: a binary search over segments and their sparse index, then decoding the
+    /// stream IDs (not the records) of the few entries after the index hit.
+    pub fn offset_for_stream_id(&self, id: StreamId) -> Result<u64, ReadError> {
+        let marks = self.marks();
+        let Some((seg, start)) = self.indexed_position_of(id)? else {
+            return Ok(marks.high_watermark);
+        };
+        let mut from = self.offset_at_position(&seg, start)?.max(marks.log_start);
         while from < marks.high_watermark {
             let entries = match self.read_limited(from, 256 * 1024, 64) {
                 Ok(e) => e,
