@@ -284,6 +284,20 @@ struct SyncFlags {
     gathering: bool,
 }
 
+impl SyncFlags {
+    /// Asks for an fsync: true if none is in flight and the caller must submit the
+    /// partition to the fsync worker (see `Partition::submit_sync`); otherwise the
+    /// fsync in flight is told to run again when done.
+    fn ask(&mut self) -> bool {
+        if self.in_flight {
+            self.requested = true;
+            return false;
+        }
+        self.in_flight = true;
+        true
+    }
+}
+
 /// Why a sealed segment's index file could not be written, and the offset up to
 /// which offsets may still be reported durable.
 struct IndexFailure {
@@ -296,6 +310,10 @@ struct IndexFailure {
 /// the disk was full (offsets after that segment are not reported durable until it
 /// succeeds).
 const SEAL_RETRY: Duration = Duration::from_secs(1);
+
+/// Under the interval policy an fsync is also asked for every this many bytes
+/// appended to a segment (see `Partition::sync_ahead`).
+const SYNC_AHEAD_BYTES: u64 = 16 << 20;
 
 /// Longest an fsync waits for appends to gather.
 const GATHER_MAX: Duration = Duration::from_millis(1);
@@ -805,27 +823,33 @@ impl Partition {
         self.stats
             .bytes
             .fetch_add(meta.entry_len as u64, Ordering::Relaxed);
-        {
+        // Not matched on the guard: submitting may run the group commit here (after
+        // shutdown), which reads the config.
+        let durability = self.config.read().durability;
+        // The segment rolled over: seal it now, whatever the policy.
+        let sync_now = rolled || durability == Durability::Always;
+        // One lock for the count and the request: appends from several threads
+        // contend for it.
+        let submit = {
             let mut f = self.sync.lock();
             f.appends_since_sync += 1;
             if f.gathering && f.appends_since_sync >= f.last_covered {
                 self.gathered.notify_one();
             }
+            sync_now && f.ask()
+        };
+        if submit {
+            self.submit_sync();
         }
-        // Not matched on the guard: `request_sync` may run the group commit here
-        // (after shutdown), which reads the config.
-        let durability = self.config.read().durability;
         match durability {
-            Durability::Always => self.request_sync(),
-            // The segment rolled over: seal it now, whatever the policy.
-            _ if rolled => self.request_sync(),
+            // Asked for above (`always` always is).
+            _ if sync_now => {}
+            Durability::Always => {}
             Durability::Interval { ms } => {
                 self.arm_timer(Duration::from_millis(ms));
-                self.presync_before_roll(pos, meta.entry_len as u64, segment_bytes);
+                self.sync_ahead(pos, meta.entry_len as u64, segment_bytes, true);
             }
-            Durability::Never => {
-                self.presync_before_roll(pos, meta.entry_len as u64, segment_bytes)
-            }
+            Durability::Never => self.sync_ahead(pos, meta.entry_len as u64, segment_bytes, false),
         }
         Ok(Appended {
             base_offset,
@@ -834,14 +858,20 @@ impl Partition {
         })
     }
 
-    /// Under the interval and `never` policies, asks for an fsync when the active
-    /// segment passes 3/4 and 15/16 of `segment_bytes` (the entry at `pos`, `len`
-    /// bytes, crossed the mark). The fsync that seals the segment after its roll then
-    /// has little left to write, so the appends waiting for it (acks=-1, WAITAOF) do
-    /// not wait behind up to an interval's worth of dirty data.
-    fn presync_before_roll(&self, pos: u64, len: u64, segment_bytes: u64) {
+    /// Under the interval and `never` policies, asks for an fsync before the timer
+    /// (or a roll) would (the entry at `pos`, `len` bytes, crossed a mark), so no
+    /// fsync has a lot left to write and the appends waiting for one (acks=-1,
+    /// WAITAOF) do not wait behind up to an interval's worth of dirty data:
+    /// - when the active segment passes 3/4 and 15/16 of `segment_bytes`: the fsync
+    ///   that seals the segment after its roll then has little left to write;
+    /// - under the interval policy (`every_chunk`), also at every [`SYNC_AHEAD_BYTES`]
+    ///   of the segment: the device writes while appends go on, instead of all at
+    ///   once when the timer fires (the OS would start only once gigabytes are
+    ///   dirty).
+    fn sync_ahead(&self, pos: u64, len: u64, segment_bytes: u64, every_chunk: bool) {
         let crossed = |mark: u64| pos < mark && pos + len >= mark;
-        if crossed(segment_bytes / 4 * 3) || crossed(segment_bytes / 16 * 15) {
+        let chunk = every_chunk && pos / SYNC_AHEAD_BYTES != (pos + len) / SYNC_AHEAD_BYTES;
+        if chunk || crossed(segment_bytes / 4 * 3) || crossed(segment_bytes / 16 * 15) {
             self.request_sync();
         }
     }
@@ -965,13 +995,14 @@ impl Partition {
     }
 
     fn request_sync(&self) {
-        let mut f = self.sync.lock();
-        if f.in_flight {
-            f.requested = true;
-            return;
+        let submit = self.sync.lock().ask();
+        if submit {
+            self.submit_sync();
         }
-        f.in_flight = true;
-        drop(f);
+    }
+
+    /// Hands the partition to an fsync worker, after [`SyncFlags::ask`] said to.
+    fn submit_sync(&self) {
         if let Some(me) = self.me.upgrade() {
             self.syncer.submit(me);
         }
@@ -1169,7 +1200,7 @@ impl Partition {
     /// (threads sleep on one futex word: a group commit wakes them all with one
     /// call, where waking each thread's waker would take a call per thread).
     pub fn wait_durable_blocking(&self, next_offset: u64) -> Result<(), WaitError> {
-        self.request_sync();
+        let mut asked = false;
         loop {
             // The epoch before the marks: a change after this read bumps the epoch,
             // and the futex wait below then returns at once.
@@ -1183,6 +1214,12 @@ impl Partition {
             }
             if m.closed {
                 return Err(WaitError::Closed);
+            }
+            if !asked {
+                // Under `always` the append asked already; this is for the others.
+                self.request_sync();
+                asked = true;
+                continue;
             }
             self.blocking_waiters.fetch_add(1, Ordering::SeqCst);
             // Returns when woken, when the epoch is no longer `epoch` (EAGAIN), on a

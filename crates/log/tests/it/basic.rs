@@ -685,6 +685,42 @@ fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time
 }
 
 #[test]
+fn under_an_interval_every_16_mib_appended_is_fsynced_before_the_timer() {
+    let hour = Durability::Interval { ms: 3_600_000 };
+    let mib = "m".repeat(1 << 20);
+    for policy in [hour, Durability::Never] {
+        let sim = Sim::new();
+        let p = sim.open(config(policy, 1 << 30));
+        // Under the hour the first append is fsynced at once (no fsync yet); the
+        // next ones wait for the hour's timer, or for 16 MiB.
+        let first = p.append(vec![record("a")], 5_000).unwrap();
+        if policy == hour {
+            p.wait_durable_blocking(first.next_offset).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let mut last = first;
+        for _ in 0..15 {
+            last = p.append(vec![record(&mib)], 5_000).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            p.marks().durable_end < last.next_offset,
+            "{policy:?}: fsynced below 16 MiB"
+        );
+        last = p.append(vec![record(&mib)], 5_000).unwrap();
+        if policy == hour {
+            eventually(5, "16 MiB are not fsynced before the timer", || {
+                p.marks().durable_end >= last.next_offset
+            });
+        } else {
+            // `never` leaves it to the OS.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert!(p.marks().durable_end < last.next_offset);
+        }
+    }
+}
+
+#[test]
 fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
     let hour = Durability::Interval { ms: 3_600_000 };
     let fast = Durability::Interval { ms: 100 };
