@@ -41,6 +41,9 @@ pub struct Conn {
     pub quit: bool,
     /// Inside `EXEC`: blocking commands do not block.
     pub in_exec: bool,
+    /// Held (for reading) while a command that reads or writes keys runs: see
+    /// `RespServer::exec_gate`. A blocking command lets go of it while it blocks.
+    pub gate: Option<tokio::sync::OwnedRwLockReadGuard<()>>,
     out: BytesMut,
     writer: OwnedWriteHalf,
 }
@@ -73,6 +76,7 @@ where
         unsynced_writes: Vec::new(),
         quit: false,
         in_exec: false,
+        gate: None,
         out: BytesMut::with_capacity(4096),
         writer,
     };
@@ -102,10 +106,17 @@ where
                 0
             };
             let executed = if run >= 2 {
-                match cmd::streams::xadd_run(&mut conn, &rest[..run]).await {
-                    Ok(true) => run,
-                    Ok(false) => 0,
-                    Err(_) => break 'conn,
+                let gated = conn.take_gate().await;
+                let appended = cmd::streams::xadd_run(&mut conn, &rest[..run]);
+                if gated {
+                    conn.release_gate();
+                }
+                if !appended {
+                    0
+                } else if conn.flush_if_large().await.is_err() {
+                    break 'conn;
+                } else {
+                    run
                 }
             } else {
                 0
@@ -190,6 +201,41 @@ impl Conn {
         Ok(())
     }
 
+    /// Ends every `WATCH` of this connection.
+    pub fn unwatch_all(&mut self) {
+        if self.watched.is_empty() {
+            return;
+        }
+        for (db, key, _) in self.watched.drain(..) {
+            self.server.watches.unwatch(db, &key);
+        }
+        self.server.watches.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Starts a `WATCH` of `key` in the current database.
+    pub fn watch(&mut self, key: &Bytes) {
+        if self.watched.is_empty() {
+            self.server.watches.clients.fetch_add(1, Ordering::Relaxed);
+        }
+        let version = self.server.watches.watch(self.db, key);
+        self.watched.push((self.db, key.clone(), version));
+    }
+
+    /// Takes the exec gate for reading (see `RespServer::exec_gate`), unless held
+    /// already or inside `EXEC` (which holds it for writing). Returns whether it
+    /// was taken here, and so is to be let go of by [`Conn::release_gate`].
+    pub async fn take_gate(&mut self) -> bool {
+        if self.in_exec || self.gate.is_some() {
+            return false;
+        }
+        self.gate = Some(self.server.exec_gate.clone().read_owned().await);
+        true
+    }
+
+    pub fn release_gate(&mut self) {
+        self.gate = None;
+    }
+
     /// Records that an append must be durable before its reply leaves.
     pub fn owe_durability(&mut self, p: &Arc<Partition>, next_offset: u64) {
         if let Some(entry) = self
@@ -240,5 +286,11 @@ impl Conn {
             self.flush().await?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.unwatch_all();
     }
 }

@@ -19,6 +19,7 @@ mod conn;
 mod glob;
 mod keyspace;
 mod stream_read;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,8 +54,12 @@ pub struct RespServer {
     next_client_id: AtomicU64,
     pub(crate) stats: Stats,
     pub(crate) config: Mutex<HashMap<String, String>>,
-    /// Per-key modification counters for `WATCH`; bumped by every write.
-    pub(crate) key_versions: Mutex<HashMap<(u8, bytes::Bytes), u64>>,
+    /// Versions of the keys under `WATCH`; every write touches its key.
+    pub(crate) watches: watch::Watches,
+    /// `EXEC` runs its commands holding this for writing; every other command that
+    /// reads or writes keys holds it for reading while it runs (not while it
+    /// blocks), so no command runs in the middle of a transaction.
+    pub(crate) exec_gate: Arc<tokio::sync::RwLock<()>>,
     pub(crate) started: Instant,
     pub(crate) limits: Limits,
     pub(crate) version: String,
@@ -85,7 +90,8 @@ impl RespServer {
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             config: Mutex::new(cmd::server::default_config()),
-            key_versions: Mutex::default(),
+            watches: watch::Watches::default(),
+            exec_gate: Arc::new(tokio::sync::RwLock::new(())),
             started: Instant::now(),
             limits: Limits::default(),
             version: version.to_string(),
@@ -120,16 +126,7 @@ impl RespServer {
 
     /// Marks a key as modified (for `WATCH`).
     pub(crate) fn touch(&self, db: u8, key: &bytes::Bytes) {
-        let mut v = self.key_versions.lock();
-        *v.entry((db, key.clone())).or_insert(0) += 1;
-    }
-
-    pub(crate) fn key_version(&self, db: u8, key: &bytes::Bytes) -> u64 {
-        self.key_versions
-            .lock()
-            .get(&(db, key.clone()))
-            .copied()
-            .unwrap_or(0)
+        self.watches.touch(db, key);
     }
 
     /// Serves one connection until the client quits, is killed, or `shutdown`

@@ -246,7 +246,7 @@ async fn reset(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     c.multi = None;
     c.multi_failed = false;
     c.client.multi.store(false, Ordering::Relaxed);
-    c.watched.clear();
+    c.unwatch_all();
     *c.client.name.lock() = Bytes::new();
     c.client.no_evict.store(false, Ordering::Relaxed);
     Ok(Frame::Simple(Bytes::from_static(b"RESET")))

@@ -349,9 +349,13 @@ pub async fn run(conn: &mut Conn, spec: &'static Spec, args: Vec<Bytes>) -> CmdR
     if !spec.deferrable {
         conn.settle_durability().await?;
     }
+    let gated = spec.uses_keys() && conn.take_gate().await;
     let started = std::time::Instant::now();
     let reply = (spec.handler)(conn, args).await;
     conn.server.observe_command(spec.name, started.elapsed());
+    if gated {
+        conn.release_gate();
+    }
     reply
 }
 
@@ -387,6 +391,14 @@ impl Spec {
     pub fn deferrable(mut self) -> Spec {
         self.deferrable = true;
         self
+    }
+
+    /// Whether the command reads or writes keys (and so may not run in the middle
+    /// of an `EXEC`).
+    pub fn uses_keys(&self) -> bool {
+        self.flags
+            .iter()
+            .any(|f| matches!(*f, "write" | "readonly"))
     }
 
     pub fn with_subcommands(mut self, subcommands: &'static [&'static str]) -> Spec {

@@ -390,7 +390,11 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                     stats.blocked_clients.load(Ordering::Relaxed).to_string(),
                 ),
                 kv("tracking_clients", "0".into()),
-                kv("watching_clients", "0".into()),
+                kv(
+                    "watching_clients",
+                    c.server.watches.clients.load(Ordering::Relaxed).to_string(),
+                ),
+                kv("total_watched_keys", c.server.watches.len().to_string()),
             ],
         );
     }

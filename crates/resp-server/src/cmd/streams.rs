@@ -423,21 +423,21 @@ pub fn xadd_run_len(requests: &[Vec<Bytes>]) -> usize {
 /// has exactly the effect of running them one by one, and buffers their replies.
 /// Returns `false` (having done nothing) when the run must go command by command:
 /// the key is not a stream, or some ID is refused (so each gets its own reply).
-pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::conn::Closed> {
+pub fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> bool {
     let started = std::time::Instant::now();
     let Some(key) = run.first().and_then(|r| r.get(1)).cloned() else {
-        return Ok(false);
+        return false;
     };
     let (topic, index) = match c.lookup(&key) {
         Key::Stream(t) if t.partitions().len() == 1 => (t, 0),
         Key::Partition(t, index) => (t, index),
-        _ => return Ok(false),
+        _ => return false,
     };
     let now = brook_broker::now_ms() as i64;
     let mut encoded = Vec::with_capacity(run.len());
     for args in run {
         let Some(spec) = args.get(2).and_then(|id| parse_xadd_id(id)) else {
-            return Ok(false);
+            return false;
         };
         let fields: Vec<(Bytes, Bytes)> = args[3..]
             .chunks_exact(2)
@@ -447,7 +447,7 @@ pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::c
         encoded.push((format, spec, record));
     }
     if encoded.iter().any(|(f, _, _)| *f != encoded[0].0) {
-        return Ok(false);
+        return false;
     }
     let format = encoded[0].0;
     let records = encoded.into_iter().map(|(_, spec, r)| (spec, r)).collect();
@@ -457,7 +457,7 @@ pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::c
         .append_deferred(&topic, index, records, format)
     {
         Ok(r) => r,
-        Err(_) => return Ok(false),
+        Err(_) => return false,
     };
     if must_wait {
         c.owe_durability(&p, appended.next_offset);
@@ -474,8 +474,7 @@ pub async fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> Result<bool, crate::c
     for id in &appended.ids {
         c.push(&id_frame(*id));
     }
-    c.flush_if_large().await?;
-    Ok(true)
+    true
 }
 
 fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
@@ -765,6 +764,8 @@ pub async fn block_on(
     deadline: Option<Instant>,
     flushed: &mut bool,
 ) -> Result<Woke, crate::conn::Closed> {
+    // Other commands (an `EXEC`) may run while this one blocks.
+    let gated = c.gate.take().is_some();
     if !*flushed {
         // Earlier pipelined replies must not wait behind a blocked read.
         c.flush().await?;
@@ -811,7 +812,13 @@ pub async fn block_on(
     if c.client.killed.load(Ordering::SeqCst) {
         return Err(crate::conn::Closed);
     }
-    Ok(if timed_out { Woke::Timeout } else { Woke::Data })
+    if timed_out {
+        return Ok(Woke::Timeout);
+    }
+    if gated {
+        c.gate = Some(c.server.exec_gate.clone().read_owned().await);
+    }
+    Ok(Woke::Data)
 }
 
 /// Parses `COUNT n` or `BLOCK ms` at `args[i]` (shared by XREAD and XREADGROUP).

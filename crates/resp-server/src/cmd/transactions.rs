@@ -86,16 +86,20 @@ async fn exec(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     let Some(queue) = end_multi(c) else {
         return Ok(err("EXEC without MULTI"));
     };
-    let watched = std::mem::take(&mut c.watched);
     if failed {
+        c.unwatch_all();
         return Ok(Frame::Error(Bytes::from_static(
             b"EXECABORT Transaction discarded because of previous errors.",
         )));
     }
-    if watched
+    // No other command runs from here to the last reply (and none runs now).
+    let _alone = c.server.exec_gate.clone().write_owned().await;
+    let touched = c
+        .watched
         .iter()
-        .any(|(db, key, v)| c.server.key_version(*db, key) != *v)
-    {
+        .any(|(db, key, v)| c.server.watches.version(*db, key) != Some(*v));
+    c.unwatch_all();
+    if touched {
         return Ok(Frame::NullArray);
     }
     let mut replies = Vec::with_capacity(queue.len());
@@ -121,7 +125,7 @@ async fn discard(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     if end_multi(c).is_none() {
         return Ok(err("DISCARD without MULTI"));
     }
-    c.watched.clear();
+    c.unwatch_all();
     Ok(ok())
 }
 
@@ -130,13 +134,12 @@ async fn watch(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         return Ok(err("WATCH inside MULTI is not allowed"));
     }
     for key in &args[1..] {
-        let v = c.server.key_version(c.db, key);
-        c.watched.push((c.db, key.clone(), v));
+        c.watch(key);
     }
     Ok(ok())
 }
 
 async fn unwatch(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
-    c.watched.clear();
+    c.unwatch_all();
     Ok(ok())
 }

@@ -330,6 +330,114 @@ fn watch_aborts_exec_when_another_client_writes_the_key() {
 }
 
 #[test]
+fn exec_runs_alone_while_other_clients_write() {
+    let target = RespTarget::start();
+    let addr = target.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut con = connect(addr);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let mut pipe = redis::pipe();
+                    for _ in 0..16 {
+                        pipe.xadd("atom", "*", &[("from", format!("writer{w}"))]);
+                    }
+                    let _: Vec<String> = pipe.query(&mut con).unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut con = connect(addr);
+    let mut transactions = Vec::new();
+    for _ in 0..30 {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for _ in 0..20 {
+            pipe.xadd("atom", "*", &[("from", "exec")]);
+        }
+        let ids: Vec<String> = pipe.query(&mut con).unwrap();
+        transactions.push(ids);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // Each transaction's entries are adjacent in the stream: no other client's
+    // XADD ran between them.
+    let all: Vec<String> = con
+        .xrange_all::<_, StreamRangeReply>("atom")
+        .unwrap()
+        .ids
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for ids in &transactions {
+        let at = all.iter().position(|id| *id == ids[0]).unwrap();
+        assert_eq!(&all[at..at + ids.len()], ids.as_slice(), "interleaved");
+    }
+}
+
+#[test]
+fn a_blocked_read_does_not_hold_up_exec_and_watches_end_with_their_connection() {
+    let target = RespTarget::start();
+    let mut con = connect(target.addr);
+    let mut reader = connect(target.addr);
+    let blocked = std::thread::spawn(move || {
+        let reply: StreamReadReply = reader
+            .xread_options(
+                &["blk"],
+                &["$"],
+                &StreamReadOptions::default().block(10_000),
+            )
+            .unwrap();
+        reply.keys.len()
+    });
+    poll("the XREAD to block", || {
+        (info_field(&mut con, "clients", "blocked_clients") == "1").then_some(())
+    });
+    let started = Instant::now();
+    let ids: Vec<String> = redis::pipe()
+        .atomic()
+        .xadd("blk", "*", &[("f", "v")])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "EXEC waited for the blocked read"
+    );
+    assert_eq!(blocked.join().unwrap(), 1);
+
+    // Only watched keys are tracked, and only while watched.
+    if target.skip_on_redis("watching_clients and total_watched_keys are Redis 7.2+ INFO fields") {
+        return;
+    }
+    for i in 0..100 {
+        let _: () = con.set(format!("k{i}"), i).unwrap();
+    }
+    assert_eq!(info_field(&mut con, "clients", "total_watched_keys"), "0");
+    let _: () = redis::cmd("WATCH")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    let mut other = connect(target.addr);
+    let _: () = redis::cmd("WATCH").arg("a").query(&mut other).unwrap();
+    assert_eq!(info_field(&mut con, "clients", "watching_clients"), "2");
+    assert_eq!(info_field(&mut con, "clients", "total_watched_keys"), "2");
+    let _: Vec<Value> = redis::pipe().atomic().query(&mut con).unwrap();
+    assert_eq!(info_field(&mut con, "clients", "watching_clients"), "1");
+    assert_eq!(info_field(&mut con, "clients", "total_watched_keys"), "1");
+    drop(other);
+    poll("the closed connection's watch to end", || {
+        (info_field(&mut con, "clients", "total_watched_keys") == "0").then_some(())
+    });
+    assert_eq!(info_field(&mut con, "clients", "watching_clients"), "0");
+}
+
+#[test]
 fn select_isolates_databases() {
     let target = RespTarget::start();
     let mut db0 = connect_db(target.addr, 0);
