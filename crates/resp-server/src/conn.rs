@@ -214,6 +214,13 @@ impl Conn {
 
     /// Starts a `WATCH` of `key` in the current database.
     pub fn watch(&mut self, key: &Bytes) {
+        if self
+            .watched
+            .iter()
+            .any(|(db, k, _)| *db == self.db && k == key)
+        {
+            return; // Watched already (Redis keeps one watch per key too).
+        }
         if self.watched.is_empty() {
             self.server.watches.clients.fetch_add(1, Ordering::Relaxed);
         }

@@ -34,7 +34,7 @@ use crate::stream_read::{self, entry_frame, id_frame, read_error};
 pub fn specs() -> Vec<Spec> {
     vec![
         spec("xgroup", -2, &[], (0, 0, 0), "stream", "5.0.0", "A container for consumer groups commands.", handler!(xgroup))
-            .with_subcommands(&["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]),
+            .with_keyed_subcommands(&["create", "setid", "destroy", "createconsumer", "delconsumer", "help"]),
         spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], (0, 0, 0), "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", handler!(xreadgroup)),
         spec("xack", -4, &["write", "fast"], (1, 1, 1), "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", handler!(xack)).deferrable(),
         spec("xpending", -3, &["readonly"], (1, 1, 1), "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", handler!(xpending)),
@@ -222,7 +222,8 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 .create_topic(c.topic_key(&key), TopicSettings::default())
                 .await
             {
-                Ok(_) | Err(TopicError::AlreadyExists(_)) => {}
+                Ok(_) => c.server.touch(c.db, &key),
+                Err(TopicError::AlreadyExists(_)) => {}
                 Err(e) => return Ok(err(e)),
             }
             found = stream(c, &key);

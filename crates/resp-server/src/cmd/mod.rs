@@ -58,6 +58,9 @@ pub struct Spec {
     /// May run before earlier appends of this connection are durable (it does not
     /// read what they wrote). Everything else waits first.
     pub deferrable: bool,
+    /// A container whose subcommands read or write keys (`XGROUP`, `XINFO`): see
+    /// [`Spec::uses_keys`].
+    pub keyed_subcommands: bool,
     pub handler: Handler,
 }
 
@@ -383,6 +386,7 @@ pub fn spec(
         summary,
         subcommands: &[],
         deferrable: false,
+        keyed_subcommands: false,
         handler,
     }
 }
@@ -396,9 +400,18 @@ impl Spec {
     /// Whether the command reads or writes keys (and so may not run in the middle
     /// of an `EXEC`).
     pub fn uses_keys(&self) -> bool {
-        self.flags
-            .iter()
-            .any(|f| matches!(*f, "write" | "readonly"))
+        self.keyed_subcommands
+            || self
+                .flags
+                .iter()
+                .any(|f| matches!(*f, "write" | "readonly"))
+    }
+
+    /// A container whose subcommands read or write keys (their flags, as Redis
+    /// reports them, are on the subcommands, not on the container).
+    pub fn with_keyed_subcommands(mut self, subcommands: &'static [&'static str]) -> Spec {
+        self.keyed_subcommands = true;
+        self.with_subcommands(subcommands)
     }
 
     pub fn with_subcommands(mut self, subcommands: &'static [&'static str]) -> Spec {

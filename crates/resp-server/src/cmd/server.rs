@@ -563,6 +563,20 @@ async fn waitaof(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         return Ok(not_integer());
     }
     let writes = std::mem::take(&mut c.unsynced_writes);
+    if c.in_exec {
+        // A transaction does not block (as in Redis): the state as it is.
+        let synced = writes.iter().all(|(p, offset)| {
+            let m = p.marks();
+            m.durable_end >= (*offset).min(m.log_end)
+        });
+        if !synced {
+            c.unsynced_writes = writes;
+        }
+        return Ok(Frame::Array(vec![
+            Frame::Integer(i64::from(synced || numlocal == 0)),
+            Frame::Integer(0),
+        ]));
+    }
     let all = async {
         for (p, offset) in &writes {
             if p.wait_durable(*offset).await.is_err() {

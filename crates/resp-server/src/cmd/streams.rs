@@ -32,7 +32,7 @@ pub fn specs() -> Vec<Spec> {
         spec("xread", -4, &["readonly", "blocking", "movablekeys"], (0, 0, 0), "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", handler!(xread)),
         spec("xsetid", -3, &["write", "denyoom", "fast"], (1, 1, 1), "stream", "5.0.0", "An internal command for replicating stream values.", handler!(xsetid)),
         spec("xinfo", -2, &[], (0, 0, 0), "stream", "5.0.0", "A container for stream introspection commands.", handler!(xinfo))
-            .with_subcommands(&["stream", "groups", "consumers", "help"]),
+            .with_keyed_subcommands(&["stream", "groups", "consumers", "help"]),
     ]
 }
 
@@ -387,6 +387,9 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             Ok((_, None)) => {}
             Err(e) => return Ok(e),
         }
+        // Touched again: a WATCH between the append and the trim saw the entries
+        // the trim removed.
+        c.server.touch(c.db, &key);
     }
     let id = appended.ids.first().copied().unwrap_or_default();
     Ok(id_frame(id))
@@ -570,13 +573,14 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     match p.delete_records(&offsets) {
         Ok(n) => {
             if n > 0 {
+                // The entries are gone whatever the metadata update does.
+                c.server.touch(c.db, &args[1]);
                 if let Ok(Some((topic, _))) = c.stream(&args[1]) {
                     if let Err(e) = note_deleted(c, &topic, max_found).await {
                         return Ok(e);
                     }
                 }
             }
-            c.server.touch(c.db, &args[1]);
             Ok(Frame::Integer(n as i64))
         }
         Err(e) => Ok(append_error(e)),

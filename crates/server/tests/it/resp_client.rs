@@ -327,6 +327,45 @@ fn watch_aborts_exec_when_another_client_writes_the_key() {
         .query(&mut con)
         .unwrap();
     assert_eq!(result, Some(("5-1".to_string(),)));
+
+    // Creating the key with XGROUP CREATE ... MKSTREAM is a change too; watching a
+    // key twice is one watch.
+    let _: () = redis::cmd("WATCH")
+        .arg("made")
+        .arg("made")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("made")
+        .arg("g")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(&mut other)
+        .unwrap();
+    let result: Option<(String,)> = redis::pipe()
+        .atomic()
+        .xadd("made", "1-1", &[("f", "1")])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(result, None, "EXEC ran although a watched key was created");
+
+    // Inside a transaction WAITAOF does not block: it reports the state as it is
+    // (under the default `always`, the XADD before it is fsynced before it runs).
+    if target.skip_on_redis("WAITAOF is Redis 7.2+") {
+        return;
+    }
+    let replies: (String, Vec<i64>) = redis::pipe()
+        .atomic()
+        .xadd("w", "6-1", &[("f", "6")])
+        .cmd("WAITAOF")
+        .arg(1)
+        .arg(0)
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(replies.0, "6-1");
+    assert_eq!(replies.1, [1, 0]);
 }
 
 #[test]
