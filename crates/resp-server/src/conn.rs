@@ -14,6 +14,7 @@ use brook_resp_proto::{Frame, Protocol, RequestDecoder};
 
 use crate::client::ClientHandle;
 use crate::cmd;
+use crate::keyspace::Key;
 use crate::RespServer;
 
 /// Replies are written to the socket once this much is buffered, even mid-pipeline.
@@ -32,8 +33,8 @@ pub struct Conn {
     /// Commands queued by `MULTI`, and whether one of them was refused.
     pub multi: Option<Vec<Vec<Bytes>>>,
     pub multi_failed: bool,
-    /// Keys under `WATCH`, with the version seen.
-    pub watched: Vec<(u8, Bytes, u64)>,
+    /// Keys under `WATCH`.
+    pub watched: Vec<WatchedKey>,
     /// Appends whose replies may not leave before they are durable.
     pub owed_durability: Vec<(Arc<Partition>, u64)>,
     /// Appends acknowledged without fsync (interval/never policies), for `WAITAOF`.
@@ -46,6 +47,17 @@ pub struct Conn {
     pub gate: Option<tokio::sync::OwnedRwLockReadGuard<()>>,
     out: BytesMut,
     writer: OwnedWriteHalf,
+}
+
+/// A key under this connection's `WATCH`.
+pub struct WatchedKey {
+    pub db: u8,
+    pub key: Bytes,
+    /// Its version at the `WATCH` (see `Watches`).
+    pub version: u64,
+    /// When it expires, if it existed with an expiry at the `WATCH`: its expiry
+    /// before `EXEC` aborts the transaction, as in Redis.
+    pub expires: Option<u64>,
 }
 
 /// The connection could not be written to (or a durability wait failed): close it.
@@ -206,26 +218,32 @@ impl Conn {
         if self.watched.is_empty() {
             return;
         }
-        for (db, key, _) in self.watched.drain(..) {
-            self.server.watches.unwatch(db, &key);
+        for w in self.watched.drain(..) {
+            self.server.watches.unwatch(w.db, &w.key);
         }
         self.server.watches.clients.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Starts a `WATCH` of `key` in the current database.
     pub fn watch(&mut self, key: &Bytes) {
-        if self
-            .watched
-            .iter()
-            .any(|(db, k, _)| *db == self.db && k == key)
-        {
+        if self.watched.iter().any(|w| w.db == self.db && w.key == key) {
             return; // Watched already (Redis keeps one watch per key too).
         }
         if self.watched.is_empty() {
             self.server.watches.clients.fetch_add(1, Ordering::Relaxed);
         }
         let version = self.server.watches.watch(self.db, key);
-        self.watched.push((self.db, key.clone(), version));
+        let expires = match self.lookup(key) {
+            Key::Stream(t) | Key::Partition(t, _) => t.expire_at(),
+            Key::String(v) => v.expire_at_ms,
+            Key::Missing => None,
+        };
+        self.watched.push(WatchedKey {
+            db: self.db,
+            key: key.clone(),
+            version,
+            expires,
+        });
     }
 
     /// Takes the exec gate for reading (see `RespServer::exec_gate`), unless held

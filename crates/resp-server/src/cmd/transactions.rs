@@ -94,10 +94,11 @@ async fn exec(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     }
     // No other command runs from here to the last reply (and none runs now).
     let _alone = c.server.exec_gate.clone().write_owned().await;
-    let touched = c
-        .watched
-        .iter()
-        .any(|(db, key, v)| c.server.watches.version(*db, key) != Some(*v));
+    let now = brook_broker::now_ms();
+    let touched = c.watched.iter().any(|w| {
+        c.server.watches.version(w.db, &w.key) != Some(w.version)
+            || w.expires.is_some_and(|at| at <= now)
+    });
     c.unwatch_all();
     if touched {
         return Ok(Frame::NullArray);

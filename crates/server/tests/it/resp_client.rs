@@ -350,6 +350,23 @@ fn watch_aborts_exec_when_another_client_writes_the_key() {
         .unwrap();
     assert_eq!(result, None, "EXEC ran although a watched key was created");
 
+    // A watched key that expires before EXEC aborts it.
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg(150)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("WATCH").arg("short").query(&mut con).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let result: Option<(String,)> = redis::pipe()
+        .atomic()
+        .xadd("w", "5-2", &[("f", "5")])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(result, None, "EXEC ran although a watched key expired");
+
     // Inside a transaction WAITAOF does not block: it reports the state as it is
     // (under the default `always`, the XADD before it is fsynced before it runs).
     if target.skip_on_redis("WAITAOF is Redis 7.2+") {
