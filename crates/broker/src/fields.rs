@@ -71,7 +71,9 @@ pub fn encode(fields: &[(Bytes, Bytes)], timestamp_ms: i64) -> (u8, Record) {
 }
 
 fn encode_json(fields: &[(Bytes, Bytes)]) -> Option<Bytes> {
-    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    // Duplicate field names: a scan for the usual few fields, a set beyond.
+    const SCAN_MAX: usize = 8;
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(
         fields
             .iter()
@@ -83,7 +85,12 @@ fn encode_json(fields: &[(Bytes, Bytes)]) -> Option<Bytes> {
     for (i, (f, v)) in fields.iter().enumerate() {
         let f = std::str::from_utf8(f).ok()?;
         let v = std::str::from_utf8(v).ok()?;
-        if !seen.insert(f) {
+        let duplicate = if fields.len() <= SCAN_MAX {
+            fields[..i].iter().any(|(g, _)| g.as_ref() == f.as_bytes())
+        } else {
+            !seen.insert(f)
+        };
+        if duplicate {
             return None;
         }
         if i > 0 {
@@ -305,6 +312,15 @@ mod tests {
             round_trip(f(&[(b"a", b"1"), (b"a", b"2")])),
             FORMAT_REDIS_BINARY
         );
+        // Duplicates among more fields than are scanned (found by the set).
+        let names: Vec<Vec<u8>> = (0..12).map(|i| format!("f{i}").into_bytes()).collect();
+        let mut distinct: Vec<(&[u8], &[u8])> = names
+            .iter()
+            .map(|n| (n.as_slice(), b"v" as &[u8]))
+            .collect();
+        assert_eq!(round_trip(f(&distinct)), FORMAT_REDIS_JSON);
+        distinct.push((b"f3", b"again"));
+        assert_eq!(round_trip(f(&distinct)), FORMAT_REDIS_BINARY);
         assert_eq!(round_trip(f(&[(b"bin", b"\xff")])), FORMAT_REDIS_BINARY);
         assert_eq!(round_trip(f(&[(b"", b"")])), FORMAT_REDIS_JSON);
     }
