@@ -43,7 +43,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             for p in &t.partitions {
                 let result = match &topic {
                     Err(code) => Err(*code),
-                    Ok(topic) => delete_in(ctx, topic, p.partition_index, p.offset).await,
+                    Ok(topic) => delete_in(topic, p.partition_index, p.offset),
                 };
                 let response =
                     DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
@@ -67,12 +67,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
 }
 
 /// Trims partition `index` of `topic` to `offset`; returns the new log start.
-async fn delete_in(
-    ctx: &Ctx,
-    topic: &Arc<Topic>,
-    index: i32,
-    offset: i64,
-) -> Result<i64, ResponseError> {
+fn delete_in(topic: &Arc<Topic>, index: i32, offset: i64) -> Result<i64, ResponseError> {
     let partition = u32::try_from(index)
         .ok()
         .and_then(|i| topic.partition(i))
@@ -90,37 +85,10 @@ async fn delete_in(
     if target <= marks.log_start {
         return Ok(as_i64(marks.log_start));
     }
-    // The last record removed, for the stream's max-deleted-entry-id (as XTRIM).
-    let last_removed = if index == 0 {
-        partition
-            .read_records(target - 1, 1, 1 << 20)
-            .ok()
-            .and_then(|r| {
-                r.first()
-                    .filter(|r| r.offset == target - 1)
-                    .map(|r| r.stream_id)
-            })
-    } else {
-        None
-    };
     let log_start = partition.trim_to(target).map_err(|error| {
         tracing::warn!(topic = %topic.key, partition = index, %error, "DeleteRecords failed");
         ResponseError::KafkaStorageError
     })?;
-    if let Some(id) = last_removed {
-        let noted = ctx
-            .broker
-            .update_stream_meta(topic, |m| {
-                if id > m.max_deleted() {
-                    m.set_max_deleted(id);
-                }
-            })
-            .await;
-        if let Err(error) = noted {
-            // The records are gone either way; only XINFO's counter lags.
-            tracing::warn!(topic = %topic.key, %error, "cannot record max-deleted-entry-id after DeleteRecords");
-        }
-    }
     Ok(as_i64(log_start))
 }
 
@@ -164,10 +132,14 @@ mod tests {
             let name = format!("t{version}");
             let topic = topic_with_records(&ctx, &name, 2, &[1; 10]).await;
             let p = topic.partition(0).unwrap().clone();
-            let fourth = p.read_records(3, 1, 1 << 20).unwrap()[0].stream_id;
             assert_eq!(run(&ctx, version, &name, &[(0, 4)]).await, vec![(0, 4)]);
             assert_eq!(p.marks().log_start, 4);
-            assert_eq!(topic.stream_meta().max_deleted(), fourth, "as XTRIM");
+            // A trim, not a deletion: max-deleted-entry-id stays (as XTRIM, and
+            // as Redis's trims).
+            assert_eq!(
+                topic.stream_meta().max_deleted(),
+                brook_model::StreamId::ZERO
+            );
             // At or below the log start: nothing changes.
             assert_eq!(run(&ctx, version, &name, &[(0, 2)]).await, vec![(0, 4)]);
             let out_of_range = ResponseError::OffsetOutOfRange.code();

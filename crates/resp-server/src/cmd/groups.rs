@@ -117,26 +117,89 @@ fn entries_read(p: &Partition, id: StreamId) -> Result<u64, Frame> {
 }
 
 /// A group's `entries-read` (its logical read counter: set by ENTRIESREAD or by
-/// reading; nil until then) and `lag` (entries added after what it read; computed
-/// from the log's dense offsets when the counter is unknown).
+/// reading; nil until then) and `lag`, computed as Redis 7.4 does
+/// (`streamReplyWithCGLag`): from the counter while no deleted entry lies after the
+/// group's last-delivered ID, else estimated from the stream's shape, else nil.
 fn read_and_lag(
     topic: &Topic,
     p: &Partition,
     g: &brook_groups::Group,
 ) -> (Option<u64>, Option<u64>) {
-    let added =
-        (p.marks().high_watermark as i64 + topic.stream_meta().entries_added_delta).max(0) as u64;
-    let lag = if added == 0 {
+    let meta = topic.stream_meta();
+    let shape = StreamShape {
+        added: (p.marks().high_watermark as i64 + meta.entries_added_delta).max(0) as u64,
+        length: p.live_count(),
+        first: stream_read::first_entry(p)
+            .ok()
+            .flatten()
+            .map_or(StreamId::ZERO, |r| r.stream_id),
+        last: p.last_id().unwrap_or_default(),
+        max_deleted: meta.max_deleted(),
+    };
+    let lag = if shape.added == 0 {
         Some(0)
     } else {
         match g.entries_read {
-            Some(n) => Some(added.saturating_sub(n)),
-            None => entries_read(p, g.last_delivered)
-                .ok()
-                .map(|n| added.saturating_sub(n)),
+            Some(n) if !shape.deleted_after(g.last_delivered) => {
+                Some(shape.added.saturating_sub(n))
+            }
+            _ => shape
+                .estimate_read(g.last_delivered)
+                .map(|n| shape.added.saturating_sub(n)),
         }
     };
     (g.entries_read, lag)
+}
+
+/// What Redis's lag estimate knows of a stream.
+struct StreamShape {
+    /// `entries-added`.
+    added: u64,
+    /// `length` (live entries).
+    length: u64,
+    /// The first live entry's ID (0-0 when empty).
+    first: StreamId,
+    /// `last-generated-id`.
+    last: StreamId,
+    /// `max-deleted-entry-id` (moved by XDEL only).
+    max_deleted: StreamId,
+}
+
+impl StreamShape {
+    /// Whether an XDEL'd entry may lie after `id` (`streamRangeHasTombstones`).
+    fn deleted_after(&self, id: StreamId) -> bool {
+        self.length > 0
+            && self.max_deleted != StreamId::ZERO
+            && self.first <= self.max_deleted
+            && id <= self.max_deleted
+    }
+
+    /// How many entries were added up to and including `id`, if the stream's shape
+    /// tells (`streamEstimateDistanceFromFirstEverEntry`).
+    fn estimate_read(&self, id: StreamId) -> Option<u64> {
+        if self.added == 0 {
+            return Some(0);
+        }
+        if self.length == 0 && id <= self.last {
+            return Some(self.added);
+        }
+        if id == self.last {
+            return Some(self.added);
+        }
+        if id > self.last {
+            return None;
+        }
+        if self.max_deleted == StreamId::ZERO || self.max_deleted < self.first {
+            // Nothing deleted after the first entry.
+            if id < self.first {
+                return Some(self.added.saturating_sub(self.length));
+            }
+            if id == self.first {
+                return Some(self.added.saturating_sub(self.length) + 1);
+            }
+        }
+        None
+    }
 }
 
 /// The record with exactly this ID, if it is still in the stream.
@@ -216,6 +279,11 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut found = stream(c, &key);
     if let Ok(None) = found {
         if sub == "create" && mkstream {
+            // The ID is checked before MKSTREAM creates the key, so a refused command
+            // changes nothing (as in Redis).
+            if args[4].as_ref() != b"$" && parse_id(&args[4], 0).is_none() {
+                return Ok(invalid_id());
+            }
             match c
                 .server
                 .broker
@@ -236,17 +304,19 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Err(e) => return Ok(e),
     };
-    let parse_start = |a: &Bytes| -> Result<StreamId, Frame> {
-        if a.as_ref() == b"$" {
-            Ok(p.last_id().unwrap_or_default())
-        } else {
-            parse_id(a, 0).ok_or_else(invalid_id)
+    // CREATE takes a strict ID; SETID also `-` and `+` (as Redis parses them).
+    let parse_start = |a: &Bytes, strict: bool| -> Result<StreamId, Frame> {
+        match a.as_ref() {
+            b"$" => Ok(p.last_id().unwrap_or_default()),
+            b"-" if !strict => Ok(StreamId::ZERO),
+            b"+" if !strict => Ok(StreamId::MAX),
+            _ => parse_id(a, 0).ok_or_else(invalid_id),
         }
     };
     let entries_read_value = entries_read_opt.and_then(|n| u64::try_from(n).ok());
     let reply = match sub.as_str() {
         "create" => {
-            let start = match parse_start(&args[4]) {
+            let start = match parse_start(&args[4], true) {
                 Ok(id) => id,
                 Err(e) => return Ok(e),
             };
@@ -260,7 +330,11 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             }
         }
         "setid" => {
-            let start = match parse_start(&args[4]) {
+            // Redis looks the group up before it parses the ID.
+            if topic.groups(&p).group(&group).is_none() {
+                return Ok(nogroup_for(&key, &group));
+            }
+            let start = match parse_start(&args[4], false) {
                 Ok(id) => id,
                 Err(e) => return Ok(e),
             };
@@ -844,12 +918,10 @@ async fn xautoclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         return Ok(err("Invalid min-idle-time argument for XAUTOCLAIM"));
     };
     let min_idle = min_idle.max(0) as u64;
-    let start = match args[5].as_ref() {
-        b"-" => StreamId::ZERO,
-        other => match parse_id(other, 0) {
-            Some(id) => id,
-            None => return Ok(invalid_id()),
-        },
+    // An interval start, as XRANGE's (`-`, `+`, exclusive `(`).
+    let start = match super::streams::parse_bound(&args[5], true) {
+        Ok(id) => id,
+        Err(e) => return Ok(e),
     };
     let mut count = 100usize;
     let mut justid = false;
@@ -859,10 +931,10 @@ async fn xautoclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             justid = true;
             i += 1;
         } else if eq(&args[i], "COUNT") && i + 1 < args.len() {
+            // Redis: one message for a non-number and for one out of range.
             match parse_i64(&args[i + 1]) {
-                Some(n) if n > 0 && n <= i64::MAX / 10 => count = n as usize,
-                Some(_) => return Ok(err("COUNT must be > 0")),
-                None => return Ok(not_integer()),
+                Some(n) if n > 0 && n <= i64::MAX / 16 => count = n as usize,
+                _ => return Ok(err("COUNT must be > 0")),
             }
             i += 2;
         } else {

@@ -71,7 +71,7 @@ fn parse_xadd_id(b: &[u8]) -> Option<IdSpec> {
 }
 
 /// A range bound: `-`, `+`, `(id` (exclusive), `ms`, `ms-seq`.
-fn parse_bound(b: &[u8], is_start: bool) -> Result<StreamId, Frame> {
+pub fn parse_bound(b: &[u8], is_start: bool) -> Result<StreamId, Frame> {
     match b {
         b"-" => return Ok(StreamId::ZERO),
         b"+" => return Ok(StreamId::MAX),
@@ -127,6 +127,10 @@ enum Trim {
     MinId { id: StreamId, limit: Option<u64> },
 }
 
+/// Redis's reply to a second MAXLEN or MINID in one XADD or XTRIM.
+const TWO_STRATEGIES: &str =
+    "syntax error, MAXLEN and MINID options at the same time are not compatible";
+
 /// Parses `MAXLEN|MINID [=|~] threshold [LIMIT count]` starting at `args[*i]`.
 fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
     let minid = eq(&args[*i], "MINID");
@@ -169,15 +173,15 @@ fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
     }
 }
 
-/// Applies a trim; returns how many live entries were removed and the ID of the last
-/// one (for `max-deleted-entry-id`).
+/// Applies a trim; returns how many live entries were removed. (A trim does not
+/// move `max-deleted-entry-id`: in Redis only XDEL does.)
 fn apply_trim(
     c: &mut Conn,
     topic: &brook_broker::Topic,
     p: &Partition,
     trim: Trim,
     policy: RefPolicy,
-) -> Result<(u64, Option<StreamId>), Frame> {
+) -> Result<u64, Frame> {
     let before = p.live_count();
     let marks = p.marks();
     let mut cut = match trim {
@@ -209,9 +213,8 @@ fn apply_trim(
             cut = lo;
         }
     }
-    let mut last_trimmed = None;
     if cut > marks.log_start {
-        last_trimmed = p
+        let last_trimmed = p
             .read_records(cut - 1, 1, 1 << 20)
             .map_err(read_error)?
             .first()
@@ -226,7 +229,7 @@ fn apply_trim(
             }
         }
     }
-    Ok((before.saturating_sub(p.live_count()), last_trimmed))
+    Ok(before.saturating_sub(p.live_count()))
 }
 
 pub fn append_error(e: AppendError) -> Frame {
@@ -306,6 +309,9 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             nomkstream = true;
             i += 1;
         } else if eq(a, "MAXLEN") || eq(a, "MINID") {
+            if trim.is_some() {
+                return Ok(err(TWO_STRATEGIES));
+            }
             match parse_trim(&args, &mut i) {
                 Ok(t) => trim = Some(t),
                 Err(e) => return Ok(e),
@@ -378,14 +384,8 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             // Trimming moves the log start within what readers may see: settle first.
             c.settle_durability().await?;
         }
-        match apply_trim(c, &topic, &p, trim, policy) {
-            Ok((_, Some(last))) => {
-                if let Err(e) = note_deleted(c, &topic, last).await {
-                    return Ok(e);
-                }
-            }
-            Ok((_, None)) => {}
-            Err(e) => return Ok(e),
+        if let Err(e) = apply_trim(c, &topic, &p, trim, policy) {
+            return Ok(e);
         }
         // Touched again: a WATCH between the append and the trim saw the entries
         // the trim removed.
@@ -513,7 +513,6 @@ async fn range_command(c: &mut Conn, args: Vec<Bytes>, direction: Direction) -> 
         Err(e) => return Ok(e),
     };
     let count = match parse_count(&args, 4) {
-        Ok(0) => return Ok(Frame::NullArray),
         Ok(n) => n,
         Err(e) => return Ok(e),
     };
@@ -522,6 +521,10 @@ async fn range_command(c: &mut Conn, args: Vec<Bytes>, direction: Direction) -> 
         Ok(None) => return Ok(Frame::Array(vec![])),
         Err(e) => return Ok(e),
     };
+    if count == 0 {
+        // Redis answers a null array, once the key is known to be a stream.
+        return Ok(Frame::NullArray);
+    }
     let records =
         stream_read::range_off_worker(&p, start, end, count, direction, &c.server.cold_reads).await;
     Ok(match records {
@@ -598,6 +601,9 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     };
     let mut policy = RefPolicy::KeepRef;
     while i < args.len() {
+        if eq(&args[i], "MAXLEN") || eq(&args[i], "MINID") {
+            return Ok(err(TWO_STRATEGIES));
+        }
         match RefPolicy::parse(&args[i]) {
             Some(pol) => {
                 policy = pol;
@@ -616,14 +622,9 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Err(e) => return Ok(e),
     };
     match apply_trim(c, &topic, &p, trim, policy) {
-        Ok((n, last)) => {
+        Ok(n) => {
             if n > 0 {
                 c.server.touch(c.db, &args[1]);
-            }
-            if let (Some(id), Ok(Some((topic, _)))) = (last, c.stream(&args[1])) {
-                if let Err(e) = note_deleted(c, &topic, id).await {
-                    return Ok(e);
-                }
             }
             Ok(Frame::Integer(n as i64))
         }
@@ -969,7 +970,7 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(ok())
 }
 
-/// Records the largest ID removed by XDEL/XTRIM (`max-deleted-entry-id`).
+/// Records the largest ID removed by XDEL (`max-deleted-entry-id`).
 pub async fn note_deleted(
     c: &Conn,
     topic: &brook_broker::Topic,

@@ -2316,3 +2316,94 @@ fn xreadgroup_claim_non_integer_min_idle_time_error() {
         );
     }
 }
+
+// ---- found by differential testing against redis-server 7.0 -------------------------
+
+#[test]
+fn lag_follows_redis_when_entries_were_deleted() {
+    let target = RespTarget::start();
+    let mut raw = Raw::connect(target.addr);
+    // A deleted head entry is not lag.
+    add_entries(&mut raw, "s", &[("1-0", "f", "v"), ("2-0", "f", "v")]);
+    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
+    raw.expect(&["XDEL", "s", "1-0"], b":1\r\n");
+    assert_eq!(get(&group_info(&mut raw, "s", "g"), "lag"), &V::Int(1));
+    // Entries counted by XSETID ENTRIESADDED into an empty stream are not lag.
+    raw.expect(&["XGROUP", "CREATE", "e", "g", "0", "MKSTREAM"], b"+OK\r\n");
+    raw.expect(&["XSETID", "e", "5-0", "ENTRIESADDED", "100"], b"+OK\r\n");
+    assert_eq!(get(&group_info(&mut raw, "e", "g"), "lag"), &V::Int(0));
+    // A deleted entry after what the group read makes the lag unknown.
+    add_entries(
+        &mut raw,
+        "m",
+        &[("1-0", "f", "v"), ("2-0", "f", "v"), ("3-0", "f", "v")],
+    );
+    raw.expect(&["XGROUP", "CREATE", "m", "g", "0"], b"+OK\r\n");
+    raw.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "m",
+        ">",
+    ]);
+    raw.expect(&["XDEL", "m", "2-0"], b":1\r\n");
+    assert_eq!(get(&group_info(&mut raw, "m", "g"), "lag"), &V::Bulk(None));
+}
+
+#[test]
+fn xgroup_ids_refused_before_mkstream_and_setid_takes_minus_and_plus() {
+    let target = RespTarget::start();
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(
+        &["XGROUP", "CREATE", "s", "g", "1.5", "MKSTREAM"],
+        b"-ERR Invalid stream ID specified as stream command argument\r\n",
+    );
+    raw.expect(&["EXISTS", "s"], b":0\r\n");
+    add_entries(&mut raw, "s", &[("1-0", "f", "v"), ("2-0", "f", "v")]);
+    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
+    raw.expect(&["XGROUP", "SETID", "s", "g", "+"], b"+OK\r\n");
+    assert_eq!(
+        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
+        "18446744073709551615-18446744073709551615"
+    );
+    raw.expect(&["XGROUP", "SETID", "s", "g", "-"], b"+OK\r\n");
+    assert_eq!(
+        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
+        "0-0"
+    );
+    // CREATE parses strictly.
+    raw.expect(
+        &["XGROUP", "CREATE", "s", "g2", "+"],
+        b"-ERR Invalid stream ID specified as stream command argument\r\n",
+    );
+    // SETID looks the group up first.
+    raw.expect(
+        &["XGROUP", "SETID", "s", "nogroup", "1.5"],
+        b"-NOGROUP No such consumer group 'nogroup' for key name 's'\r\n",
+    );
+}
+
+#[test]
+fn xautoclaim_start_is_an_interval_bound() {
+    let target = RespTarget::start();
+    let mut raw = Raw::connect(target.addr);
+    add_entries(&mut raw, "s", &[("1-0", "f", "v"), ("2-0", "f", "v")]);
+    raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
+    raw.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
+    raw.expect(
+        &["XAUTOCLAIM", "s", "g", "c2", "0", "+", "JUSTID"],
+        b"*3\r\n$3\r\n0-0\r\n*0\r\n*0\r\n",
+    );
+    raw.expect(
+        &["XAUTOCLAIM", "s", "g", "c2", "0", "(1-0", "JUSTID"],
+        b"*3\r\n$3\r\n0-0\r\n*1\r\n$3\r\n2-0\r\n*0\r\n",
+    );
+    raw.expect(
+        &["XAUTOCLAIM", "s", "g", "c2", "0", "-", "COUNT", "x"],
+        b"-ERR COUNT must be > 0\r\n",
+    );
+}

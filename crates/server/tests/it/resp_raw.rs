@@ -985,6 +985,15 @@ fn xdel_updates_max_deleted_entry_id() {
     let info = xinfo_pairs(&raw.frame());
     assert_eq!(info["max-deleted-entry-id"], V::bulk("1-1"));
     assert_eq!(info["recorded-first-entry-id"], V::bulk("2-1"));
+    // Trims do not move it (only XDEL does).
+    raw.expect(
+        &["XADD", "s", "MAXLEN", "1", "3-1", "e", "f"],
+        b"$3\r\n3-1\r\n",
+    );
+    raw.expect(&["XTRIM", "s", "MAXLEN", "0"], b":1\r\n");
+    raw.send(&enc_str(&["XINFO", "STREAM", "s"]));
+    let info = xinfo_pairs(&raw.frame());
+    assert_eq!(info["max-deleted-entry-id"], V::bulk("1-1"));
 }
 
 #[test]
@@ -1186,4 +1195,30 @@ fn sigterm_ends_blocked_reads_and_exits_cleanly() {
         assert_eq!(esc(&reader.frame()), esc(b"*-1\r\n"));
     }
     reader.expect_closed();
+}
+
+#[test]
+fn two_trimming_strategies_are_refused_and_count_0_looks_the_key_up() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    let two =
+        b"-ERR syntax error, MAXLEN and MINID options at the same time are not compatible\r\n";
+    raw.expect(&["XADD", "s", "1-0", "f", "v"], b"$3\r\n1-0\r\n");
+    raw.expect(
+        &["XADD", "s", "MAXLEN", "1", "MINID", "2", "9-0", "f", "v"],
+        two,
+    );
+    raw.expect(
+        &["XADD", "s", "MAXLEN", "5", "MAXLEN", "1", "9-0", "f", "v"],
+        two,
+    );
+    raw.expect(&["XTRIM", "s", "MAXLEN", "1", "MINID", "2"], two);
+    raw.expect(&["XLEN", "s"], b":1\r\n");
+    raw.expect(&["XRANGE", "s", "-", "+", "COUNT", "0"], b"*-1\r\n");
+    raw.expect(&["XRANGE", "nokey", "-", "+", "COUNT", "0"], b"*0\r\n");
+    raw.expect(&["SET", "str", "x"], b"+OK\r\n");
+    raw.expect(
+        &["XREVRANGE", "str", "+", "-", "COUNT", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
 }
