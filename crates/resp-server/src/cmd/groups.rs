@@ -217,12 +217,13 @@ fn exists_fn(p: &Arc<Partition>) -> impl Fn(StreamId) -> bool + '_ {
 
 async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let arity_ok = match sub.as_str() {
-        "create" => (5..=8).contains(&args.len()),
-        "setid" => (5..=7).contains(&args.len()),
-        "destroy" => args.len() == 4,
-        "createconsumer" | "delconsumer" => args.len() == 5,
-        "help" => true,
+    // Too few arguments fail Redis's arity check; too many its subcommand's own.
+    let (arity_ok, too_many) = match sub.as_str() {
+        "create" => (args.len() >= 5, args.len() > 8),
+        "setid" => (args.len() >= 5, args.len() > 7),
+        "destroy" => (args.len() == 4, false),
+        "createconsumer" | "delconsumer" => (args.len() == 5, false),
+        "help" => (true, false),
         _ => {
             return Ok(err(format!(
                 "unknown subcommand '{}'. Try XGROUP HELP.",
@@ -230,6 +231,12 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             )))
         }
     };
+    if too_many {
+        return Ok(err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
+            s(&args[1])
+        )));
+    }
     if !arity_ok {
         return Ok(err(format!(
             "wrong number of arguments for 'xgroup|{sub}' command"
@@ -433,20 +440,11 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Err(e) => return Ok(e),
     };
     let n = keys.len();
+    // Every stream and group must exist before anything is read. Stream by stream,
+    // as Redis: the key's type, its group, then its ID.
     let mut modes = Vec::with_capacity(n);
-    for id in ids {
-        modes.push(match id.as_ref() {
-            b">" => GroupRead::New,
-            b"$" => return Ok(err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
-            other => match parse_id(other, 0) {
-                Some(id) => GroupRead::History(id),
-                None => return Ok(invalid_id()),
-            },
-        });
-    }
-    // Every stream and group must exist before anything is read.
     let mut streams = Vec::with_capacity(n);
-    for key in &keys {
+    for (key, id) in keys.iter().zip(ids) {
         match stream(c, key) {
             Ok(Some((t, p))) if t.groups(&p).group(&group).is_some() => streams.push((t, p)),
             Ok(_) => {
@@ -458,6 +456,14 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             }
             Err(e) => return Ok(e),
         }
+        modes.push(match id.as_ref() {
+            b">" => GroupRead::New,
+            b"$" => return Ok(err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
+            other => match parse_id(other, 0) {
+                Some(id) => GroupRead::History(id),
+                None => return Ok(invalid_id()),
+            },
+        });
     }
     let deadline = block
         .filter(|&ms| ms > 0)
@@ -846,6 +852,15 @@ async fn xclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let key = args[1].clone();
     let group = args[2].clone();
     let consumer = args[3].clone();
+    // Redis looks the key and the group up before it parses the arguments.
+    let (topic, p) = match stream(c, &key) {
+        Ok(Some(tp)) => tp,
+        Ok(None) => return Ok(nogroup_key(&key, &group)),
+        Err(e) => return Ok(e),
+    };
+    if topic.groups(&p).group(&group).is_none() {
+        return Ok(nogroup_key(&key, &group));
+    }
     let Some(min_idle) = parse_i64(&args[4]) else {
         return Ok(err("Invalid min-idle-time argument for XCLAIM"));
     };
@@ -895,11 +910,6 @@ async fn xclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             return Ok(err(format!("Unrecognized XCLAIM option '{}'", s(a))));
         }
     }
-    let (topic, p) = match stream(c, &key) {
-        Ok(Some(tp)) => tp,
-        Ok(None) => return Ok(nogroup_key(&key, &group)),
-        Err(e) => return Ok(e),
-    };
     let claimed = match c.update_groups(&topic, &p, |g| {
         g.claim(&group, &consumer, min_idle, &ids, opts, now, exists_fn(&p))
     }) {

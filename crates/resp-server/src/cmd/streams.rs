@@ -359,6 +359,11 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Err(e) => return Ok(e),
     };
+    if topic.partition(index).and_then(|p| p.last_id()) == Some(StreamId::MAX) {
+        return Ok(err(
+            "The stream has exhausted the last possible ID, unable to add more items",
+        ));
+    }
     let fields: Vec<(Bytes, Bytes)> = pairs
         .chunks_exact(2)
         .map(|kv| (kv[0].clone(), kv[1].clone()))
@@ -647,6 +652,12 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     while i < args.len() && !eq(&args[i], "STREAMS") {
         match parse_read_option(&args, i, &mut count, &mut block) {
             Ok(true) => i += 2,
+            Ok(false) if eq(&args[i], "NOACK") || eq(&args[i], "GROUP") => {
+                return Ok(err(format!(
+                    "The {} option is only supported by XREADGROUP. You called XREAD instead.",
+                    String::from_utf8_lossy(&args[i]).to_uppercase()
+                )))
+            }
             Ok(false) => return Ok(syntax_error()),
             Err(e) => return Ok(e),
         }
@@ -666,6 +677,7 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         let from = match id.as_ref() {
             b"$" => ReadFrom::After(p.as_ref().and_then(|p| p.last_id()).unwrap_or_default()),
             b"+" => ReadFrom::Last,
+            b">" => return Ok(err("The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")),
             other => match parse_id(other, 0) {
                 Some(id) => ReadFrom::After(id),
                 None => return Ok(invalid_id()),

@@ -1222,3 +1222,40 @@ fn two_trimming_strategies_are_refused_and_count_0_looks_the_key_up() {
         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     );
 }
+
+#[test]
+fn xread_and_xadd_error_texts_are_redis_own() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(
+        &["XREAD", "NOACK", "STREAMS", "s", "0"],
+        b"-ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.\r\n",
+    );
+    raw.expect(
+        &["XREAD", "GROUP", "g", "c", "STREAMS", "s", "0"],
+        b"-ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.\r\n",
+    );
+    raw.expect(
+        &["XREAD", "STREAMS", "s", ">"],
+        b"-ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.\r\n",
+    );
+    let max = "18446744073709551615-18446744073709551615";
+    raw.expect(
+        &["XADD", "full", max, "f", "v"],
+        format!("${}\r\n{max}\r\n", max.len()).as_bytes(),
+    );
+    raw.expect(
+        &["XADD", "full", "*", "f", "v"],
+        b"-ERR The stream has exhausted the last possible ID, unable to add more items\r\n",
+    );
+    // XREADGROUP checks each stream's group before its ID; XCLAIM the group before
+    // its arguments.
+    raw.expect(
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "nokey", "$"],
+        b"-NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with GROUP option\r\n",
+    );
+    raw.expect(
+        &["XCLAIM", "nokey", "g", "c", "x", "1-0"],
+        b"-NOGROUP No such key 'nokey' or consumer group 'g'\r\n",
+    );
+}
