@@ -161,6 +161,13 @@ fn group_info(raw: &mut Raw, key: &str, group: &str) -> Vec<(String, V)> {
 
 const NO_KEY: &[u8] = b"-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.\r\n";
 
+/// `XGROUP SETID key group id` (which must answer OK); returns the group's
+/// last-delivered ID after it.
+fn setid(raw: &mut Raw, key: &str, group: &str, id: &str) -> String {
+    raw.expect(&["XGROUP", "SETID", key, group, id], b"+OK\r\n");
+    text(get(&group_info(raw, key, group), "last-delivered-id"))
+}
+
 fn add_entries(raw: &mut Raw, key: &str, ids_and_fields: &[(&str, &str, &str)]) {
     for (id, f, v) in ids_and_fields {
         raw.expect(
@@ -257,16 +264,8 @@ fn xgroup_create_setid_destroy_and_consumers() {
     );
 
     // SETID moves the group's last-delivered ID, `$` to the stream's last ID.
-    raw.expect(&["XGROUP", "SETID", "s", "g", "$"], b"+OK\r\n");
-    assert_eq!(
-        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
-        "3-1"
-    );
-    raw.expect(&["XGROUP", "SETID", "s", "g", "1-1"], b"+OK\r\n");
-    assert_eq!(
-        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
-        "1-1"
-    );
+    assert_eq!(setid(&mut raw, "s", "g", "$"), "3-1");
+    assert_eq!(setid(&mut raw, "s", "g", "1-1"), "1-1");
     raw.expect(
         &[
             "XREADGROUP",
@@ -2365,16 +2364,11 @@ fn xgroup_ids_refused_before_mkstream_and_setid_takes_minus_and_plus() {
     raw.expect(&["EXISTS", "s"], b":0\r\n");
     add_entries(&mut raw, "s", &[("1-0", "f", "v"), ("2-0", "f", "v")]);
     raw.expect(&["XGROUP", "CREATE", "s", "g", "0"], b"+OK\r\n");
-    raw.expect(&["XGROUP", "SETID", "s", "g", "+"], b"+OK\r\n");
     assert_eq!(
-        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
+        setid(&mut raw, "s", "g", "+"),
         "18446744073709551615-18446744073709551615"
     );
-    raw.expect(&["XGROUP", "SETID", "s", "g", "-"], b"+OK\r\n");
-    assert_eq!(
-        text(get(&group_info(&mut raw, "s", "g"), "last-delivered-id")),
-        "0-0"
-    );
+    assert_eq!(setid(&mut raw, "s", "g", "-"), "0-0");
     // CREATE parses strictly.
     raw.expect(
         &["XGROUP", "CREATE", "s", "g2", "+"],
