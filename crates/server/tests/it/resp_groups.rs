@@ -2374,6 +2374,21 @@ fn xgroup_ids_refused_before_mkstream_and_setid_takes_minus_and_plus() {
         &["XGROUP", "CREATE", "s", "g2", "+"],
         b"-ERR Invalid stream ID specified as stream command argument\r\n",
     );
+    // Too many arguments: the subcommand's own error.
+    raw.expect(
+        &[
+            "XGROUP",
+            "CREATE",
+            "s",
+            "g3",
+            "$",
+            "MKSTREAM",
+            "ENTRIESREAD",
+            "1",
+            "x",
+        ],
+        b"-ERR unknown subcommand or wrong number of arguments for 'CREATE'. Try XGROUP HELP.\r\n",
+    );
     // SETID looks the group up first.
     raw.expect(
         &["XGROUP", "SETID", "s", "nogroup", "1.5"],
