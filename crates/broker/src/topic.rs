@@ -207,7 +207,8 @@ pub(crate) struct TopicRecord {
 }
 
 /// Redis stream counters that are not derived from the log: the largest ID removed
-/// by XDEL/XTRIM (`max-deleted-entry-id`) and the amount by which XSETID
+/// by XDEL, XDELEX or XACKDEL (`max-deleted-entry-id`; trims leave it, as in Redis)
+/// or set by XSETID MAXDELETEDID, and the amount by which XSETID
 /// ENTRIESADDED moved `entries-added` away from the log's dense offset count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

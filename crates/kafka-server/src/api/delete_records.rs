@@ -3,8 +3,8 @@
 //! ([`brook_broker::Partition::trim_to`]); segments wholly below it are removed. An
 //! offset past the high watermark is `OFFSET_OUT_OF_RANGE`; one at or below the log
 //! start changes nothing. The response's low watermark is the new log start. As with
-//! `XTRIM`, the stream's `max-deleted-entry-id` (Redis sees partition 0) moves to the
-//! last record removed.
+//! `XTRIM` (and as in Redis), a trim leaves the stream's `max-deleted-entry-id` alone:
+//! only deletions of single entries move it.
 
 use std::sync::Arc;
 

@@ -117,41 +117,21 @@ fn entries_read(p: &Partition, id: StreamId) -> Result<u64, Frame> {
 }
 
 /// A group's `entries-read` (its logical read counter: set by ENTRIESREAD or by
-/// reading; nil until then) and `lag`, computed as Redis 7.4 does
-/// (`streamReplyWithCGLag`): from the counter while no deleted entry lies after the
-/// group's last-delivered ID, else estimated from the stream's shape, else nil.
+/// reading; nil until then) and `lag`, computed as Redis computes it since 7.4.2 /
+/// 7.2.7 (`streamReplyWithCGLag`, with redis#13338 and #13473): 0 for an empty
+/// stream; the length when the group and the last XDEL are both before the first
+/// entry; from the counter while no XDEL'd entry lies after the group's
+/// last-delivered ID; else estimated from the stream's shape; else nil. (`shape`:
+/// `None` when the stream's shape cannot be read, and then the lag is nil.)
 fn read_and_lag(
-    topic: &Topic,
-    p: &Partition,
+    shape: Option<&StreamShape>,
     g: &brook_groups::Group,
 ) -> (Option<u64>, Option<u64>) {
-    let meta = topic.stream_meta();
-    let shape = StreamShape {
-        added: (p.marks().high_watermark as i64 + meta.entries_added_delta).max(0) as u64,
-        length: p.live_count(),
-        first: stream_read::first_entry(p)
-            .ok()
-            .flatten()
-            .map_or(StreamId::ZERO, |r| r.stream_id),
-        last: p.last_id().unwrap_or_default(),
-        max_deleted: meta.max_deleted(),
-    };
-    let lag = if shape.added == 0 {
-        Some(0)
-    } else {
-        match g.entries_read {
-            Some(n) if !shape.deleted_after(g.last_delivered) => {
-                Some(shape.added.saturating_sub(n))
-            }
-            _ => shape
-                .estimate_read(g.last_delivered)
-                .map(|n| shape.added.saturating_sub(n)),
-        }
-    };
+    let lag = shape.and_then(|s| s.lag(g.entries_read, g.last_delivered));
     (g.entries_read, lag)
 }
 
-/// What Redis's lag estimate knows of a stream.
+/// What Redis's lag computation knows of a stream.
 struct StreamShape {
     /// `entries-added`.
     added: u64,
@@ -166,12 +146,43 @@ struct StreamShape {
 }
 
 impl StreamShape {
-    /// Whether an XDEL'd entry may lie after `id` (`streamRangeHasTombstones`).
+    /// The shape of partition `p` of `topic`; `None` if its first entry cannot be
+    /// read. `max-deleted-entry-id` is kept per topic: for a topic of several
+    /// partitions it says nothing about one of them, and is left out (0-0).
+    fn of(topic: &Topic, p: &Partition) -> Option<StreamShape> {
+        let meta = topic.stream_meta();
+        let first = stream_read::first_entry(p).ok()?;
+        Some(StreamShape {
+            added: (p.marks().high_watermark as i64 + meta.entries_added_delta).max(0) as u64,
+            length: p.live_count(),
+            first: first.map_or(StreamId::ZERO, |r| r.stream_id),
+            last: p.last_id().unwrap_or_default(),
+            max_deleted: if topic.partitions().len() == 1 {
+                meta.max_deleted()
+            } else {
+                StreamId::ZERO
+            },
+        })
+    }
+
+    fn lag(&self, entries_read: Option<u64>, last_delivered: StreamId) -> Option<u64> {
+        if self.added == 0 || self.length == 0 {
+            return Some(0);
+        }
+        if last_delivered < self.first && self.max_deleted < self.first {
+            return Some(self.length);
+        }
+        match entries_read {
+            Some(n) if !self.deleted_after(last_delivered) => Some(self.added.saturating_sub(n)),
+            _ => self
+                .estimate_read(last_delivered)
+                .map(|n| self.added.saturating_sub(n)),
+        }
+    }
+
+    /// Whether an XDEL'd entry may lie at or after `id` (`streamRangeHasTombstones`).
     fn deleted_after(&self, id: StreamId) -> bool {
-        self.length > 0
-            && self.max_deleted != StreamId::ZERO
-            && self.first <= self.max_deleted
-            && id <= self.max_deleted
+        self.length > 0 && self.max_deleted != StreamId::ZERO && id <= self.max_deleted
     }
 
     /// How many entries were added up to and including `id`, if the stream's shape
@@ -182,6 +193,9 @@ impl StreamShape {
         }
         if self.length == 0 && id <= self.last {
             return Some(self.added);
+        }
+        if id != StreamId::ZERO && id < self.max_deleted {
+            return None; // An XDEL'd entry lies after it.
         }
         if id == self.last {
             return Some(self.added);
@@ -995,9 +1009,10 @@ pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
         Err(e) => return e,
     };
     let groups = topic.groups(&p).clone();
+    let shape = StreamShape::of(&topic, &p);
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
-        let (read, lag) = read_and_lag(&topic, &p, g);
+        let (read, lag) = read_and_lag(shape.as_ref(), g);
         out.push(Frame::Map(vec![
             (bulk_str("name"), bulk(name.clone())),
             (
@@ -1057,9 +1072,10 @@ pub fn xinfo_consumers(c: &mut Conn, key: &Bytes, group: &Bytes) -> Frame {
 /// The `groups` part of `XINFO STREAM key FULL [COUNT n]`.
 pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
     let groups = topic.groups(p).clone();
+    let shape = StreamShape::of(topic, p);
     let mut out = Vec::new();
     for (name, g) in &groups.groups {
-        let (read, lag) = read_and_lag(topic, p, g);
+        let (read, lag) = read_and_lag(shape.as_ref(), g);
         let pel: Vec<Frame> = g
             .pel
             .iter()
@@ -1166,9 +1182,10 @@ fn delete_with_policy(
     p: &Arc<Partition>,
     ids: &[StreamId],
     policy: RefPolicy,
-) -> Result<Vec<i64>, Frame> {
+) -> Result<(Vec<i64>, Option<StreamId>), Frame> {
     let mut codes = Vec::with_capacity(ids.len());
     let mut offsets = Vec::new();
+    let mut max_deleted = None;
     let mut drop_refs = Vec::new();
     for &id in ids {
         let off = p.offset_for_stream_id(id).map_err(read_error)?;
@@ -1192,6 +1209,7 @@ fn delete_with_policy(
             drop_refs.push(id);
         }
         offsets.push(off);
+        max_deleted = max_deleted.max(Some(id));
         codes.push(1);
     }
     p.delete_records(&offsets).map_err(append_error)?;
@@ -1205,7 +1223,22 @@ fn delete_with_policy(
         })?
         .ok();
     }
-    Ok(codes)
+    Ok((codes, max_deleted))
+}
+
+/// After XDELEX / XACKDEL deleted entries: touches the key and records the largest
+/// deleted ID as `max-deleted-entry-id` (as XDEL does).
+async fn note_deletions(
+    c: &mut Conn,
+    topic: &Topic,
+    key: &Bytes,
+    max_deleted: Option<StreamId>,
+) -> Result<(), Frame> {
+    c.server.touch(c.db, key);
+    match max_deleted {
+        Some(id) => super::streams::note_deleted(c, topic, id).await,
+        None => Ok(()),
+    }
 }
 
 async fn xdelex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
@@ -1222,13 +1255,16 @@ async fn xdelex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Err(e) => return Ok(e),
     };
-    Ok(match delete_with_policy(c, &topic, &p, &ids, policy) {
-        Ok(codes) => {
-            c.server.touch(c.db, &args[1]);
-            Frame::Array(codes.into_iter().map(Frame::Integer).collect())
-        }
-        Err(e) => e,
-    })
+    let (codes, max_deleted) = match delete_with_policy(c, &topic, &p, &ids, policy) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
+    if let Err(e) = note_deletions(c, &topic, &args[1], max_deleted).await {
+        return Ok(e);
+    }
+    Ok(Frame::Array(
+        codes.into_iter().map(Frame::Integer).collect(),
+    ))
 }
 
 async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
@@ -1268,15 +1304,17 @@ async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     };
     // Then delete under the policy, whether or not this group had the ID pending:
     // -1 only when the ID is neither in the stream nor was pending here.
-    let codes = match delete_with_policy(c, &topic, &p, &ids, policy) {
-        Ok(codes) => codes,
+    let (codes, max_deleted) = match delete_with_policy(c, &topic, &p, &ids, policy) {
+        Ok(r) => r,
         Err(e) => return Ok(e),
     };
+    if let Err(e) = note_deletions(c, &topic, &args[1], max_deleted).await {
+        return Ok(e);
+    }
     let out = codes
         .into_iter()
         .zip(acked)
         .map(|(code, acked)| Frame::Integer(if code == -1 && acked { 1 } else { code }))
         .collect();
-    c.server.touch(c.db, &args[1]);
     Ok(Frame::Array(out))
 }

@@ -309,7 +309,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             nomkstream = true;
             i += 1;
         } else if eq(a, "MAXLEN") || eq(a, "MINID") {
-            if trim.is_some() {
+            if trim.is_some() && i + 1 < args.len() {
                 return Ok(err(TWO_STRATEGIES));
             }
             match parse_trim(&args, &mut i) {
@@ -606,7 +606,7 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     };
     let mut policy = RefPolicy::KeepRef;
     while i < args.len() {
-        if eq(&args[i], "MAXLEN") || eq(&args[i], "MINID") {
+        if (eq(&args[i], "MAXLEN") || eq(&args[i], "MINID")) && i + 1 < args.len() {
             return Ok(err(TWO_STRATEGIES));
         }
         match RefPolicy::parse(&args[i]) {

@@ -478,7 +478,7 @@ fn entry(id: &str, fields: &[&str]) -> V {
 
 /// XINFO STREAM's reply (map or flat array) as key -> value, checking Redis's key
 /// order on the way.
-fn xinfo_pairs(reply: &[u8]) -> std::collections::HashMap<String, V> {
+pub fn xinfo_pairs(reply: &[u8]) -> std::collections::HashMap<String, V> {
     let pairs = match parse_at(reply, 0).unwrap().0 {
         V::Map(pairs) => pairs,
         V::Array(Some(flat)) => flat
