@@ -722,16 +722,20 @@ fn parse_ids(args: &[Bytes]) -> Result<Vec<StreamId>, Frame> {
 }
 
 async fn xack(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    let ids = match parse_ids(&args[3..]) {
-        Ok(ids) => ids,
-        Err(e) => return Ok(e),
-    };
+    // Redis: no key or no group is nothing to acknowledge, whatever the IDs.
     let (topic, p) = match stream(c, &args[1]) {
         Ok(Some(tp)) => tp,
         Ok(None) => return Ok(Frame::Integer(0)),
         Err(e) => return Ok(e),
     };
     let group = args[2].clone();
+    if topic.groups(&p).group(&group).is_none() {
+        return Ok(Frame::Integer(0));
+    }
+    let ids = match parse_ids(&args[3..]) {
+        Ok(ids) => ids,
+        Err(e) => return Ok(e),
+    };
     Ok(match c.update_groups(&topic, &p, |g| g.ack(&group, &ids)) {
         Ok(Ok(n)) => Frame::Integer(n as i64),
         Ok(Err(_)) => Frame::Integer(0),
@@ -739,32 +743,38 @@ async fn xack(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     })
 }
 
+/// The extended form's arguments: `[IDLE ms] start end count [consumer]`.
+struct PendingRange {
+    min_idle: Option<u64>,
+    start: StreamId,
+    end: StreamId,
+    count: usize,
+    consumer: Option<Bytes>,
+}
+
 async fn xpending(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let key = args[1].clone();
     let group = args[2].clone();
-    let mut i = 3;
-    let mut min_idle = None;
-    if args.len() > 3 && eq(&args[3], "IDLE") {
-        match args.get(4).and_then(|a| parse_i64(a)) {
-            Some(ms) => min_idle = Some(ms.max(0) as u64),
-            None => return Ok(not_integer()),
+    // As Redis: the summary form, or 6 to 9 arguments (what follows the consumer is
+    // ignored); the range is parsed before the key is looked up.
+    if args.len() != 3 && !(6..=9).contains(&args.len()) {
+        return Ok(syntax_error());
+    }
+    let range = if args.len() >= 6 {
+        match parse_pending_range(&args) {
+            Ok(r) => Some(r),
+            Err(e) => return Ok(e),
         }
-        i = 5;
-    }
-    let extended = args.len() > i;
-    if extended && !(args.len() == i + 3 || args.len() == i + 4) {
-        return Ok(syntax_error());
-    }
-    if !extended && min_idle.is_some() {
-        return Ok(syntax_error());
-    }
+    } else {
+        None
+    };
     let (topic, p) = match stream(c, &key) {
         Ok(Some(tp)) => tp,
         Ok(None) => return Ok(nogroup_key(&key, &group)),
         Err(e) => return Ok(e),
     };
     let groups = topic.groups(&p);
-    if !extended {
+    let Some(r) = range else {
         return Ok(match groups.pending_summary(&group) {
             Err(_) => nogroup_key(&key, &group),
             Ok(sum) if sum.count == 0 => Frame::Array(vec![
@@ -787,49 +797,18 @@ async fn xpending(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 ),
             ]),
         });
-    }
-    let parse_bound = |a: &Bytes, start: bool| -> Result<StreamId, Frame> {
-        match a.as_ref() {
-            b"-" => Ok(StreamId::ZERO),
-            b"+" => Ok(StreamId::MAX),
-            other => {
-                if let Some(rest) = other.strip_prefix(b"(") {
-                    let id =
-                        parse_id(rest, if start { 0 } else { u64::MAX }).ok_or_else(invalid_id)?;
-                    if start {
-                        id.successor()
-                            .ok_or_else(|| err("invalid start ID for the interval"))
-                    } else {
-                        match id.seq.checked_sub(1) {
-                            Some(seq) => Ok(StreamId::new(id.ms, seq)),
-                            None => id
-                                .ms
-                                .checked_sub(1)
-                                .map(|ms| StreamId::new(ms, u64::MAX))
-                                .ok_or_else(|| err("invalid end ID for the interval")),
-                        }
-                    }
-                } else {
-                    parse_id(other, if start { 0 } else { u64::MAX }).ok_or_else(invalid_id)
-                }
-            }
-        }
     };
-    let start = match parse_bound(&args[i], true) {
-        Ok(v) => v,
-        Err(e) => return Ok(e),
-    };
-    let end = match parse_bound(&args[i + 1], false) {
-        Ok(v) => v,
-        Err(e) => return Ok(e),
-    };
-    let count = match parse_i64(&args[i + 2]) {
-        Some(n) => n.max(0) as usize,
-        None => return Ok(not_integer()),
-    };
-    let consumer = args.get(i + 3).map(|b| b.as_ref());
+    let consumer = r.consumer.as_deref();
     Ok(
-        match groups.pending_range(&group, start, end, count, consumer, min_idle, now_ms()) {
+        match groups.pending_range(
+            &group,
+            r.start,
+            r.end,
+            r.count,
+            consumer,
+            r.min_idle,
+            now_ms(),
+        ) {
             Err(_) => nogroup_key(&key, &group),
             Ok(list) => Frame::Array(
                 list.into_iter()
@@ -845,6 +824,30 @@ async fn xpending(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             ),
         },
     )
+}
+
+/// Parses XPENDING's extended form in Redis's order: IDLE, count, start, end.
+fn parse_pending_range(args: &[Bytes]) -> Result<PendingRange, Frame> {
+    let mut i = 3;
+    let mut min_idle = None;
+    if eq(&args[3], "IDLE") {
+        let ms = parse_i64(&args[4]).ok_or_else(not_integer)?;
+        if args.len() < 8 {
+            return Err(syntax_error());
+        }
+        min_idle = Some(ms.max(0) as u64);
+        i = 5;
+    }
+    let count = parse_i64(&args[i + 2]).ok_or_else(not_integer)?.max(0) as usize;
+    let start = super::streams::parse_bound(&args[i], true)?;
+    let end = super::streams::parse_bound(&args[i + 1], false)?;
+    Ok(PendingRange {
+        min_idle,
+        start,
+        end,
+        count,
+        consumer: args.get(i + 3).cloned(),
+    })
 }
 
 // ---- XCLAIM, XAUTOCLAIM --------------------------------------------------------------

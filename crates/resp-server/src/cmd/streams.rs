@@ -547,6 +547,13 @@ async fn xlen(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 }
 
 async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    // Redis: a missing key deletes nothing, whatever the IDs; otherwise every ID is
+    // checked before anything is deleted.
+    let p = match stream_of(c, &args[1]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Frame::Integer(0)),
+        Err(e) => return Ok(e),
+    };
     let mut ids = Vec::with_capacity(args.len() - 2);
     for a in &args[2..] {
         match parse_id(a, 0) {
@@ -554,11 +561,6 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             None => return Ok(invalid_id()),
         }
     }
-    let p = match stream_of(c, &args[1]) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(Frame::Integer(0)),
-        Err(e) => return Ok(e),
-    };
     let mut offsets = Vec::with_capacity(ids.len());
     let mut max_found = StreamId::ZERO;
     for id in ids {

@@ -1258,4 +1258,30 @@ fn xread_and_xadd_error_texts_are_redis_own() {
         &["XCLAIM", "nokey", "g", "c", "x", "1-0"],
         b"-NOGROUP No such key 'nokey' or consumer group 'g'\r\n",
     );
+    // XACK and XDEL on a missing key (or group) answer 0 before looking at the IDs.
+    raw.expect(&["XACK", "nokey", "g", "1-x"], b":0\r\n");
+    raw.expect(&["XDEL", "nokey", "1-x"], b":0\r\n");
+    raw.expect(&["XACK", "full", "nogroup", "1-x"], b":0\r\n");
+    raw.expect(
+        &["XDEL", "full", "1-x"],
+        b"-ERR Invalid stream ID specified as stream command argument\r\n",
+    );
+    // XPENDING parses its range before it looks the key up, and ignores what
+    // follows the consumer.
+    raw.expect(
+        &["XPENDING", "nokey", "g", "-", "(0-0", "2"],
+        b"-ERR invalid end ID for the interval\r\n",
+    );
+    raw.expect(
+        &["XPENDING", "nokey", "g", "-", "+", "x"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(
+        &["XGROUP", "CREATE", "pend", "g", "$", "MKSTREAM"],
+        b"+OK\r\n",
+    );
+    raw.expect(
+        &["XPENDING", "pend", "g", "-", "+", "10", "c1", "extra"],
+        b"*0\r\n",
+    );
 }
