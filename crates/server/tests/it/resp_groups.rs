@@ -161,6 +161,28 @@ fn group_info(raw: &mut Raw, key: &str, group: &str) -> Vec<(String, V)> {
 
 const NO_KEY: &[u8] = b"-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.\r\n";
 
+/// Entries 1-0, 2-0 and 3-0 in `key`, group `g` created at 0, and consumer `c` has
+/// read the first.
+fn one_of_three_read(raw: &mut Raw, key: &str) {
+    add_entries(
+        raw,
+        key,
+        &[("1-0", "f", "v"), ("2-0", "f", "v"), ("3-0", "f", "v")],
+    );
+    raw.expect(&["XGROUP", "CREATE", key, "g", "0"], b"+OK\r\n");
+    raw.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "COUNT",
+        "1",
+        "STREAMS",
+        key,
+        ">",
+    ]);
+}
+
 /// `XGROUP SETID key group id` (which must answer OK); returns the group's
 /// last-delivered ID after it.
 fn setid(raw: &mut Raw, key: &str, group: &str, id: &str) -> String {
@@ -2335,23 +2357,7 @@ fn lag_follows_redis_when_entries_were_deleted() {
     raw.expect(&["XSETID", "e", "5-0", "ENTRIESADDED", "100"], b"+OK\r\n");
     assert_eq!(get(&group_info(&mut raw, "e", "g"), "lag"), &V::Int(0));
     // A deleted entry after what the group read makes the lag unknown.
-    add_entries(
-        &mut raw,
-        "m",
-        &[("1-0", "f", "v"), ("2-0", "f", "v"), ("3-0", "f", "v")],
-    );
-    raw.expect(&["XGROUP", "CREATE", "m", "g", "0"], b"+OK\r\n");
-    raw.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "COUNT",
-        "1",
-        "STREAMS",
-        "m",
-        ">",
-    ]);
+    one_of_three_read(&mut raw, "m");
     raw.expect(&["XDEL", "m", "2-0"], b":1\r\n");
     assert_eq!(get(&group_info(&mut raw, "m", "g"), "lag"), &V::Bulk(None));
 }
@@ -2437,23 +2443,7 @@ fn lag_follows_redis_7_4_2_and_xdelex_moves_max_deleted_entry_id() {
     assert_eq!(get(&group_info(&mut raw, "s", "g"), "lag"), &V::Int(1));
     // XDELEX deletes like XDEL: max-deleted-entry-id moves, and an unread deleted
     // entry makes the lag unknown.
-    add_entries(
-        &mut raw,
-        "x",
-        &[("1-0", "f", "v"), ("2-0", "f", "v"), ("3-0", "f", "v")],
-    );
-    raw.expect(&["XGROUP", "CREATE", "x", "g", "0"], b"+OK\r\n");
-    raw.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "COUNT",
-        "1",
-        "STREAMS",
-        "x",
-        ">",
-    ]);
+    one_of_three_read(&mut raw, "x");
     raw.expect(&["XDELEX", "x", "IDS", "1", "3-0"], b"*1\r\n:1\r\n");
     raw.send(&enc_str(&["XINFO", "STREAM", "x"]));
     let info = crate::resp_raw::xinfo_pairs(&raw.frame());
