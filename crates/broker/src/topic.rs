@@ -227,6 +227,14 @@ impl StreamMeta {
         self.max_deleted_ms = id.ms;
         self.max_deleted_seq = id.seq;
     }
+
+    /// `entries-added` (or a group's `entries-read`) for `offsets` dense offsets:
+    /// moved by XSETID ENTRIESADDED's delta, kept within 0..=i64::MAX (Redis's
+    /// counters are signed 64-bit).
+    pub fn entries_added(&self, offsets: u64) -> u64 {
+        let n = i128::from(offsets) + i128::from(self.entries_added_delta);
+        n.clamp(0, i128::from(i64::MAX)) as u64
+    }
 }
 
 /// A live topic.

@@ -148,16 +148,22 @@ struct StreamShape {
 impl StreamShape {
     /// The shape of partition `p` of `topic`; `None` if its first entry cannot be
     /// read. `max-deleted-entry-id` is kept per topic: for a topic of several
-    /// partitions it says nothing about one of them, and is left out (0-0).
+    /// partitions it is used only for a partition with deleted entries (then it is
+    /// at least this partition's own, so the lag may be nil but is never wrong), and
+    /// otherwise left out (0-0).
     fn of(topic: &Topic, p: &Partition) -> Option<StreamShape> {
         let meta = topic.stream_meta();
         let first = stream_read::first_entry(p).ok()?;
+        let marks = p.marks();
+        // Offsets between the log start and the end: the live count is smaller only
+        // if entries in between were deleted one by one.
+        let live_span = marks.high_watermark.saturating_sub(marks.log_start);
         Some(StreamShape {
-            added: (p.marks().high_watermark as i64 + meta.entries_added_delta).max(0) as u64,
+            added: meta.entries_added(marks.high_watermark),
             length: p.live_count(),
             first: first.map_or(StreamId::ZERO, |r| r.stream_id),
             last: p.last_id().unwrap_or_default(),
-            max_deleted: if topic.partitions().len() == 1 {
+            max_deleted: if topic.partitions().len() == 1 || p.live_count() < live_span {
                 meta.max_deleted()
             } else {
                 StreamId::ZERO
@@ -687,11 +693,11 @@ fn read_new(
             _ => Vec::new(),
         };
         let ids: Vec<StreamId> = fresh.iter().map(|r| r.stream_id).collect();
-        let delta = topic.stream_meta().entries_added_delta;
+        let meta = topic.stream_meta();
         let read = ids
             .last()
             .and_then(|id| entries_read(p, *id).ok())
-            .map(|n| (n as i64 + delta).max(0) as u64);
+            .map(|n| meta.entries_added(n));
         changes.extend(g.deliver_new(group, consumer, &ids, read, noack, now)?);
         let wait_from = match last.successor() {
             Some(next) => p.offset_for_stream_id(next).unwrap_or(u64::MAX),
@@ -1231,16 +1237,10 @@ fn delete_with_policy(
 
 /// After XDELEX / XACKDEL deleted entries: touches the key and records the largest
 /// deleted ID as `max-deleted-entry-id` (as XDEL does).
-async fn note_deletions(
-    c: &mut Conn,
-    topic: &Topic,
-    key: &Bytes,
-    max_deleted: Option<StreamId>,
-) -> Result<(), Frame> {
+async fn note_deletions(c: &mut Conn, topic: &Topic, key: &Bytes, max_deleted: Option<StreamId>) {
     c.server.touch(c.db, key);
-    match max_deleted {
-        Some(id) => super::streams::note_deleted(c, topic, id).await,
-        None => Ok(()),
+    if let Some(id) = max_deleted {
+        super::streams::note_deleted(c, topic, id).await;
     }
 }
 
@@ -1262,9 +1262,7 @@ async fn xdelex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Ok(r) => r,
         Err(e) => return Ok(e),
     };
-    if let Err(e) = note_deletions(c, &topic, &args[1], max_deleted).await {
-        return Ok(e);
-    }
+    note_deletions(c, &topic, &args[1], max_deleted).await;
     Ok(Frame::Array(
         codes.into_iter().map(Frame::Integer).collect(),
     ))
@@ -1311,9 +1309,7 @@ async fn xackdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         Ok(r) => r,
         Err(e) => return Ok(e),
     };
-    if let Err(e) = note_deletions(c, &topic, &args[1], max_deleted).await {
-        return Ok(e);
-    }
+    note_deletions(c, &topic, &args[1], max_deleted).await;
     let out = codes
         .into_iter()
         .zip(acked)

@@ -308,8 +308,9 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         if eq(a, "NOMKSTREAM") {
             nomkstream = true;
             i += 1;
-        } else if eq(a, "MAXLEN") || eq(a, "MINID") {
-            if trim.is_some() && i + 1 < args.len() {
+        } else if (eq(a, "MAXLEN") || eq(a, "MINID")) && i + 1 < args.len() {
+            // (A last MAXLEN is read as the ID, as Redis does: an invalid ID.)
+            if trim.is_some() {
                 return Ok(err(TWO_STRATEGIES));
             }
             match parse_trim(&args, &mut i) {
@@ -586,9 +587,7 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 // The entries are gone whatever the metadata update does.
                 c.server.touch(c.db, &args[1]);
                 if let Ok(Some((topic, _))) = c.stream(&args[1]) {
-                    if let Err(e) = note_deleted(c, &topic, max_found).await {
-                        return Ok(e);
-                    }
+                    note_deleted(c, &topic, max_found).await;
                 }
             }
             Ok(Frame::Integer(n as i64))
@@ -984,24 +983,26 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     Ok(ok())
 }
 
-/// Records the largest ID removed by XDEL (`max-deleted-entry-id`).
-pub async fn note_deleted(
-    c: &Conn,
-    topic: &brook_broker::Topic,
-    id: StreamId,
-) -> Result<(), Frame> {
+/// Records the largest ID removed by XDEL, XDELEX or XACKDEL
+/// (`max-deleted-entry-id`). The entries are gone whatever this does: a failure
+/// (the topic deleted meanwhile, the metadata log not writable) is logged, and the
+/// command still answers what it deleted, as Redis would.
+pub async fn note_deleted(c: &Conn, topic: &brook_broker::Topic, id: StreamId) {
     if id <= topic.stream_meta().max_deleted() {
-        return Ok(());
+        return;
     }
-    c.server
+    let noted = c
+        .server
         .broker
         .update_stream_meta(topic, |m| {
             if id > m.max_deleted() {
                 m.set_max_deleted(id);
             }
         })
-        .await
-        .map_err(err)
+        .await;
+    if let Err(error) = noted {
+        tracing::warn!(topic = %topic.key, %error, "cannot record max-deleted-entry-id after a deletion");
+    }
 }
 
 async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
@@ -1076,7 +1077,7 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         ),
         (
             s("entries-added"),
-            Frame::Integer(marks.high_watermark as i64 + stream_meta.entries_added_delta),
+            Frame::Integer(stream_meta.entries_added(marks.high_watermark) as i64),
         ),
         (
             s("recorded-first-entry-id"),

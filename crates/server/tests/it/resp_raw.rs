@@ -1213,6 +1213,15 @@ fn two_trimming_strategies_are_refused_and_count_0_looks_the_key_up() {
         two,
     );
     raw.expect(&["XTRIM", "s", "MAXLEN", "1", "MINID", "2"], two);
+    // A last MAXLEN: XADD reads it as the ID, XTRIM finds no threshold.
+    raw.expect(
+        &["XADD", "s", "MAXLEN", "1", "MAXLEN"],
+        b"-ERR Invalid stream ID specified as stream command argument\r\n",
+    );
+    raw.expect(
+        &["XTRIM", "s", "MAXLEN", "1", "MAXLEN"],
+        b"-ERR syntax error\r\n",
+    );
     raw.expect(&["XLEN", "s"], b":1\r\n");
     raw.expect(&["XRANGE", "s", "-", "+", "COUNT", "0"], b"*-1\r\n");
     raw.expect(&["XRANGE", "nokey", "-", "+", "COUNT", "0"], b"*0\r\n");
