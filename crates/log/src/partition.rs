@@ -842,14 +842,15 @@ impl Partition {
             self.submit_sync();
         }
         match durability {
-            // Asked for above (`always` always is).
-            _ if sync_now => {}
-            Durability::Always => {}
-            Durability::Interval { ms } => {
+            Durability::Interval { ms } if !sync_now => {
                 self.arm_timer(Duration::from_millis(ms));
                 self.sync_ahead(pos, meta.entry_len as u64, segment_bytes, true);
             }
-            Durability::Never => self.sync_ahead(pos, meta.entry_len as u64, segment_bytes, false),
+            Durability::Never if !sync_now => {
+                self.sync_ahead(pos, meta.entry_len as u64, segment_bytes, false)
+            }
+            // Asked for above (`always`, or a roll).
+            _ => {}
         }
         Ok(Appended {
             base_offset,

@@ -834,7 +834,7 @@ pub async fn block_on(
         return Ok(Woke::Timeout);
     }
     if gated {
-        c.gate = Some(c.server.exec_gate.clone().read_owned().await);
+        c.take_gate().await;
     }
     Ok(Woke::Data)
 }
