@@ -251,12 +251,14 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             )))
         }
     };
-    if too_many {
-        return Ok(err(format!(
+    // Too many arguments are refused after the options, the key and the group are
+    // checked, as Redis orders it.
+    let too_many_args = || {
+        err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
             s(&args[1])
-        )));
-    }
+        ))
+    };
     if !arity_ok {
         return Ok(err(format!(
             "wrong number of arguments for 'xgroup|{sub}' command"
@@ -296,16 +298,16 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 }
                 i += 2;
             } else {
-                return Ok(err(format!(
-                    "unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
-                    s(&args[1])
-                )));
+                return Ok(too_many_args());
             }
         }
     }
     let mut found = stream(c, &key);
     if let Ok(None) = found {
         if sub == "create" && mkstream {
+            if too_many {
+                return Ok(too_many_args());
+            }
             // The ID is checked before MKSTREAM creates the key, so a refused command
             // changes nothing (as in Redis).
             if args[4].as_ref() != b"$" && parse_id(&args[4], 0).is_none() {
@@ -343,6 +345,9 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let entries_read_value = entries_read_opt.and_then(|n| u64::try_from(n).ok());
     let reply = match sub.as_str() {
         "create" => {
+            if too_many {
+                return Ok(too_many_args());
+            }
             let start = match parse_start(&args[4], true) {
                 Ok(id) => id,
                 Err(e) => return Ok(e),
@@ -360,6 +365,9 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             // Redis looks the group up before it parses the ID.
             if topic.groups(&p).group(&group).is_none() {
                 return Ok(nogroup_for(&key, &group));
+            }
+            if too_many {
+                return Ok(too_many_args());
             }
             let start = match parse_start(&args[4], false) {
                 Ok(id) => id,
@@ -455,7 +463,7 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             Err(e) => return Ok(e),
         }
     }
-    let (keys, ids) = match split_streams(&args, i, "xreadgroup", "'>'") {
+    let (keys, ids) = match split_streams(&args, i, "xreadgroup", "an ID or '>'") {
         Ok(v) => v,
         Err(e) => return Ok(e),
     };
@@ -480,6 +488,9 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             b">" => GroupRead::New,
             b"$" => return Ok(err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")),
             other => match parse_id(other, 0) {
+                // Redis stands for `>` with the largest ID, so that ID given
+                // explicitly reads new entries too.
+                Some(StreamId::MAX) => GroupRead::New,
                 Some(id) => GroupRead::History(id),
                 None => return Ok(invalid_id()),
             },

@@ -131,46 +131,97 @@ enum Trim {
 const TWO_STRATEGIES: &str =
     "syntax error, MAXLEN and MINID options at the same time are not compatible";
 
-/// Parses `MAXLEN|MINID [=|~] threshold [LIMIT count]` starting at `args[*i]`.
-fn parse_trim(args: &[Bytes], i: &mut usize) -> Result<Trim, Frame> {
-    let minid = eq(&args[*i], "MINID");
-    *i += 1;
+/// The options of an `XADD` or `XTRIM`, and `XADD`'s ID.
+struct AddOrTrim {
+    trim: Option<Trim>,
+    policy: RefPolicy,
+    nomkstream: bool,
+    /// `XADD`: the ID and where it is (`None`: the arguments ran out before one).
+    id: Option<(usize, IdSpec)>,
+}
+
+/// Parses the options of `XADD` (`xadd`) or `XTRIM` from `args[2]` on, in Redis's
+/// order (`streamParseAddOrTrimArgsOrReply`), so a command with several mistakes
+/// gets the error Redis gives: options in any order, each checked as it is read;
+/// for `XADD` the first argument that is not an option is the ID, checked there;
+/// then the rules between options.
+fn parse_add_or_trim(args: &[Bytes], xadd: bool) -> Result<AddOrTrim, Frame> {
+    let mut out = AddOrTrim {
+        trim: None,
+        policy: RefPolicy::KeepRef,
+        nomkstream: false,
+        id: None,
+    };
     let mut approx = false;
-    if let Some(a) = args.get(*i) {
-        if a.as_ref() == b"~" {
-            approx = true;
-            *i += 1;
-        } else if a.as_ref() == b"=" {
-            *i += 1;
+    let mut limit: Option<u64> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        let more = args.len() - 1 - i;
+        if (eq(a, "MAXLEN") || eq(a, "MINID")) && more > 0 {
+            if out.trim.is_some() {
+                return Err(err(TWO_STRATEGIES));
+            }
+            approx = false;
+            let next = args[i + 1].as_ref();
+            if more >= 2 && (next == b"~" || next == b"=") {
+                approx = next == b"~";
+                i += 1;
+            }
+            let threshold = &args[i + 1];
+            out.trim = Some(if eq(a, "MINID") {
+                let id = parse_id(threshold, 0).ok_or_else(invalid_id)?;
+                Trim::MinId { id, limit: None }
+            } else {
+                let n = parse_i64(threshold).ok_or_else(not_integer)?;
+                let n = u64::try_from(n).map_err(|_| err("The MAXLEN argument must be >= 0."))?;
+                Trim::MaxLen { n, limit: None }
+            });
+            i += 2;
+        } else if eq(a, "LIMIT") && more > 0 {
+            let n = parse_i64(&args[i + 1]).ok_or_else(not_integer)?;
+            let n = u64::try_from(n).map_err(|_| err("The LIMIT argument must be >= 0."))?;
+            limit = Some(n);
+            i += 2;
+        } else if xadd && eq(a, "NOMKSTREAM") {
+            out.nomkstream = true;
+            i += 1;
+        } else if let Some(pol) = RefPolicy::parse(a) {
+            out.policy = pol;
+            i += 1;
+        } else if xadd {
+            let spec = parse_xadd_id(a).ok_or_else(invalid_id)?;
+            out.id = Some((i, spec));
+            break;
+        } else {
+            return Err(syntax_error());
         }
     }
-    let threshold = args.get(*i).ok_or_else(syntax_error)?.clone();
-    *i += 1;
-    let mut limit = None;
-    if args.get(*i).is_some_and(|a| eq(a, "LIMIT")) {
-        let v = args.get(*i + 1).ok_or_else(syntax_error)?;
-        let n = parse_i64(v).ok_or_else(not_integer)?;
-        if n < 0 {
-            return Err(err("The LIMIT argument must be >= 0."));
-        }
+    if limit.is_some_and(|n| n > 0) && out.trim.is_none() {
+        return Err(err(
+            "syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        ));
+    }
+    if !xadd && out.trim.is_none() {
+        return Err(err(
+            "syntax error, XTRIM must be called with a trimming strategy",
+        ));
+    }
+    if let Some(n) = limit {
         if !approx {
             return Err(err(
                 "syntax error, LIMIT cannot be used without the special ~ option",
             ));
         }
-        limit = (n > 0).then_some(n as u64);
-        *i += 2;
+        // LIMIT 0: no limit.
+        let cap = (n > 0).then_some(n);
+        out.trim = match out.trim {
+            Some(Trim::MaxLen { n, .. }) => Some(Trim::MaxLen { n, limit: cap }),
+            Some(Trim::MinId { id, .. }) => Some(Trim::MinId { id, limit: cap }),
+            None => None,
+        };
     }
-    if minid {
-        let id = parse_id(&threshold, 0).ok_or_else(invalid_id)?;
-        Ok(Trim::MinId { id, limit })
-    } else {
-        let n = parse_i64(&threshold).ok_or_else(not_integer)?;
-        if n < 0 {
-            return Err(err("The MAXLEN argument must be >= 0."));
-        }
-        Ok(Trim::MaxLen { n: n as u64, limit })
-    }
+    Ok(out)
 }
 
 /// Applies a trim; returns how many live entries were removed. (A trim does not
@@ -299,39 +350,19 @@ fn stream_of(c: &Conn, key: &Bytes) -> Result<Option<Arc<Partition>>, Frame> {
 
 async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let key = args[1].clone();
-    let mut i = 2;
-    let mut nomkstream = false;
-    let mut trim = None;
-    let mut policy = RefPolicy::KeepRef;
-    while i < args.len() {
-        let a = &args[i];
-        if eq(a, "NOMKSTREAM") {
-            nomkstream = true;
-            i += 1;
-        } else if (eq(a, "MAXLEN") || eq(a, "MINID")) && i + 1 < args.len() {
-            // (A last MAXLEN is read as the ID, as Redis does: an invalid ID.)
-            if trim.is_some() {
-                return Ok(err(TWO_STRATEGIES));
-            }
-            match parse_trim(&args, &mut i) {
-                Ok(t) => trim = Some(t),
-                Err(e) => return Ok(e),
-            }
-        } else if let Some(pol) = RefPolicy::parse(a) {
-            policy = pol;
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    let Some(id_arg) = args.get(i) else {
+    let AddOrTrim {
+        trim,
+        policy,
+        nomkstream,
+        id,
+    } = match parse_add_or_trim(&args, true) {
+        Ok(parsed) => parsed,
+        Err(e) => return Ok(e),
+    };
+    let Some((id_at, spec_id)) = id else {
         return Ok(super::wrong_args("xadd"));
     };
-    let pairs = &args[i + 1..];
-    // Redis checks the ID before the field count.
-    let Some(spec_id) = parse_xadd_id(id_arg) else {
-        return Ok(invalid_id());
-    };
+    let pairs = &args[id_at + 1..];
     if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Ok(super::wrong_args("xadd"));
     }
@@ -597,27 +628,15 @@ async fn xdel(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 }
 
 async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    let mut i = 2;
-    if !(eq(&args[i], "MAXLEN") || eq(&args[i], "MINID")) {
-        return Ok(syntax_error());
-    }
-    let trim = match parse_trim(&args, &mut i) {
-        Ok(t) => t,
+    let (trim, policy) = match parse_add_or_trim(&args, false) {
+        Ok(AddOrTrim {
+            trim: Some(trim),
+            policy,
+            ..
+        }) => (trim, policy),
+        Ok(_) => return Ok(syntax_error()),
         Err(e) => return Ok(e),
     };
-    let mut policy = RefPolicy::KeepRef;
-    while i < args.len() {
-        if (eq(&args[i], "MAXLEN") || eq(&args[i], "MINID")) && i + 1 < args.len() {
-            return Ok(err(TWO_STRATEGIES));
-        }
-        match RefPolicy::parse(&args[i]) {
-            Some(pol) => {
-                policy = pol;
-                i += 1;
-            }
-            None => return Ok(syntax_error()),
-        }
-    }
     let (topic, p) = match stream_of(c, &args[1]) {
         Ok(Some(_)) => match c.stream(&args[1]) {
             Ok(Some(tp)) => tp,
@@ -663,7 +682,7 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             Err(e) => return Ok(e),
         }
     }
-    let (keys, ids) = match split_streams(&args, i, "xread", "'$'") {
+    let (keys, ids) = match split_streams(&args, i, "xread", "an ID, '+', or '$'") {
         Ok(v) => v,
         Err(e) => return Ok(e),
     };
@@ -881,7 +900,7 @@ pub fn split_streams<'a>(
     let rest = &args[at + 1..];
     if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(err(format!(
-            "Unbalanced '{command}' list of streams: for each stream key an ID or {id_hint} must be specified."
+            "Unbalanced '{command}' list of streams: for each stream key {id_hint} must be specified."
         )));
     }
     let n = rest.len() / 2;
@@ -906,6 +925,8 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let Some(id) = parse_id(&args[2], 0) else {
         return Ok(invalid_id());
     };
+    // Options are checked as they are read, before the key is looked up (Redis's
+    // order).
     let mut entries_added: Option<u64> = None;
     let mut max_deleted: Option<StreamId> = None;
     let mut i = 3;
@@ -914,14 +935,18 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             return Ok(syntax_error());
         };
         if eq(&args[i], "ENTRIESADDED") {
-            match parse_i64(v) {
-                Some(n) if n >= 0 => entries_added = Some(n as u64),
-                _ => return Ok(err("entries_added must be positive")),
+            match parse_i64(v).map(u64::try_from) {
+                None => return Ok(not_integer()),
+                Some(Err(_)) => return Ok(err("entries_added must be positive")),
+                Some(Ok(n)) => entries_added = Some(n),
             }
         } else if eq(&args[i], "MAXDELETEDID") {
             match parse_id(v, 0) {
-                Some(m) => max_deleted = Some(m),
                 None => return Ok(invalid_id()),
+                Some(m) if id < m => return Ok(err(
+                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                )),
+                Some(m) => max_deleted = Some(m),
             }
         } else {
             return Ok(syntax_error());
@@ -935,16 +960,6 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     }) else {
         return Ok(err("no such key"));
     };
-    if entries_added.is_some_and(|n| n < p.live_count()) {
-        return Ok(err(
-            "The entries_added specified in XSETID is smaller than the target stream length",
-        ));
-    }
-    if max_deleted.is_some_and(|m| id < m) {
-        return Ok(err(
-            "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
-        ));
-    }
     match stream_read::last_entry(&p) {
         Ok(Some(last)) if id < last.stream_id => {
             return Ok(err(
@@ -953,6 +968,11 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         Ok(_) => {}
         Err(e) => return Ok(e),
+    }
+    if entries_added.is_some_and(|n| n < p.live_count()) {
+        return Ok(err(
+            "The entries_added specified in XSETID is smaller than the target stream length",
+        ));
     }
     match p.set_last_id(id) {
         Ok(()) => {}
@@ -1033,7 +1053,13 @@ async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 }
 
 fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
-    // XINFO STREAM key [FULL [COUNT n]]
+    // XINFO STREAM key [FULL [COUNT n]]: the key first, then the options (Redis's
+    // order).
+    let p = match stream_of(c, &args[2]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(err("no such key")),
+        Err(e) => return Ok(e),
+    };
     let (full, count) = match args.len() {
         3 => (false, 0),
         4 if eq(&args[3], "FULL") => (true, 10),
@@ -1042,12 +1068,12 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
             Some(n) => (true, n as usize),
             None => return Ok(not_integer()),
         },
-        _ => return Ok(syntax_error()),
-    };
-    let p = match stream_of(c, &args[2]) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(err("no such key")),
-        Err(e) => return Ok(e),
+        _ => {
+            return Ok(err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+                String::from_utf8_lossy(&args[1])
+            )))
+        }
     };
     let topic = c.stream(&args[2]).ok().flatten().map(|(t, _)| t);
     let stream_meta = topic.as_ref().map(|t| t.stream_meta()).unwrap_or_default();

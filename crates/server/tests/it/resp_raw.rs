@@ -1294,3 +1294,134 @@ fn xread_and_xadd_error_texts_are_redis_own() {
         b"*0\r\n",
     );
 }
+
+/// Commands with more than one mistake get the error Redis checks for first (found
+/// by the differential test against redis-server; FINDINGS.md #36–#40).
+#[test]
+fn option_errors_come_in_redis_order() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    let invalid_id = b"-ERR Invalid stream ID specified as stream command argument\r\n";
+    let no_strategy =
+        b"-ERR syntax error, LIMIT cannot be used without specifying a trimming strategy\r\n";
+    let no_tilde = b"-ERR syntax error, LIMIT cannot be used without the special ~ option\r\n";
+    raw.expect(&["XADD", "s", "1-0", "f", "v"], b"$3\r\n1-0\r\n");
+    // XADD / XTRIM: options in any order, each checked as read; XADD's ID inside the
+    // option loop; the rules between options after it.
+    raw.expect(&["XADD", "s", "LIMIT", "10", "2-0", "f", "v"], no_strategy);
+    raw.expect(&["XTRIM", "s", "LIMIT", "10"], no_strategy);
+    raw.expect(
+        &["XADD", "s", "MAXLEN", "5", "LIMIT", "10", "bad", "f", "v"],
+        invalid_id,
+    );
+    raw.expect(
+        &[
+            "XADD", "s", "LIMIT", "10", "MAXLEN", "1", "MINID", "2", "2-0", "f", "v",
+        ],
+        b"-ERR syntax error, MAXLEN and MINID options at the same time are not compatible\r\n",
+    );
+    raw.expect(
+        &["XADD", "s", "LIMIT", "10", "MAXLEN", "-1", "2-0", "f", "v"],
+        b"-ERR The MAXLEN argument must be >= 0.\r\n",
+    );
+    raw.expect(
+        &["XADD", "s", "LIMIT", "10", "MAXLEN", "x", "2-0", "f", "v"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(&["XTRIM", "s", "LIMIT", "10", "MAXLEN", "1"], no_tilde);
+    raw.expect(&["XTRIM", "s", "MAXLEN", "1", "LIMIT", "0"], no_tilde);
+    // LIMIT before the strategy is accepted (LIMIT 0: no limit).
+    raw.expect(&["XTRIM", "s", "LIMIT", "0", "MAXLEN", "~", "5"], b":0\r\n");
+    raw.expect(
+        &["XTRIM", "s", "LIMIT", "0"],
+        b"-ERR syntax error, XTRIM must be called with a trimming strategy\r\n",
+    );
+    raw.expect(&["XTRIM", "s", "FOO", "1"], b"-ERR syntax error\r\n");
+    // XSETID: its options before the key; the top item before ENTRIESADDED.
+    raw.expect(
+        &["XSETID", "nokey", "5-0", "MAXDELETEDID", "6-0"],
+        b"-ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id\r\n",
+    );
+    raw.expect(
+        &["XSETID", "nokey", "5-0", "ENTRIESADDED", "x"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(
+        &["XSETID", "s", "5-0", "ENTRIESADDED", "-1"],
+        b"-ERR entries_added must be positive\r\n",
+    );
+    raw.expect(
+        &["XSETID", "s", "0-5", "ENTRIESADDED", "0"],
+        b"-ERR The ID specified in XSETID is smaller than the target stream top item\r\n",
+    );
+    raw.expect(&["SET", "str", "x"], b"+OK\r\n");
+    raw.expect(
+        &["XSETID", "str", "5-0", "MAXDELETEDID", "6-0"],
+        b"-ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id\r\n",
+    );
+    // XINFO STREAM: the key before its options; a wrong option names the
+    // subcommand as typed.
+    raw.expect(
+        &["XINFO", "STREAM", "nokey", "FULL", "COUNT", "x"],
+        b"-ERR no such key\r\n",
+    );
+    raw.expect(
+        &["XINFO", "Stream", "s", "FULL", "FOO"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'Stream'. Try XINFO HELP.\r\n",
+    );
+    // XGROUP: the options, the key and the group before too many arguments.
+    raw.expect(&["XGROUP", "CREATE", "s", "g", "$"], b"+OK\r\n");
+    raw.expect(
+        &["XGROUP", "SETID", "s", "g", "$", "ENTRIESREAD", "x", "BAR"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(
+        &[
+            "XGROUP",
+            "SETID",
+            "s",
+            "nog",
+            "$",
+            "ENTRIESREAD",
+            "1",
+            "ENTRIESREAD",
+            "2",
+        ],
+        b"-NOGROUP No such consumer group 'nog' for key name 's'\r\n",
+    );
+    raw.expect(
+        &[
+            "XGROUP", "CREATE", "new", "g", "$", "MKSTREAM", "MKSTREAM", "MKSTREAM", "MKSTREAM",
+        ],
+        b"-ERR unknown subcommand or wrong number of arguments for 'CREATE'. Try XGROUP HELP.\r\n",
+    );
+    raw.expect(&["EXISTS", "new"], b":0\r\n");
+    // XREADGROUP: the largest ID is Redis's stand-in for `>`.
+    raw.expect(&["XADD", "s", "2-0", "f", "v"], b"$3\r\n2-0\r\n");
+    raw.expect(
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "STREAMS",
+            "s",
+            "18446744073709551615-18446744073709551615",
+        ],
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+    if target
+        .skip_on_redis("Redis 7.0 words the unbalanced-streams error as `Unbalanced XREAD list`")
+    {
+        return;
+    }
+    // Redis 8's texts (Redis's tests/unit/type/stream.tcl): XREAD also takes `+`.
+    raw.expect(
+        &["XREAD", "COUNT", "1", "STREAMS", "s"],
+        b"-ERR Unbalanced 'xread' list of streams: for each stream key an ID, '+', or '$' must be specified.\r\n",
+    );
+    raw.expect(
+        &["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s"],
+        b"-ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.\r\n",
+    );
+}
