@@ -634,6 +634,7 @@ async fn xtrim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             policy,
             ..
         }) => (trim, policy),
+        // (The parser refuses an XTRIM without a strategy.)
         Ok(_) => return Ok(syntax_error()),
         Err(e) => return Ok(e),
     };
@@ -960,6 +961,12 @@ async fn xsetid(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     }) else {
         return Ok(err("no such key"));
     };
+    // Redis 7.2+: without MAXDELETEDID, not below the stream's max-deleted-entry-id.
+    if max_deleted.is_none() && id < topic.stream_meta().max_deleted() {
+        return Ok(err(
+            "The ID specified in XSETID is smaller than current max_deleted_entry_id",
+        ));
+    }
     match stream_read::last_entry(&p) {
         Ok(Some(last)) if id < last.stream_id => {
             return Ok(err(
@@ -1064,7 +1071,9 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
         3 => (false, 0),
         4 if eq(&args[3], "FULL") => (true, 10),
         6 if eq(&args[3], "FULL") && eq(&args[4], "COUNT") => match parse_i64(&args[5]) {
-            Some(n) if n <= 0 => (true, usize::MAX),
+            // 0: every entry; below 0: the default (Redis's `count < 0` rule).
+            Some(0) => (true, usize::MAX),
+            Some(n) if n < 0 => (true, 10),
             Some(n) => (true, n as usize),
             None => return Ok(not_integer()),
         },

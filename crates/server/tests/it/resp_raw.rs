@@ -1369,6 +1369,23 @@ fn option_errors_come_in_redis_order() {
         &["XINFO", "Stream", "s", "FULL", "FOO"],
         b"-ERR unknown subcommand or wrong number of arguments for 'Stream'. Try XINFO HELP.\r\n",
     );
+    // XINFO STREAM FULL COUNT: 0 is every entry, below 0 the default of 10.
+    for i in 1..=12 {
+        raw.cmd(&["XADD", "full", &format!("{i}-0"), "f", "v"]);
+    }
+    let entries = |reply: Vec<u8>| reply.windows(7).filter(|w| w == b"$1\r\nf\r\n").count();
+    assert_eq!(
+        entries(raw.cmd(&["XINFO", "STREAM", "full", "FULL", "COUNT", "-1"])),
+        10
+    );
+    assert_eq!(
+        entries(raw.cmd(&["XINFO", "STREAM", "full", "FULL", "COUNT", "0"])),
+        12
+    );
+    assert_eq!(
+        entries(raw.cmd(&["XINFO", "STREAM", "full", "FULL", "COUNT", "3"])),
+        3
+    );
     // XGROUP: the options, the key and the group before too many arguments.
     raw.expect(&["XGROUP", "CREATE", "s", "g", "$"], b"+OK\r\n");
     raw.expect(
@@ -1415,6 +1432,15 @@ fn option_errors_come_in_redis_order() {
     {
         return;
     }
+    // Redis 7.2+: XSETID without MAXDELETEDID may not go below max-deleted-entry-id.
+    raw.expect(&["XADD", "m", "1-0", "f", "v"], b"$3\r\n1-0\r\n");
+    raw.expect(&["XADD", "m", "3-0", "f", "v"], b"$3\r\n3-0\r\n");
+    raw.expect(&["XDEL", "m", "3-0"], b":1\r\n");
+    raw.expect(
+        &["XSETID", "m", "2-0"],
+        b"-ERR The ID specified in XSETID is smaller than current max_deleted_entry_id\r\n",
+    );
+    raw.expect(&["XSETID", "m", "3-0"], b"+OK\r\n");
     // Redis 8's texts (Redis's tests/unit/type/stream.tcl): XREAD also takes `+`.
     raw.expect(
         &["XREAD", "COUNT", "1", "STREAMS", "s"],
