@@ -209,7 +209,22 @@ pub struct Broker {
     topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     kafka_groups: Arc<KafkaGroups>,
+    /// Told of every change to a stream's data, whichever front end or background
+    /// task made it (see [`KeyListener`]).
+    key_listener: std::sync::OnceLock<Arc<dyn KeyListener>>,
     _lock: File,
+}
+
+/// Told when the data under a key changes: appends from any protocol, trims
+/// (Kafka DeleteRecords, retention), topics created or deleted. The RESP front end's
+/// `WATCH` listens, so a Kafka producer writing to a watched stream aborts the
+/// watcher's `EXEC` as another RESP client's `XADD` would.
+pub trait KeyListener: Send + Sync {
+    /// Whether any key is listened for (checked first: the common answer is no, and
+    /// then nothing is built or looked up).
+    fn listening(&self) -> bool;
+    /// `key` of database `db` changed.
+    fn modified(&self, db: u8, key: &[u8]);
 }
 
 impl std::fmt::Debug for Broker {
@@ -404,6 +419,7 @@ impl Broker {
             topics_changed: tokio::sync::watch::channel(0).0,
             retention_thread: Mutex::new(None),
             kafka_groups,
+            key_listener: std::sync::OnceLock::new(),
             _lock: lock,
         });
         broker.sweep_orphan_offsets();
@@ -519,6 +535,7 @@ impl Broker {
         let topic = Arc::new(topic);
         self.topics.write().insert(key, topic.clone());
         self.topics_changed.send_modify(|g| *g += 1);
+        self.note_modified(&topic, None);
         Ok(topic)
     }
 
@@ -635,6 +652,7 @@ impl Broker {
             .wait_durable(next)
             .await
             .map_err(MetaError::Wait)?;
+        self.note_modified(&topic, None);
         self.remove_topic_dir(topic);
         Ok(())
     }
@@ -973,6 +991,7 @@ impl Broker {
     ) -> Result<Appended, ProduceError> {
         let p = partition_of(topic, partition)?;
         let appended = p.append(records, now_ms())?;
+        self.note_modified(topic, Some(partition));
         let wait = match ack {
             Ack::Durable => true,
             Ack::Policy => p.config().durability == Durability::Always,
@@ -996,6 +1015,7 @@ impl Broker {
     ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
         let p = partition_of(topic, partition)?;
         let appended = p.append_formatted(records, format, now_ms())?;
+        self.note_modified(topic, Some(partition));
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
     }
@@ -1010,8 +1030,40 @@ impl Broker {
     ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
         let p = partition_of(topic, partition)?;
         let appended = p.append_kafka_batch(kafka_batch, now_ms())?;
+        self.note_modified(topic, Some(partition));
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))
+    }
+
+    /// Sets the [`KeyListener`] (once; false if one is set already).
+    pub fn set_key_listener(&self, listener: Arc<dyn KeyListener>) -> bool {
+        self.key_listener.set(listener).is_ok()
+    }
+
+    /// Tells the key listener that `partition` of `topic` changed (`None`: all of
+    /// them): the topic's key, and for a topic with several partitions the
+    /// partition's own key (`key#N`) too.
+    pub fn note_modified(&self, topic: &Topic, partition: Option<u32>) {
+        let Some(listener) = self.key_listener.get() else {
+            return;
+        };
+        if !listener.listening() {
+            return;
+        }
+        let key = &topic.key;
+        listener.modified(key.db, &key.name);
+        let count = topic.partitions().len() as u32;
+        if count > 1 {
+            let touched = match partition {
+                Some(p) => p..p + 1,
+                None => 0..count,
+            };
+            for p in touched {
+                let mut name = key.name.to_vec();
+                name.extend_from_slice(format!("#{p}").as_bytes());
+                listener.modified(key.db, &name);
+            }
+        }
     }
 
     /// The live string at `db`/`name`.
@@ -1105,12 +1157,13 @@ impl Broker {
     /// Trims each partition of a `trim_acked` topic below what its consumer groups
     /// still need (nothing when a partition has no group).
     fn trim_acked(&self, topic: &Topic) -> Result<(), AppendError> {
-        for p in topic.partitions() {
+        for (index, p) in topic.partitions().iter().enumerate() {
             if let Some(cut) = self.first_needed_offset(topic, p) {
                 let marks = p.marks();
                 let cut = cut.min(marks.high_watermark);
                 if cut > marks.log_start {
                     p.trim_to(cut)?;
+                    self.note_modified(topic, Some(index as u32));
                 }
             }
         }
@@ -1343,9 +1396,14 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
         }
         let now = now_ms() as i64;
         for t in broker.topics() {
-            for p in t.partitions() {
-                if let Err(e) = p.enforce_retention(now) {
-                    tracing::warn!(topic = %t.key, partition = %p.dir().display(), error = %e, "retention failed; will retry");
+            for (index, p) in t.partitions().iter().enumerate() {
+                let before = p.marks().log_start;
+                match p.enforce_retention(now) {
+                    Ok(start) if start > before => broker.note_modified(&t, Some(index as u32)),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = %t.key, partition = %p.dir().display(), error = %e, "retention failed; will retry");
+                    }
                 }
             }
             if t.settings().trim_acked {

@@ -55,7 +55,7 @@ pub struct RespServer {
     pub(crate) stats: Stats,
     pub(crate) config: Mutex<HashMap<String, String>>,
     /// Versions of the keys under `WATCH`; every write touches its key.
-    pub(crate) watches: watch::Watches,
+    pub(crate) watches: Arc<watch::Watches>,
     /// `EXEC` runs its commands holding this for writing; every other command that
     /// reads or writes keys holds it for reading while it runs (not while it
     /// blocks), so no command runs in the middle of a transaction.
@@ -84,13 +84,17 @@ impl RespServer {
     /// `version` is Brook's own version, reported beside the Redis compatibility
     /// version.
     pub fn new(broker: Arc<Broker>, version: &str) -> Arc<RespServer> {
+        let watches = Arc::new(watch::Watches::default());
+        // Writes by the Kafka front end and the broker's background tasks touch
+        // watched keys too.
+        broker.set_key_listener(watches.clone());
         Arc::new(RespServer {
             broker,
             clients: Mutex::default(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             config: Mutex::new(cmd::server::default_config()),
-            watches: watch::Watches::default(),
+            watches,
             exec_gate: Arc::new(tokio::sync::RwLock::new(())),
             started: Instant::now(),
             limits: Limits::default(),

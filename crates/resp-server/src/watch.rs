@@ -77,6 +77,16 @@ impl Watches {
     }
 }
 
+impl brook_broker::KeyListener for Watches {
+    fn listening(&self) -> bool {
+        self.len() > 0
+    }
+
+    fn modified(&self, db: u8, key: &[u8]) {
+        self.touch(db, &Bytes::copy_from_slice(key));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,15 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             for p in &t.partitions {
                 let result = match &topic {
                     Err(code) => Err(*code),
-                    Ok(topic) => delete_in(topic, p.partition_index, p.offset),
+                    Ok(topic) => {
+                        let trimmed = delete_in(topic, p.partition_index, p.offset);
+                        if trimmed.is_ok() {
+                            // A RESP client's WATCH of the stream sees the trim.
+                            ctx.broker
+                                .note_modified(topic, u32::try_from(p.partition_index).ok());
+                        }
+                        trimmed
+                    }
                 };
                 let response =
                     DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);

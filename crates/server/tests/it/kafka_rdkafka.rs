@@ -622,3 +622,71 @@ fn partitions_are_redis_streams_and_keys_land_where_kafka_puts_them() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// `WATCH` sees Kafka's writes: a record produced to a watched stream, or a
+/// DeleteRecords trim of it, aborts the watcher's `EXEC`, as another RESP client's
+/// `XADD` or `XTRIM` would; a write to another partition of a multi-partition topic
+/// does not touch a watched `key#N`.
+#[test]
+fn kafka_writes_and_trims_abort_a_redis_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, kafka) = start(dir.path(), &dir.path().join("data"));
+    let resp = server.resp_addr();
+    let mut redis = redis::Client::open(format!("redis://{resp}/0"))
+        .unwrap()
+        .get_connection_with_timeout(TIMEOUT)
+        .unwrap();
+    let _: String = redis.xadd("orders", "*", &[("f", "v")]).unwrap();
+    // EXEC after WATCH key and MULTI / XLEN key, with `between` run in between.
+    let mut watched_exec = |key: &str, between: &mut dyn FnMut()| -> redis::Value {
+        let _: () = redis::cmd("WATCH").arg(key).query(&mut redis).unwrap();
+        between();
+        let _: () = redis::cmd("MULTI").query(&mut redis).unwrap();
+        let _: String = redis::cmd("XLEN").arg(key).query(&mut redis).unwrap();
+        redis::cmd("EXEC").query(&mut redis).unwrap()
+    };
+    // Nothing in between: EXEC runs (so the aborts below are the writes' doing).
+    let ran = watched_exec("orders", &mut || {});
+    assert!(
+        matches!(ran, redis::Value::Array(ref v) if v.len() == 1),
+        "{ran:?}"
+    );
+
+    let p = producer(kafka, &[]);
+    let aborted = watched_exec("orders", &mut || {
+        produce(&p, "orders", None, &records("k", 1));
+    });
+    assert_eq!(
+        aborted,
+        redis::Value::Nil,
+        "a Kafka produce must abort EXEC"
+    );
+
+    let aborted = watched_exec("orders", &mut || {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("orders", 0, Offset::Offset(1))
+            .unwrap();
+        let trimmed =
+            futures_executor::block_on(admin(kafka).delete_records(&tpl, &AdminOptions::new()))
+                .unwrap();
+        assert_eq!(trimmed.elements()[0].error(), Ok(()));
+    });
+    assert_eq!(aborted, redis::Value::Nil, "DeleteRecords must abort EXEC");
+
+    create_topic(kafka, "users", 2);
+    let aborted = watched_exec("users#1", &mut || {
+        produce(&p, "users", Some(1), &records("u", 1));
+    });
+    assert_eq!(
+        aborted,
+        redis::Value::Nil,
+        "a produce to partition 1 touches users#1"
+    );
+    let ran = watched_exec("users#0", &mut || {
+        produce(&p, "users", Some(1), &records("u", 1));
+    });
+    assert!(
+        matches!(ran, redis::Value::Array(ref v) if v.len() == 1),
+        "partition 1's write must not touch users#0: {ran:?}"
+    );
+}
