@@ -224,7 +224,7 @@ pub trait KeyListener: Send + Sync {
     /// then nothing is built or looked up).
     fn listening(&self) -> bool;
     /// `key` of database `db` changed.
-    fn modified(&self, db: u8, key: &[u8]);
+    fn modified(&self, db: u8, key: &Bytes);
 }
 
 impl std::fmt::Debug for Broker {
@@ -618,7 +618,10 @@ impl Broker {
             topics.remove(from);
             topics.insert(to, renamed.clone());
         }
+        self.note_modified(&topic, None);
+        self.note_modified(&renamed, None);
         if let Some(old) = overwritten {
+            self.note_modified(&old, None);
             for p in old.partitions() {
                 let _ = p.close();
             }
@@ -652,7 +655,6 @@ impl Broker {
             .wait_durable(next)
             .await
             .map_err(MetaError::Wait)?;
-        self.note_modified(&topic, None);
         self.remove_topic_dir(topic);
         Ok(())
     }
@@ -688,6 +690,8 @@ impl Broker {
             .write()
             .remove(key)
             .ok_or_else(|| TopicError::NotFound(key.clone()))?;
+        // Gone from the registry: an EXEC watching it must not run from here on.
+        self.note_modified(&topic, None);
         let next = self.log_topic_deletion(key, &topic)?;
         for p in topic.partitions() {
             let _ = p.close();
@@ -978,6 +982,9 @@ impl Broker {
         let grown = Arc::new(topic.replaced(key.clone(), partitions));
         self.topics.write().insert(key.clone(), grown.clone());
         self.topics_changed.send_modify(|g| *g += 1);
+        // New `key#N` keys, and the plain key no longer names one stream.
+        self.note_modified(&topic, None);
+        self.note_modified(&grown, None);
         Ok(grown)
     }
 
@@ -1059,9 +1066,7 @@ impl Broker {
                 None => 0..count,
             };
             for p in touched {
-                let mut name = key.name.to_vec();
-                name.extend_from_slice(format!("#{p}").as_bytes());
-                listener.modified(key.db, &name);
+                listener.modified(key.db, &topic::partition_stream_key(topic, p));
             }
         }
     }

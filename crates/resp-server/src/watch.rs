@@ -82,8 +82,8 @@ impl brook_broker::KeyListener for Watches {
         self.len() > 0
     }
 
-    fn modified(&self, db: u8, key: &[u8]) {
-        self.touch(db, &Bytes::copy_from_slice(key));
+    fn modified(&self, db: u8, key: &Bytes) {
+        self.touch(db, key);
     }
 }
 

@@ -43,15 +43,16 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             for p in &t.partitions {
                 let result = match &topic {
                     Err(code) => Err(*code),
-                    Ok(topic) => {
-                        let trimmed = delete_in(topic, p.partition_index, p.offset);
-                        if trimmed.is_ok() {
-                            // A RESP client's WATCH of the stream sees the trim.
-                            ctx.broker
-                                .note_modified(topic, u32::try_from(p.partition_index).ok());
-                        }
-                        trimmed
-                    }
+                    Ok(topic) => delete_in(topic, p.partition_index, p.offset).map(
+                        |(low_watermark, moved)| {
+                            if moved {
+                                // A RESP client's WATCH of the stream sees the trim.
+                                ctx.broker
+                                    .note_modified(topic, u32::try_from(p.partition_index).ok());
+                            }
+                            low_watermark
+                        },
+                    ),
                 };
                 let response =
                     DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
@@ -74,8 +75,9 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
     })
 }
 
-/// Trims partition `index` of `topic` to `offset`; returns the new log start.
-fn delete_in(topic: &Arc<Topic>, index: i32, offset: i64) -> Result<i64, ResponseError> {
+/// Trims partition `index` of `topic` to `offset`; returns the new log start and
+/// whether it moved.
+fn delete_in(topic: &Arc<Topic>, index: i32, offset: i64) -> Result<(i64, bool), ResponseError> {
     let partition = u32::try_from(index)
         .ok()
         .and_then(|i| topic.partition(i))
@@ -91,13 +93,13 @@ fn delete_in(topic: &Arc<Topic>, index: i32, offset: i64) -> Result<i64, Respons
         return Err(ResponseError::OffsetOutOfRange);
     }
     if target <= marks.log_start {
-        return Ok(as_i64(marks.log_start));
+        return Ok((as_i64(marks.log_start), false));
     }
     let log_start = partition.trim_to(target).map_err(|error| {
         tracing::warn!(topic = %topic.key, partition = index, %error, "DeleteRecords failed");
         ResponseError::KafkaStorageError
     })?;
-    Ok(as_i64(log_start))
+    Ok((as_i64(log_start), log_start > marks.log_start))
 }
 
 #[cfg(test)]

@@ -672,6 +672,30 @@ fn kafka_writes_and_trims_abort_a_redis_watch() {
         assert_eq!(trimmed.elements()[0].error(), Ok(()));
     });
     assert_eq!(aborted, redis::Value::Nil, "DeleteRecords must abort EXEC");
+    // A DeleteRecords that trims nothing changes nothing: EXEC runs (and its XLEN
+    // shows the trim above left one of the two records).
+    let ran = watched_exec("orders", &mut || {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("orders", 0, Offset::Offset(1))
+            .unwrap();
+        futures_executor::block_on(admin(kafka).delete_records(&tpl, &AdminOptions::new()))
+            .unwrap();
+    });
+    assert_eq!(ran, redis::Value::Array(vec![redis::Value::Int(1)]));
+    // CreatePartitions: the plain key stops naming one stream.
+    let aborted = watched_exec("orders", &mut || {
+        let grown = futures_executor::block_on(admin(kafka).create_partitions(
+            &[rdkafka::admin::NewPartitions::new("orders", 2)],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
+        assert!(matches!(grown.as_slice(), [Ok(_)]), "{grown:?}");
+    });
+    assert_eq!(
+        aborted,
+        redis::Value::Nil,
+        "CreatePartitions must abort EXEC"
+    );
 
     create_topic(kafka, "users", 2);
     let aborted = watched_exec("users#1", &mut || {
