@@ -128,9 +128,22 @@ impl RespServer {
         &self.stats
     }
 
-    /// Marks a key as modified (for `WATCH`).
+    /// Marks a key as modified (for `WATCH`). A change made through a partition's
+    /// key (`t#N`) also touches its topic's key `t`, as a Kafka write to that
+    /// partition does (`Broker::note_modified`).
     pub(crate) fn touch(&self, db: u8, key: &bytes::Bytes) {
+        if self.watches.len() == 0 {
+            return;
+        }
         self.watches.touch(db, key);
+        if let Some((name, _)) = brook_broker::split_partition_key(key) {
+            let topic = self
+                .broker
+                .topic(&brook_broker::TopicKey::new(db, name.clone()));
+            if topic.is_some_and(|t| t.partitions().len() > 1) {
+                self.watches.touch(db, &name);
+            }
+        }
     }
 
     /// Serves one connection until the client quits, is killed, or `shutdown`

@@ -713,4 +713,22 @@ fn kafka_writes_and_trims_abort_a_redis_watch() {
         matches!(ran, redis::Value::Array(ref v) if v.len() == 1),
         "partition 1's write must not touch users#0: {ran:?}"
     );
+    // A RESP change made through a partition's key touches the topic's key, as a
+    // Kafka write to that partition does.
+    let _: () = redis::cmd("WATCH").arg("users").query(&mut redis).unwrap();
+    let trimmed: i64 = redis::cmd("XTRIM")
+        .arg("users#1")
+        .arg("MAXLEN")
+        .arg(0)
+        .query(&mut redis)
+        .unwrap();
+    assert!(trimmed > 0);
+    let _: () = redis::cmd("MULTI").query(&mut redis).unwrap();
+    let _: String = redis::cmd("XLEN").arg("users#0").query(&mut redis).unwrap();
+    let aborted: redis::Value = redis::cmd("EXEC").query(&mut redis).unwrap();
+    assert_eq!(
+        aborted,
+        redis::Value::Nil,
+        "XTRIM users#1 must abort a watch of users"
+    );
 }
