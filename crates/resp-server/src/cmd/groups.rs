@@ -126,7 +126,7 @@ fn entries_read(p: &Partition, id: StreamId) -> Result<u64, Frame> {
 fn read_and_lag(
     shape: Option<&StreamShape>,
     g: &brook_groups::Group,
-) -> (Option<u64>, Option<u64>) {
+) -> (Option<u64>, Option<i64>) {
     let lag = shape.and_then(|s| s.lag(g.entries_read, g.last_delivered));
     (g.entries_read, lag)
 }
@@ -171,18 +171,22 @@ impl StreamShape {
         })
     }
 
-    fn lag(&self, entries_read: Option<u64>, last_delivered: StreamId) -> Option<u64> {
+    /// Signed, as Redis's `long long`: a group given an `ENTRIESREAD` above
+    /// entries-added has a negative lag there too.
+    fn lag(&self, entries_read: Option<u64>, last_delivered: StreamId) -> Option<i64> {
+        let diff = |read: u64| {
+            let d = i128::from(self.added) - i128::from(read);
+            d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
         if self.added == 0 || self.length == 0 {
             return Some(0);
         }
         if last_delivered < self.first && self.max_deleted < self.first {
-            return Some(self.length);
+            return Some(i64::try_from(self.length).unwrap_or(i64::MAX));
         }
         match entries_read {
-            Some(n) if !self.deleted_after(last_delivered) => Some(self.added.saturating_sub(n)),
-            _ => self
-                .estimate_read(last_delivered)
-                .map(|n| self.added.saturating_sub(n)),
+            Some(n) if !self.deleted_after(last_delivered) => Some(diff(n)),
+            _ => self.estimate_read(last_delivered).map(diff),
         }
     }
 
@@ -1045,10 +1049,7 @@ pub fn xinfo_groups(c: &mut Conn, key: &Bytes) -> Frame {
                 bulk_str("entries-read"),
                 read.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
             ),
-            (
-                bulk_str("lag"),
-                lag.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
-            ),
+            (bulk_str("lag"), lag.map_or(Frame::Null, Frame::Integer)),
         ]));
     }
     Frame::Array(out)
@@ -1148,10 +1149,7 @@ pub fn xinfo_full_groups(topic: &Topic, p: &Partition, count: usize) -> Frame {
                 bulk_str("entries-read"),
                 read.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
             ),
-            (
-                bulk_str("lag"),
-                lag.map_or(Frame::Null, |n| Frame::Integer(n as i64)),
-            ),
+            (bulk_str("lag"), lag.map_or(Frame::Null, Frame::Integer)),
             (bulk_str("pel-count"), Frame::Integer(g.pel.len() as i64)),
             (bulk_str("pending"), Frame::Array(pel)),
             (bulk_str("consumers"), Frame::Array(consumers)),

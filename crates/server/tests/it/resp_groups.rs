@@ -2356,6 +2356,14 @@ fn lag_follows_redis_when_entries_were_deleted() {
     raw.expect(&["XGROUP", "CREATE", "e", "g", "0", "MKSTREAM"], b"+OK\r\n");
     raw.expect(&["XSETID", "e", "5-0", "ENTRIESADDED", "100"], b"+OK\r\n");
     assert_eq!(get(&group_info(&mut raw, "e", "g"), "lag"), &V::Int(0));
+    // A group told it read more than was ever added has a negative lag, as Redis's
+    // `long long` arithmetic gives (FINDINGS #42).
+    raw.expect(&["XADD", "n", "1-0", "f", "v"], b"$3\r\n1-0\r\n");
+    raw.expect(
+        &["XGROUP", "CREATE", "n", "g", "3-2", "ENTRIESREAD", "100"],
+        b"+OK\r\n",
+    );
+    assert_eq!(get(&group_info(&mut raw, "n", "g"), "lag"), &V::Int(-99));
     // A deleted entry after what the group read makes the lag unknown.
     one_of_three_read(&mut raw, "m");
     raw.expect(&["XDEL", "m", "2-0"], b":1\r\n");
