@@ -549,6 +549,17 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             let frames = match mode {
                 GroupRead::History(after) => {
                     any_history = true;
+                    // The consumer's first pending entry after `after`: when its pages
+                    // (and those after it) are not cached, they are read off the
+                    // worker first, as for `>`.
+                    let first = topic
+                        .groups(p)
+                        .consumer_pending_after(&group, &consumer, *after, 1)
+                        .ok()
+                        .and_then(|ids| ids.first().copied());
+                    if let Some(first) = first {
+                        stream_read::warm_off_worker(p, first, count, &c.server.cold_reads).await;
+                    }
                     match read_history(c, topic, p, &group, &consumer, *after, count, now) {
                         Ok(f) => f,
                         Err(e) => return Ok(e),

@@ -599,8 +599,8 @@ fn drop_page_cache(dir: &std::path::Path) {
 #[test]
 fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     // XRANGE, XREVRANGE and XREAD of data the page cache no longer holds run on a
-    // blocking thread (not on the connection's runtime worker), and XREADGROUP has
-    // the pages read there first: same replies.
+    // blocking thread (not on the connection's runtime worker), and XREADGROUP (`>`
+    // and history) has the pages read there first: same replies.
     const COLD: &str = "stream read of entries not in the page cache";
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -666,7 +666,17 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
             )
             .unwrap();
         let delivered: Vec<String> = delivered.keys[0].ids.iter().map(|e| e.id.clone()).collect();
-        (all, middle, newest, read, delivered)
+        before();
+        // The consumer's history: what `>` just delivered to it.
+        let pending: StreamReadReply = con
+            .xread_options(
+                &["history"],
+                &["0"],
+                &StreamReadOptions::default().group(group, "c").count(800),
+            )
+            .unwrap();
+        let pending: Vec<String> = pending.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        (all, middle, newest, read, delivered, pending)
     };
     let hot = reads(&mut con, "hot", &|| {});
     assert_eq!(hot.0.len(), 3000);
@@ -676,6 +686,7 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     assert_eq!(hot.2[0].0, ids[2500]);
     assert_eq!(hot.3, ids[11..].to_vec());
     assert_eq!(hot.4, ids[1000..1800].to_vec());
+    assert_eq!(hot.5, hot.4);
     let topics = data.join("topics");
     // Where the pages cannot be dropped (tmpfs keeps them: no device to read
     // from), every read stays inline; the replies are checked all the same.
@@ -703,7 +714,7 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
         }
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline && !went_cold {
-            went_cold = server.log().matches(COLD).count() >= before + 5;
+            went_cold = server.log().matches(COLD).count() >= before + 6;
             std::thread::sleep(Duration::from_millis(20));
         }
         if went_cold {
@@ -712,7 +723,7 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
     }
     assert!(
         went_cold,
-        "in none of {COLD_TRIES} passes did each of the 5 reads go off the worker"
+        "in none of {COLD_TRIES} passes did each of the 6 reads go off the worker"
     );
     server.terminate();
     assert!(server.wait_exit().success());
