@@ -21,7 +21,7 @@ pub const REPLY_BYTES_MAX: usize = 256 * 1024 * 1024;
 pub const COLD_READS_MAX: usize = 4;
 /// Entries an XREADGROUP's warm-up reads at most (one without COUNT may ask for a
 /// whole backlog; the rest is read where the delivery runs).
-const WARM_ENTRIES_MAX: usize = 10_000;
+pub const WARM_ENTRIES_MAX: usize = 10_000;
 /// Records decoded per read call.
 const CHUNK_RECORDS: usize = 512;
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
@@ -192,12 +192,13 @@ pub async fn range_off_worker(
 
 /// Before a read that must run where it is (XREADGROUP reads under its group's
 /// lock): when the entries from `start` on are probably not in the page cache,
-/// reads (at most [`WARM_ENTRIES_MAX`] of) them once on a blocking thread, so the
-/// read under the lock finds them there instead of holding up the runtime worker
-/// while the device answers.
+/// reads (at most [`WARM_ENTRIES_MAX`] of) those up to `end` once on a blocking
+/// thread, so the read under the lock finds them there instead of holding up the
+/// runtime worker while the device answers.
 pub async fn warm_off_worker(
     p: &Arc<Partition>,
     start: StreamId,
+    end: StreamId,
     count: usize,
     cold_reads: &Arc<Semaphore>,
 ) {
@@ -215,7 +216,7 @@ pub async fn warm_off_worker(
     let count = count.min(WARM_ENTRIES_MAX);
     // What it read is dropped; a failure is met again, and reported, by the read.
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = range(&p, start, StreamId::MAX, count);
+        let _ = range(&p, start, end, count);
         drop(permit);
     })
     .await;

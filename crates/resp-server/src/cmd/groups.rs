@@ -549,16 +549,21 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             let frames = match mode {
                 GroupRead::History(after) => {
                     any_history = true;
-                    // The consumer's first pending entry after `after`: when its pages
-                    // (and those after it) are not cached, they are read off the
+                    // The consumer's pending entries this reads: when their pages are
+                    // not cached, those from the first to the last are read off the
                     // worker first, as for `>`.
-                    let first = topic
+                    let pending = topic
                         .groups(p)
-                        .consumer_pending_after(&group, &consumer, *after, 1)
-                        .ok()
-                        .and_then(|ids| ids.first().copied());
-                    if let Some(first) = first {
-                        stream_read::warm_off_worker(p, first, count, &c.server.cold_reads).await;
+                        .consumer_pending_after(
+                            &group,
+                            &consumer,
+                            *after,
+                            count.min(stream_read::WARM_ENTRIES_MAX),
+                        )
+                        .unwrap_or_default();
+                    if let (Some(&first), Some(&last)) = (pending.first(), pending.last()) {
+                        stream_read::warm_off_worker(p, first, last, count, &c.server.cold_reads)
+                            .await;
                     }
                     match read_history(c, topic, p, &group, &consumer, *after, count, now) {
                         Ok(f) => f,
@@ -571,7 +576,14 @@ async fn xreadgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                         .group(&group)
                         .and_then(|g| g.last_delivered.successor());
                     if let Some(next) = next {
-                        stream_read::warm_off_worker(p, next, count, &c.server.cold_reads).await;
+                        stream_read::warm_off_worker(
+                            p,
+                            next,
+                            StreamId::MAX,
+                            count,
+                            &c.server.cold_reads,
+                        )
+                        .await;
                     }
                     match read_new(
                         c, topic, p, &group, &consumer, count, noack, claim_idle, now,

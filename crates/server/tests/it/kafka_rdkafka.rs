@@ -731,4 +731,15 @@ fn kafka_writes_and_trims_abort_a_redis_watch() {
         redis::Value::Nil,
         "XTRIM users#1 must abort a watch of users"
     );
+    // `users#5` names no partition of the two: a string there does not touch `users`.
+    let _: () = redis::cmd("WATCH").arg("users").query(&mut redis).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("users#5")
+        .arg("x")
+        .query(&mut redis)
+        .unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut redis).unwrap();
+    let _: String = redis::cmd("XLEN").arg("users#0").query(&mut redis).unwrap();
+    let ran: redis::Value = redis::cmd("EXEC").query(&mut redis).unwrap();
+    assert_eq!(ran, redis::Value::Array(vec![redis::Value::Int(0)]));
 }
