@@ -209,14 +209,15 @@ pub struct Broker {
     topics_changed: tokio::sync::watch::Sender<u64>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     kafka_groups: Arc<KafkaGroups>,
-    /// Told of every change to a stream's data, whichever front end or background
-    /// task made it (see [`KeyListener`]).
+    /// Told of the changes to streams the broker makes or sees (see
+    /// [`KeyListener`]).
     key_listener: std::sync::OnceLock<Arc<dyn KeyListener>>,
     _lock: File,
 }
 
-/// Told when the data under a key changes: appends from any protocol, trims
-/// (Kafka DeleteRecords, retention), topics created or deleted. The RESP front end's
+/// Told when the data under a key changes through the broker: appends from any
+/// protocol, trims (Kafka DeleteRecords, retention, `trim_acked`), topics created,
+/// deleted, renamed or given more partitions. The RESP front end's
 /// `WATCH` listens, so a Kafka producer writing to a watched stream aborts the
 /// watcher's `EXEC` as another RESP client's `XADD` would.
 pub trait KeyListener: Send + Sync {

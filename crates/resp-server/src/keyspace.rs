@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use brook_broker::{now_ms, Partition, StringValue, Topic, TopicKey};
+use brook_broker::{now_ms, Broker, Partition, StringValue, Topic, TopicKey};
 
 use brook_resp_proto::Frame;
 
@@ -30,39 +30,43 @@ pub enum Key {
     Missing,
 }
 
+/// The live stream at `key` of database `db`, if any (an expired one counts as
+/// missing).
+pub fn live_topic(broker: &Broker, db: u8, key: &Bytes) -> Option<Arc<Topic>> {
+    broker
+        .topic(&TopicKey::new(db, key.clone()))
+        .filter(|t| !t.expired(now_ms()))
+}
+
+/// `name#N` where `name` is a live topic with more than N partitions (and more
+/// than one), and no live topic is named `name#N` itself (that one would win).
+pub fn partition_key(broker: &Broker, db: u8, key: &Bytes) -> Option<(Arc<Topic>, u32)> {
+    let (name, index) = brook_broker::split_partition_key(key)?;
+    if live_topic(broker, db, key).is_some() {
+        return None;
+    }
+    let topic = live_topic(broker, db, &name)?;
+    let count = topic.partitions().len() as u32;
+    (count > 1 && index < count).then_some((topic, index))
+}
+
 impl Conn {
     pub fn topic_key(&self, key: &Bytes) -> TopicKey {
         TopicKey::new(self.db, key.clone())
     }
 
-    /// The live stream at `key`, if any (an expired one counts as missing).
-    fn live_topic(&self, key: &Bytes) -> Option<Arc<Topic>> {
-        self.server
-            .broker
-            .topic(&self.topic_key(key))
-            .filter(|t| !t.expired(now_ms()))
-    }
-
     pub fn lookup(&self, key: &Bytes) -> Key {
-        if let Some(t) = self.live_topic(key) {
+        let broker = &self.server.broker;
+        if let Some(t) = live_topic(broker, self.db, key) {
             return Key::Stream(t);
         }
-        if let Some((t, index)) = self.partition_key(key) {
+        if let Some((t, index)) = partition_key(broker, self.db, key) {
             return Key::Partition(t, index);
         }
         match self.server.broker.string_get(self.db, key) {
             Some(v) => Key::String(v),
             None => Key::Missing,
         }
-    }
-
-    /// `name#N` where `name` is a live topic with more than N partitions (and more
-    /// than one).
-    fn partition_key(&self, key: &Bytes) -> Option<(Arc<Topic>, u32)> {
-        let (name, index) = brook_broker::split_partition_key(key)?;
-        let topic = self.live_topic(&name)?;
-        let count = topic.partitions().len() as u32;
-        (count > 1 && index < count).then_some((topic, index))
     }
 
     /// The stream a key names: `Ok(None)` when the key holds no stream, `Err` with

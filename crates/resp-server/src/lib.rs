@@ -129,28 +129,15 @@ impl RespServer {
     }
 
     /// Marks a key as modified (for `WATCH`). A change made through a partition's
-    /// key (`t#N`, as `Conn::lookup` resolves it: no live topic of that name, and a
-    /// live topic `t` with more than N partitions, and more than one) also touches
-    /// the topic's key `t`, as a Kafka write to that partition does
-    /// (`Broker::note_modified`).
+    /// key (`t#N`, resolved as `Conn::lookup` resolves it) also touches the topic's
+    /// key `t`, as a Kafka write to that partition does (`Broker::note_modified`).
     pub(crate) fn touch(&self, db: u8, key: &bytes::Bytes) {
         if self.watches.len() == 0 {
             return;
         }
         self.watches.touch(db, key);
-        let live = |name: &bytes::Bytes| {
-            self.broker
-                .topic(&brook_broker::TopicKey::new(db, name.clone()))
-                .filter(|t| !t.expired(brook_broker::now_ms()))
-        };
-        if live(key).is_some() {
-            return;
-        }
-        if let Some((name, index)) = brook_broker::split_partition_key(key) {
-            let partitions = live(&name).map_or(0, |t| t.partitions().len() as u32);
-            if partitions > 1 && index < partitions {
-                self.watches.touch(db, &name);
-            }
+        if let Some((topic, _)) = keyspace::partition_key(&self.broker, db, key) {
+            self.watches.touch(db, &topic.key.name);
         }
     }
 

@@ -257,12 +257,7 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     };
     // Too many arguments are refused after the options, the key and the group are
     // checked, as Redis orders it.
-    let too_many_args = || {
-        err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
-            s(&args[1])
-        ))
-    };
+    let too_many_args = || super::subcommand_syntax_error("XGROUP", &args[1]);
     if !arity_ok {
         return Ok(err(format!(
             "wrong number of arguments for 'xgroup|{sub}' command"

@@ -121,6 +121,15 @@ pub fn not_integer() -> Frame {
     err("value is not an integer or out of range")
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: a container command's subcommand
+/// (`sub`, as the client typed it) with arguments it does not take.
+pub fn subcommand_syntax_error(container: &str, sub: &[u8]) -> Frame {
+    err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
 pub fn wrong_args(name: &str) -> Frame {
     err(format!("wrong number of arguments for '{name}' command"))
 }

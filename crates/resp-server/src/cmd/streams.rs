@@ -1077,12 +1077,7 @@ fn xinfo_stream(c: &mut Conn, args: &[Bytes]) -> CmdResult {
             Some(n) => (true, n as usize),
             None => return Ok(not_integer()),
         },
-        _ => {
-            return Ok(err(format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
-                String::from_utf8_lossy(&args[1])
-            )))
-        }
+        _ => return Ok(super::subcommand_syntax_error("XINFO", &args[1])),
     };
     let topic = c.stream(&args[2]).ok().flatten().map(|(t, _)| t);
     let stream_meta = topic.as_ref().map(|t| t.stream_meta()).unwrap_or_default();

@@ -657,25 +657,21 @@ fn reads_of_history_not_in_the_page_cache_give_the_same_replies() {
             )
             .unwrap();
         let read: Vec<String> = read.keys[0].ids.iter().map(|e| e.id.clone()).collect();
-        before();
-        let delivered: StreamReadReply = con
-            .xread_options(
-                &["history"],
-                &[">"],
-                &StreamReadOptions::default().group(group, "c").count(800),
-            )
-            .unwrap();
-        let delivered: Vec<String> = delivered.keys[0].ids.iter().map(|e| e.id.clone()).collect();
-        before();
+        // XREADGROUP GROUP group c COUNT 800 STREAMS history <id>: the IDs read.
+        let mut group_read = |id: &str| -> Vec<String> {
+            before();
+            let reply: StreamReadReply = con
+                .xread_options(
+                    &["history"],
+                    &[id],
+                    &StreamReadOptions::default().group(group, "c").count(800),
+                )
+                .unwrap();
+            reply.keys[0].ids.iter().map(|e| e.id.clone()).collect()
+        };
+        let delivered = group_read(">");
         // The consumer's history: what `>` just delivered to it.
-        let pending: StreamReadReply = con
-            .xread_options(
-                &["history"],
-                &["0"],
-                &StreamReadOptions::default().group(group, "c").count(800),
-            )
-            .unwrap();
-        let pending: Vec<String> = pending.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        let pending = group_read("0");
         (all, middle, newest, read, delivered, pending)
     };
     let hot = reads(&mut con, "hot", &|| {});
