@@ -58,7 +58,7 @@ use brook_model::{Durability, IdSpec, LogLimit, Record, StoredRecord, StreamId, 
 
 use crate::batch::{self, CorruptEntry, EncodeError, Entry, ENTRY_LEN_MAX, KAFKA_HEADER_LEN};
 use crate::deletions::{Deletions, DELETE_BATCH_MAX};
-use crate::segment::{parse_log_file_name, ScanStop, Segment};
+use crate::segment::{parse_log_file_name, ScanStop, Segment, WRITE_BEHIND_ENTRY_MAX_BYTES};
 use crate::storage::Storage;
 use crate::sync::{Removal, Syncer};
 
@@ -590,7 +590,19 @@ impl Partition {
     }
 
     pub fn set_config(&self, config: PartitionConfig) {
-        let durability_before = std::mem::replace(&mut *self.config.write(), config).durability;
+        let durability_before = {
+            let mut w = self.writer.lock();
+            let before = std::mem::replace(&mut *self.config.write(), config).durability;
+            // Readers are about to see everything appended: nothing may stay in the
+            // write-behind buffer (and no append adds to it from now on).
+            if before == Durability::Always && config.durability != Durability::Always {
+                let active = w.active.clone();
+                if let Err(e) = active.flush() {
+                    let _ = self.fail(&mut w, &active.log_path, e);
+                }
+            }
+            before
+        };
         // A switch away from `always` makes everything written visible.
         self.update_marks(|_| {});
         if config.durability != durability_before {
@@ -783,7 +795,11 @@ impl Partition {
         } else {
             batch::seal_entry_split(entry, head_len + body.len(), base_offset, &ids, format)
         };
-        let segment_bytes = self.config.read().segment_bytes;
+        let PartitionConfig {
+            segment_bytes,
+            durability,
+            ..
+        } = *self.config.read();
         let active_len = w.active.state.read().len;
         let rolled = active_len > 0 && active_len + meta.entry_len as u64 > segment_bytes;
         if rolled {
@@ -791,23 +807,19 @@ impl Partition {
         }
         let active = w.active.clone();
         let pos = active.state.read().len;
-        let written = if body.is_empty() {
-            active.file.write_all_at(entry, pos)
+        let (head, trailer) = if body.is_empty() {
+            (&entry[..], &[][..])
         } else {
-            let (head, trailer) = entry.split_at(head_len);
-            active
-                .file
-                .write_all_vectored_at(&[head, body, trailer], pos)
+            entry.split_at(head_len)
         };
-        if let Err(e) = written {
-            // Nothing advanced; drop whatever part of the entry reached the file.
-            let _ = active.file.set_len(pos);
+        let parts = [head, body, trailer];
+        if let Err(e) = self.write_entry(&mut w, &active, pos, &parts, durability) {
             if rolled {
                 // The old segment still gets sealed.
                 drop(w);
                 self.request_sync();
             }
-            return Err(write_error(&active.log_path, e));
+            return Err(e);
         }
         active
             .state
@@ -823,9 +835,6 @@ impl Partition {
         self.stats
             .bytes
             .fetch_add(meta.entry_len as u64, Ordering::Relaxed);
-        // Not matched on the guard: submitting may run the group commit here (after
-        // shutdown), which reads the config.
-        let durability = self.config.read().durability;
         // The segment rolled over: seal it now, whatever the policy.
         let sync_now = rolled || durability == Durability::Always;
         // One lock for the count and the request: appends from several threads
@@ -859,6 +868,45 @@ impl Partition {
         })
     }
 
+    /// Writes an entry (`parts`, one after the other) at `pos` of the active segment
+    /// `seg`. Under `always` the bytes of a small entry go to the segment's
+    /// write-behind buffer, once the file has room reserved for them: the fsync
+    /// worker writes all the appends an fsync covers with one system call, off the
+    /// appending thread (an append waits for that fsync anyway, and readers of
+    /// entries stop where the file's bytes end). Otherwise (other policies, large entries, or where space
+    /// cannot be reserved) they are written to the file now, after what is buffered.
+    /// On an error nothing of the entry is written or buffered (a full disk: the
+    /// append fails, later ones succeed once there is room).
+    fn write_entry(
+        &self,
+        w: &mut Writer,
+        seg: &Segment,
+        pos: u64,
+        parts: &[&[u8]; 3],
+        durability: Durability,
+    ) -> Result<(), AppendError> {
+        let end = pos + parts.iter().map(|p| p.len() as u64).sum::<u64>();
+        let io_error = |e| write_error(&seg.log_path, e);
+        let behind = durability == Durability::Always
+            && end - pos <= WRITE_BEHIND_ENTRY_MAX_BYTES
+            && seg.reserve(pos, end).map_err(io_error)?;
+        // What is buffered goes first: when a large entry follows small ones, or the
+        // buffer is full (a stalled fsync must not pin unbounded memory). The entries
+        // in it are accepted: if they cannot be written, as after a failed fsync.
+        if !behind || seg.buffer_full() {
+            seg.flush().map_err(|e| self.fail(w, &seg.log_path, e))?;
+        }
+        if behind {
+            seg.buffer(pos, parts);
+            return Ok(());
+        }
+        seg.file.write_all_vectored_at(parts, pos).map_err(|e| {
+            // Drop whatever part of the entry reached the file.
+            let _ = seg.cut(pos);
+            io_error(e)
+        })
+    }
+
     /// Under the interval and `never` policies, asks for an fsync before the timer
     /// (or a roll) would (the entry at `pos`, `len` bytes, crossed a mark), so no
     /// fsync has a lot left to write and the appends waiting for one (acks=-1,
@@ -879,11 +927,17 @@ impl Partition {
 
     /// Starts a new active segment; the old one joins `Writer::unsealed` for
     /// `run_sync` to seal. Called with the writer locked, on the appending thread: it
-    /// creates a file and nothing more (no fsync), so appends to the partition, and
+    /// writes the old segment's write-behind bytes and creates a file, nothing more
+    /// (no fsync), so appends to the partition, and
     /// the runtime worker the append runs on, wait microseconds, not the milliseconds
     /// to seconds an fsync can take.
     fn roll(&self, w: &mut Writer) -> Result<(), AppendError> {
         let started = Instant::now();
+        // Once rolled, a segment's file is fsynced, not its write-behind buffer.
+        if let Err(e) = w.active.flush() {
+            let path = w.active.log_path.clone();
+            return Err(self.fail(w, &path, e));
+        }
         let new = Segment::create(self.storage.as_ref(), &self.dir, w.next_offset)
             .map_err(|e| write_error(&self.dir, e))?;
         let new = Arc::new(new);
@@ -894,6 +948,8 @@ impl Partition {
             *segs = Arc::new(v);
         }
         let old = std::mem::replace(&mut w.active, new);
+        // Nothing more is written to it. (Failing leaves unused blocks allocated.)
+        let _ = old.release_reservation();
         w.unsealed.push(old);
         w.rolls += 1;
         self.stats.roll_seconds.observe_duration(started.elapsed());
@@ -1057,15 +1113,14 @@ impl Partition {
                 // nothing is left to do: the directory may be on its way out.
                 (w.failed.is_none() && !w.closed).then(|| {
                     (
-                        w.active.file.clone(),
-                        w.active.log_path.clone(),
+                        w.active.clone(),
                         w.next_offset,
                         w.unsealed.clone(),
                         (w.rolls > w.dir_synced_rolls).then_some(w.rolls),
                     )
                 })
             };
-            let Some((file, path, target, unsealed, rolls)) = captured else {
+            let Some((active, target, unsealed, rolls)) = captured else {
                 self.sync.lock().in_flight = false;
                 return;
             };
@@ -1082,9 +1137,10 @@ impl Partition {
                 w.dir_synced_rolls = w.dir_synced_rolls.max(r);
             }
             if target > self.marks().durable_end {
-                if let Err(e) = file.sync_data() {
+                // The appends' bytes, if they wait in the write-behind buffer (`always`).
+                if let Err(e) = active.flush().and_then(|()| active.file.sync_data()) {
                     let mut w = self.writer.lock();
-                    let _ = self.fail(&mut w, &path, e);
+                    let _ = self.fail(&mut w, &active.log_path, e);
                     self.sync.lock().in_flight = false;
                     return;
                 }
@@ -1353,7 +1409,12 @@ impl Partition {
                     .map_err(io)?;
                 (st.len, st.corrupt.clone(), start)
             };
-            let end = corrupt.as_ref().map_or(len, |(p, _)| (*p).min(len));
+            // Not into the write-behind buffer: its entries are above the durable
+            // end, and reading them would write the buffer from this thread.
+            let end = corrupt
+                .as_ref()
+                .map_or(len, |(p, _)| (*p).min(len))
+                .min(seg.written_len());
             while offset < marks.high_watermark {
                 if pos >= end {
                     if let Some((position, error)) = corrupt {
@@ -1924,9 +1985,11 @@ impl Partition {
             if let Some(r) = rolls {
                 w.dir_synced_rolls = w.dir_synced_rolls.max(r);
             }
-            if let Err(e) = active.file.sync_data() {
+            if let Err(e) = active.flush().and_then(|()| active.file.sync_data()) {
                 return Err(self.fail(&mut w, &active.log_path, e));
             }
+            // (Failing leaves unused blocks allocated past the end.)
+            let _ = active.release_reservation();
             let end = w.next_offset;
             drop(w);
             // Everything is fsynced. If an index file cannot be written, the active

@@ -20,6 +20,15 @@ use crate::storage::{Storage, StorageFile};
 struct Inode {
     data: Vec<u8>,
     durable: Vec<u8>,
+    /// Space allocated up to here by `reserve` (past `data`'s end; 0: none).
+    reserved: u64,
+}
+
+impl Inode {
+    /// Where the space allocated to the file ends.
+    fn allocated(&self) -> u64 {
+        (self.data.len() as u64).max(self.reserved)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +84,7 @@ impl SimStorage {
                     Arc::new(Mutex::new(Inode {
                         data: durable.clone(),
                         durable,
+                        reserved: 0,
                     })),
                 );
             }
@@ -124,6 +134,7 @@ impl SimStorage {
             Arc::new(Mutex::new(Inode {
                 data: contents.clone(),
                 durable: contents,
+                reserved: 0,
             })),
         );
         st.names.insert(path.to_path_buf(), ino);
@@ -160,7 +171,8 @@ impl StorageFile for SimFile {
         let mut inode = self.inode.lock();
         let end = pos as usize + buf.len();
         if end > inode.data.len() {
-            let grow = (end - inode.data.len()) as u64;
+            // Space reserved before costs nothing more.
+            let grow = (end as u64).saturating_sub(inode.allocated());
             if let Some(left) = st.space_left {
                 if grow > left {
                     return Err(io::Error::new(
@@ -183,7 +195,8 @@ impl StorageFile for SimFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut st = self.state.lock();
         let mut inode = self.inode.lock();
-        let old = inode.data.len() as u64;
+        // As a truncate does, this also frees the space reserved past the end.
+        let old = inode.allocated();
         if let Some(left) = st.space_left {
             if len > old {
                 if len - old > left {
@@ -195,6 +208,27 @@ impl StorageFile for SimFile {
             }
         }
         inode.data.resize(len as usize, 0);
+        inode.reserved = 0;
+        Ok(())
+    }
+
+    fn reserve(&self, pos: u64, len: u64) -> io::Result<()> {
+        let mut st = self.state.lock();
+        let mut inode = self.inode.lock();
+        let end = pos + len;
+        let grow = end.saturating_sub(inode.allocated());
+        if grow > 0 {
+            if let Some(left) = st.space_left {
+                if grow > left {
+                    return Err(io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        "No space left on device (simulated)",
+                    ));
+                }
+                st.space_left = Some(left - grow);
+            }
+            inode.reserved = end;
+        }
         Ok(())
     }
 

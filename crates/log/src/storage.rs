@@ -25,6 +25,12 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// `fdatasync`: after it returns, the file's contents (and length) survive a crash.
     fn sync_data(&self) -> io::Result<()>;
+    /// Allocates space for `len` bytes at `pos` without changing the file's length
+    /// (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so that writing there later cannot
+    /// fail for lack of space. `ErrorKind::Unsupported` where the file system cannot.
+    fn reserve(&self, _pos: u64, _len: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 
     /// Reads exactly `buf.len()` bytes at `pos` or fails with `UnexpectedEof`.
     fn read_exact_at(&self, mut buf: &mut [u8], mut pos: u64) -> io::Result<()> {
@@ -132,6 +138,14 @@ impl StorageFile for FsFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn reserve(&self, pos: u64, len: u64) -> io::Result<()> {
+        use rustix::io::Errno;
+        match rustix::fs::fallocate(&self.0, rustix::fs::FallocateFlags::KEEP_SIZE, pos, len) {
+            Ok(()) => Ok(()),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => Err(io::ErrorKind::Unsupported.into()),
+            Err(e) => Err(e.into()),
+        }
     }
     fn probably_cached(&self, pos: u64) -> bool {
         // One byte with RWF_NOWAIT: EAGAIN if its page is not in the page cache.

@@ -246,26 +246,52 @@ fn retention_by_age_and_bytes_drops_whole_sealed_segments() {
 #[test]
 fn disk_full_fails_the_append_and_recovers_when_space_returns() {
     let sim = Sim::new();
-    let p = sim.open(config(Durability::Always, 1 << 20));
+    let p = sim.open(config(Durability::Always, 64 << 20));
     for i in 0..10 {
         let a = p.append(vec![record(&format!("ok{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     sim.storage.set_space_left(Some(10));
-    let err = p.append(vec![record("too much")], 0).unwrap_err();
-    assert!(matches!(err, AppendError::DiskFull { .. }), "{err:?}");
-    assert!(err.to_string().contains("disk full"));
-    assert_eq!(p.marks().log_end, 10);
+    // Space reserved earlier (up to a MiB ahead, for the write-behind buffer) takes
+    // small appends until it runs out; then an append fails and nothing is lost.
+    let small = "s".repeat(16 << 10);
+    let mut accepted = 10;
+    let full = |e: AppendError| {
+        assert!(matches!(e, AppendError::DiskFull { .. }), "{e:?}");
+        assert!(e.to_string().contains("disk full"));
+    };
+    let err = loop {
+        match p.append(vec![record(&small)], 0) {
+            Ok(a) => {
+                p.wait_durable_blocking(a.next_offset).unwrap();
+                accepted += 1;
+                assert!(accepted < 100, "appends go on past the reserved space");
+            }
+            Err(e) => break e,
+        }
+    };
+    full(err);
+    assert_eq!(p.marks().log_end, accepted);
+    // An entry too large to be buffered is written at once: it fails as well...
+    full(
+        p.append(vec![record(&"L".repeat(100 << 10))], 0)
+            .unwrap_err(),
+    );
+    // ...and cutting off its partial write frees nothing that a small append could
+    // then take without reserving it again.
+    sim.storage.set_space_left(Some(0));
+    full(p.append(vec![record(&small)], 0).unwrap_err());
+    assert_eq!(p.marks().log_end, accepted);
     sim.storage.set_space_left(None);
     let a = p.append(vec![record("after")], 0).unwrap();
-    assert_eq!(a.base_offset, 10);
+    assert_eq!(a.base_offset, accepted);
     p.wait_durable_blocking(a.next_offset).unwrap();
     drop(p);
     sim.storage.crash();
-    let p = sim.open(config(Durability::Always, 1 << 20));
+    let p = sim.open(config(Durability::Always, 64 << 20));
     let v = values(&p, 0);
-    assert_eq!(v.len(), 11);
-    assert_eq!(v[10], "after");
+    assert_eq!(v.len() as u64, accepted + 1);
+    assert_eq!(v[accepted as usize], "after");
 }
 
 #[test]
@@ -648,6 +674,66 @@ impl Storage for PanickingSync {
     fn exists(&self, path: &std::path::Path) -> bool {
         FsStorage.exists(path)
     }
+}
+
+#[test]
+fn write_behind_entries_stay_invisible_until_durable_and_a_switch_of_policy_shows_them() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let syncer = Syncer::start(1).unwrap();
+    let storage = PanickingSync::default();
+    let hold = storage.hold.clone();
+    let pdir = dir.path().join("p0");
+    let p = open_on(
+        Arc::new(storage),
+        &syncer,
+        pdir.clone(),
+        config(Durability::Always, 1 << 20),
+    );
+    let first = p.append(vec![record("durable")], 5_000).unwrap();
+    p.wait_durable_blocking(first.next_offset).unwrap();
+    let log = pdir.join("00000000000000000000.log");
+    let on_disk = std::fs::metadata(&log).unwrap().len();
+    // While fsyncs are held, appends under `always` wait in memory: not in the file,
+    // not visible to readers.
+    hold.store(true, SeqCst);
+    let second = p.append(vec![record("held 1")], 5_000).unwrap();
+    eventually(8, "the fsync worker never starts its fsync", || {
+        std::fs::metadata(&log).unwrap().len() > on_disk
+    });
+    // (The worker wrote the buffer and waits in its fsync; the next appends buffer.)
+    let on_disk = std::fs::metadata(&log).unwrap().len();
+    let third = p.append(vec![record("held 2")], 5_000).unwrap();
+    let fourth = p.append(vec![record("held 3")], 5_000).unwrap();
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), on_disk);
+    assert_eq!(values(&p, 0), ["durable"]);
+    assert_eq!(p.marks().log_end, fourth.next_offset);
+    // Lookups stop at the high watermark too.
+    assert_eq!(
+        p.offset_for_stream_id(third.ids[0]).unwrap(),
+        second.base_offset
+    );
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), on_disk);
+    // A switch to an interval makes everything written visible at once, so what
+    // was buffered is written first.
+    p.set_config(config(Durability::Interval { ms: 60_000 }, 1 << 20));
+    assert_eq!(values(&p, 0), ["durable", "held 1", "held 2", "held 3"]);
+    assert!(std::fs::metadata(&log).unwrap().len() > on_disk);
+    let fifth = p.append(vec![record("written")], 5_000).unwrap();
+    assert_eq!(values(&p, fifth.base_offset), ["written"]);
+    hold.store(false, SeqCst);
+    eventually(8, "the held appends are never fsynced", || {
+        p.marks().durable_end >= second.next_offset
+    });
+    p.close().unwrap();
+    drop(p);
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let p = open_on(storage, &syncer, pdir, config(Durability::Always, 1 << 20));
+    assert_eq!(
+        values(&p, 0),
+        ["durable", "held 1", "held 2", "held 3", "written"]
+    );
+    syncer.shutdown();
 }
 
 #[test]

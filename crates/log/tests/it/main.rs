@@ -102,6 +102,9 @@ impl brook_log::StorageFile for GatedFile {
     fn set_len(&self, len: u64) -> std::io::Result<()> {
         self.inner.set_len(len)
     }
+    fn reserve(&self, pos: u64, len: u64) -> std::io::Result<()> {
+        self.inner.reserve(pos, len)
+    }
     fn sync_data(&self) -> std::io::Result<()> {
         wait_while(&self.hold);
         assert!(
