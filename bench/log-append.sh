@@ -6,7 +6,8 @@
 #   2. single-writer fsync rate:   dd bs=4k count=1000 oflag=dsync (writes/s)
 # (three runs each, median used)
 # then runs brook-bench-log there with those figures and prints one table with the
-# ratios and a PASS/FAIL line per target:
+# ratios and a PASS/FAIL line per target (the group-commit scenarios run in 3 rounds,
+# 1, 16 threads and 16 tokio tasks one after the other in each; medians):
 #   - batched appends under `interval` reach >= 70% of the dd bandwidth;
 #   - under `always`, 16 concurrent appenders reach >= 10x one appender.
 #

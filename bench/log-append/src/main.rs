@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use brook_model::Durability;
 
 use crate::report::{Baseline, Report};
-use crate::scenario::{Budget, Kind, Runner};
+use crate::scenario::{Budget, Kind, Outcome, Runner};
 
 const USAGE: &str = "\
 usage: brook-bench-log [options]
@@ -32,6 +32,10 @@ usage: brook-bench-log [options]
   --volume-mib N         byte budget per batched scenario (default 1024)
   --batch-kib N          payload per append call in batched scenarios (default 256)
   --appenders N          concurrent appenders in the group-commit scenario (default 16)
+  --rounds N             rounds of the group-commit scenarios (always-1, always-n,
+                         always-tasks), run one after the other in each round so
+                         that every ratio compares runs minutes apart at most; the
+                         table shows medians (default 3; 1 with --quick)
   --interval-ms N        fsync interval of the `interval` scenario (default 1000)
   --only A,B             run only scenarios whose name contains A or B (always-1,
                          always-n, always-tasks, always-batched, interval-batched, never-batched)
@@ -52,6 +56,7 @@ struct Args {
     dir: Option<PathBuf>,
     budget: Budget,
     appenders: usize,
+    rounds: usize,
     interval_ms: u64,
     baseline: Baseline,
     /// Run only the scenarios whose name contains one of these.
@@ -67,6 +72,7 @@ fn parse_args() -> Result<Args> {
             batch_bytes: 256 << 10,
         },
         appenders: 16,
+        rounds: 0,
         interval_ms: 1000,
         baseline: Baseline::default(),
         only: Vec::new(),
@@ -87,6 +93,7 @@ fn parse_args() -> Result<Args> {
             "--volume-mib" => volume_mib = Some(parse::<u64>(&flag, &value()?)?),
             "--batch-kib" => args.budget.batch_bytes = parse::<usize>(&flag, &value()?)? << 10,
             "--appenders" => args.appenders = parse(&flag, &value()?)?,
+            "--rounds" => args.rounds = parse(&flag, &value()?)?,
             "--interval-ms" => args.interval_ms = parse(&flag, &value()?)?,
             "--only" => args.only.extend(value()?.split(',').map(str::to_string)),
             "--dd-mbps" => args.baseline.dd_mb_per_s_runs = parse_list(&flag, &value()?)?,
@@ -102,6 +109,12 @@ fn parse_args() -> Result<Args> {
     if quick {
         args.budget.duration = Duration::from_millis(500);
         args.budget.volume_bytes = 32 << 20;
+    }
+    if args.rounds == 0 {
+        args.rounds = if quick { 1 } else { 3 };
+    }
+    if args.rounds > 100 {
+        bail!("--rounds must be in [1, 100]");
     }
     if let Some(s) = seconds {
         if !(s > 0.0 && s <= 600.0) {
@@ -213,20 +226,43 @@ fn main() -> Result<()> {
             },
         ),
     ];
+    let selected: Vec<(&str, Kind)> = scenarios
+        .into_iter()
+        .filter(|(name, _)| {
+            args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()))
+        })
+        .collect();
+    // The group-commit scenarios run in rounds, each round all of them one after the
+    // other: a ratio compares the runs of one round, close in time, so a change in
+    // the device's speed between rounds shows as spread rather than as a bias.
+    let group_commit = |kind: &Kind| matches!(kind, Kind::Single { .. } | Kind::Tasks { .. });
+    let mut plan: Vec<(usize, &str, Kind, usize)> = Vec::new();
+    for round in 0..args.rounds {
+        for size in RECORD_SIZES {
+            for (name, kind) in selected.iter().filter(|(_, k)| group_commit(k)) {
+                plan.push((round, name, *kind, size));
+            }
+        }
+    }
+    for (name, kind) in selected.iter().filter(|(_, k)| !group_commit(k)) {
+        for size in RECORD_SIZES {
+            plan.push((0, name, *kind, size));
+        }
+    }
     let mut outcomes = Vec::new();
     let mut failure = None;
-    let selected = scenarios.into_iter().filter(|(name, _)| {
-        args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()))
-    });
-    'all: for (name, kind) in selected {
-        for size in RECORD_SIZES {
-            eprintln!("running {name} with {size} B records ...");
-            match runner.run(name, kind, size) {
-                Ok(o) => outcomes.push(o),
-                Err(e) => {
-                    failure = Some(e.context(format!("scenario {name}, {size} B records")));
-                    break 'all;
-                }
+    for (round, name, kind, size) in plan {
+        let of = if group_commit(&kind) {
+            format!(", round {} of {}", round + 1, args.rounds)
+        } else {
+            String::new()
+        };
+        eprintln!("running {name} with {size} B records{of} ...");
+        match runner.run(name, kind, size) {
+            Ok(o) => outcomes.push(Outcome { round, ..o }),
+            Err(e) => {
+                failure = Some(e.context(format!("scenario {name}, {size} B records")));
+                break;
             }
         }
     }

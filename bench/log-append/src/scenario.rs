@@ -44,6 +44,8 @@ pub struct Budget {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub kind: Kind,
+    /// Which round of the group-commit scenarios this run belongs to (0 otherwise).
+    pub round: usize,
     pub record_bytes: usize,
     pub records: u64,
     /// Record values only (what a client sent).
@@ -382,6 +384,7 @@ fn outcome(
     let records = stats.records.load(Ordering::Relaxed);
     Outcome {
         kind,
+        round: 0,
         record_bytes,
         records,
         payload_bytes: records * record_bytes as u64,
