@@ -494,6 +494,7 @@ pub fn split_entries(chunk: &Bytes) -> (Vec<Entry>, usize, Option<CorruptEntry>)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sim::SimStorage;
