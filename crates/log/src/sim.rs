@@ -45,6 +45,22 @@ struct State {
     syncs: u64,
 }
 
+impl State {
+    /// Takes `bytes` of space for a file, or fails as a full disk does.
+    fn take_space(&mut self, bytes: u64) -> io::Result<()> {
+        if let Some(left) = self.space_left {
+            if bytes > left {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "No space left on device (simulated)",
+                ));
+            }
+            self.space_left = Some(left - bytes);
+        }
+        Ok(())
+    }
+}
+
 /// See the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct SimStorage {
@@ -172,16 +188,7 @@ impl StorageFile for SimFile {
         let end = pos as usize + buf.len();
         if end > inode.data.len() {
             // Space reserved before costs nothing more.
-            let grow = (end as u64).saturating_sub(inode.allocated());
-            if let Some(left) = st.space_left {
-                if grow > left {
-                    return Err(io::Error::new(
-                        io::ErrorKind::StorageFull,
-                        "No space left on device (simulated)",
-                    ));
-                }
-                st.space_left = Some(left - grow);
-            }
+            st.take_space((end as u64).saturating_sub(inode.allocated()))?;
             inode.data.resize(end, 0);
         }
         inode.data[pos as usize..end].copy_from_slice(buf);
@@ -197,15 +204,10 @@ impl StorageFile for SimFile {
         let mut inode = self.inode.lock();
         // As a truncate does, this also frees the space reserved past the end.
         let old = inode.allocated();
-        if let Some(left) = st.space_left {
-            if len > old {
-                if len - old > left {
-                    return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left"));
-                }
-                st.space_left = Some(left - (len - old));
-            } else {
-                st.space_left = Some(left + (old - len));
-            }
+        if len > old {
+            st.take_space(len - old)?;
+        } else if let Some(left) = st.space_left {
+            st.space_left = Some(left + (old - len));
         }
         inode.data.resize(len as usize, 0);
         inode.reserved = 0;
@@ -218,15 +220,7 @@ impl StorageFile for SimFile {
         let end = pos + len;
         let grow = end.saturating_sub(inode.allocated());
         if grow > 0 {
-            if let Some(left) = st.space_left {
-                if grow > left {
-                    return Err(io::Error::new(
-                        io::ErrorKind::StorageFull,
-                        "No space left on device (simulated)",
-                    ));
-                }
-                st.space_left = Some(left - grow);
-            }
+            st.take_space(grow)?;
             inode.reserved = end;
         }
         Ok(())
