@@ -7,9 +7,12 @@
 # (three runs each, median used)
 # then runs brook-bench-log there with those figures and prints one table with the
 # ratios and a PASS/FAIL line per target (the group-commit scenarios run in 3 rounds,
-# 1, 16 threads and 16 tokio tasks one after the other in each; medians):
-#   - batched appends under `interval` reach >= 70% of the dd bandwidth;
-#   - under `always`, 16 concurrent appenders reach >= 10x one appender.
+# 1 with --quick: 1 thread, 16 threads and 16 tokio tasks one after the other in
+# each; medians):
+#   - batched appends under `interval` reach >= 70% of the dd bandwidth (also with
+#     Kafka batches);
+#   - under `always`, 16 concurrent appender threads reach >= 10x one appender
+#     thread (and, as an extra check, 16 tokio tasks).
 #
 # Usage: bench/log-append.sh [--quick] [--dir DIR] [other brook-bench-log flags]
 #   --quick   smoke run (~10 s plus the build): small dd runs, 0.5 s per scenario.

@@ -34,8 +34,9 @@ usage: brook-bench-log [options]
   --appenders N          concurrent appenders in the group-commit scenario (default 16)
   --rounds N             rounds of the group-commit scenarios (always-1, always-n,
                          always-tasks), run one after the other in each round so
-                         that every ratio compares runs minutes apart at most; the
-                         table shows medians (default 3; 1 with --quick)
+                         that every ratio compares runs of one round; the table
+                         shows the median round (odd, so the median is one round's;
+                         default 3, 1 with --quick)
   --interval-ms N        fsync interval of the `interval` scenario (default 1000)
   --only A,B             run only scenarios whose name contains A or B (always-1,
                          always-n, always-tasks, always-batched, interval-batched, never-batched)
@@ -93,7 +94,12 @@ fn parse_args() -> Result<Args> {
             "--volume-mib" => volume_mib = Some(parse::<u64>(&flag, &value()?)?),
             "--batch-kib" => args.budget.batch_bytes = parse::<usize>(&flag, &value()?)? << 10,
             "--appenders" => args.appenders = parse(&flag, &value()?)?,
-            "--rounds" => args.rounds = parse(&flag, &value()?)?,
+            "--rounds" => {
+                args.rounds = parse(&flag, &value()?)?;
+                if args.rounds == 0 {
+                    bail!("--rounds must be odd, in [1, 99]");
+                }
+            }
             "--interval-ms" => args.interval_ms = parse(&flag, &value()?)?,
             "--only" => args.only.extend(value()?.split(',').map(str::to_string)),
             "--dd-mbps" => args.baseline.dd_mb_per_s_runs = parse_list(&flag, &value()?)?,
@@ -112,9 +118,8 @@ fn parse_args() -> Result<Args> {
     }
     if args.rounds == 0 {
         args.rounds = if quick { 1 } else { 3 };
-    }
-    if args.rounds > 100 {
-        bail!("--rounds must be in [1, 100]");
+    } else if args.rounds > 99 || args.rounds.is_multiple_of(2) {
+        bail!("--rounds must be odd, in [1, 99]");
     }
     if let Some(s) = seconds {
         if !(s > 0.0 && s <= 600.0) {
@@ -125,8 +130,8 @@ fn parse_args() -> Result<Args> {
     if let Some(v) = volume_mib {
         args.budget.volume_bytes = v << 20;
     }
-    if args.appenders == 0 || args.appenders > 1024 {
-        bail!("--appenders must be in [1, 1024]");
+    if args.appenders < 2 || args.appenders > 1024 {
+        bail!("--appenders must be in [2, 1024] (one appender is the baseline)");
     }
     let batch_max = brook_model::BATCH_BYTES_MAX / 2;
     if args.budget.batch_bytes == 0 || args.budget.batch_bytes > batch_max {
