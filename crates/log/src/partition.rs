@@ -873,10 +873,11 @@ impl Partition {
     /// write-behind buffer, once the file has room reserved for them: the fsync
     /// worker writes all the appends an fsync covers with one system call, off the
     /// appending thread (an append waits for that fsync anyway, and readers of
-    /// entries stop where the file's bytes end). Otherwise (other policies, large entries, or where space
-    /// cannot be reserved) they are written to the file now, after what is buffered.
-    /// On an error nothing of the entry is written or buffered (a full disk: the
-    /// append fails, later ones succeed once there is room).
+    /// entries stop where the file's bytes end). Otherwise (other policies, large
+    /// entries, or where space cannot be reserved) they are written to the file
+    /// now, after what is buffered. On an error nothing of the entry is written or
+    /// buffered (a full disk: the append fails, later ones succeed once there is
+    /// room).
     fn write_entry(
         &self,
         w: &mut Writer,
@@ -928,9 +929,8 @@ impl Partition {
     /// Starts a new active segment; the old one joins `Writer::unsealed` for
     /// `run_sync` to seal. Called with the writer locked, on the appending thread: it
     /// writes the old segment's write-behind bytes and creates a file, nothing more
-    /// (no fsync), so appends to the partition, and
-    /// the runtime worker the append runs on, wait microseconds, not the milliseconds
-    /// to seconds an fsync can take.
+    /// (no fsync), so appends to the partition, and the runtime worker the append
+    /// runs on, wait microseconds, not the milliseconds to seconds an fsync can take.
     fn roll(&self, w: &mut Writer) -> Result<(), AppendError> {
         let started = Instant::now();
         // Once rolled, a segment's file is fsynced, not its write-behind buffer.

@@ -346,11 +346,11 @@ impl Segment {
         Ok(Bytes::from(self.file.read_vec_at(len, pos)?))
     }
 
-    /// Makes sure the file has room for the bytes from `pos` up to `end`, so that writing them
-    /// later (from the write-behind buffer) cannot fail for lack of space: reserves
-    /// [`RESERVE_CHUNK_BYTES`] ahead, or just up to `end` when that much is not
-    /// free. `Ok(false)`: the file system cannot reserve space; write through instead.
-    /// An error (a full disk) leaves nothing changed.
+    /// Makes sure the file has room for the bytes from `pos` up to `end`, so that
+    /// writing them later (from the write-behind buffer) cannot fail for lack of
+    /// space: reserves [`RESERVE_CHUNK_BYTES`] ahead, or just up to `end` when that
+    /// much is not free. `Ok(false)`: the file system cannot reserve space; write
+    /// through instead. An error (a full disk) leaves nothing changed.
     pub fn reserve(&self, pos: u64, end: u64) -> io::Result<bool> {
         let mut reserved = self.reserved_end.lock();
         if end <= *reserved {
