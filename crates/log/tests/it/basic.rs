@@ -277,8 +277,10 @@ fn disk_full_fails_the_append_and_recovers_when_space_returns() {
         p.append(vec![record(&"L".repeat(100 << 10))], 0)
             .unwrap_err(),
     );
-    // ...and cutting off its partial write frees nothing that a small append could
-    // then take without reserving it again.
+    // ...and with no space left a small append fails too. (That cutting off the
+    // partial write drops the reservation, so the next append reserves again, is
+    // checked in `segment::tests`: here the leftover reservation is too small to
+    // tell.)
     sim.storage.set_space_left(Some(0));
     full(p.append(vec![record(&small)], 0).unwrap_err());
     assert_eq!(p.marks().log_end, accepted);
