@@ -52,6 +52,9 @@ pub async fn serve<F>(
         stopping: Arc::clone(&server.stopping),
         auto_create_topics: server.auto_create_topics,
         topic_ids: Default::default(),
+        read_ahead: Arc::new(crate::read_ahead::ReadAhead::new(Arc::clone(
+            &server.read_ahead_budget,
+        ))),
     };
     tracing::debug!(%peer, "kafka connection accepted");
     tokio::pin!(shutdown);

@@ -11,6 +11,8 @@
 //! - [`configs`]: Kafka config names ↔ Brook topic settings and broker configs.
 //! - [`gather`]: Fetch responses whose record batches are written without being
 //!   copied (spliced in after the encoder ran).
+//! - [`read_ahead`]: a connection's read of the next chunk of a partition its
+//!   consumer is catching up on, while the last response is sent and parsed.
 //!
 //! Every message type comes from the `kafka-protocol` crate (generated from Kafka's
 //! own schemas); nothing here hand-encodes a Kafka message. Record batches are
@@ -30,6 +32,7 @@ pub mod error;
 pub mod gather;
 pub mod idempotence;
 pub mod names;
+pub mod read_ahead;
 
 /// Largest request frame accepted (the 4-byte size prefix's value). A larger or
 /// negative size closes the connection, as Kafka's `socket.request.max.bytes` does.
@@ -51,6 +54,8 @@ pub struct KafkaServer {
     request_seconds: Vec<brook_model::metrics::Histogram>,
     stopping: Arc<api::Stopping>,
     auto_create_topics: bool,
+    /// What all connections' Fetch read-aheads hold.
+    read_ahead_budget: Arc<read_ahead::Budget>,
 }
 
 impl KafkaServer {
@@ -72,6 +77,7 @@ impl KafkaServer {
                 .collect(),
             stopping: Arc::default(),
             auto_create_topics,
+            read_ahead_budget: Arc::default(),
         })
     }
 

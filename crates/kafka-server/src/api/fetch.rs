@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::{decode, encode_spliced, Api, Ctx, HandlerFuture};
 use crate::gather::Splices;
+use crate::read_ahead::ReadAhead;
 
 pub const API: Api = Api {
     key: ApiKey::Fetch,
@@ -91,12 +92,31 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             names.push((t.topic, t.topic_id));
         }
 
-        let collected = long_poll(&wanted, min_bytes, max_bytes, deadline, &ctx.stopping).await;
+        let collected = long_poll(
+            &ctx.read_ahead,
+            &wanted,
+            min_bytes,
+            max_bytes,
+            deadline,
+            &ctx.stopping,
+        )
+        .await;
         let Collected {
             partitions,
             splices,
+            next_offsets,
             ..
         } = collected;
+        // Read ahead the first partition the consumer is still catching up on.
+        let behind = wanted.iter().zip(&next_offsets).find_map(|(w, next)| {
+            let p = w.partition.as_ref().ok()?;
+            let next = (*next)?;
+            (next < p.marks().high_watermark).then_some((p, next, w.max_bytes.min(max_bytes)))
+        });
+        match behind {
+            Some((p, next, limit)) => ctx.read_ahead.start(p, next, limit.max(1)),
+            None => ctx.read_ahead.clear(),
+        }
         let mut topics: Vec<FetchableTopicResponse> = names
             .into_iter()
             .map(|(name, id)| {
@@ -121,6 +141,7 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
 /// error, `deadline`, or the server stops; in between, sleeps until some
 /// partition's high watermark moves past what the last collection saw.
 async fn long_poll(
+    read_ahead: &ReadAhead,
     wanted: &[Wanted],
     min_bytes: usize,
     max_bytes: usize,
@@ -131,7 +152,7 @@ async fn long_poll(
     tokio::pin!(stopped);
     let mut stop = false;
     loop {
-        let collected = collect(wanted, max_bytes).await;
+        let collected = collect(read_ahead, wanted, max_bytes).await;
         if collected.bytes >= min_bytes || collected.errors || stop || Instant::now() >= deadline {
             return collected;
         }
@@ -169,15 +190,19 @@ struct Collected {
     bytes: usize,
     /// Whether a partition has an error (which ends the long poll).
     errors: bool,
+    /// Per wanted partition, the offset after its last batch in the response, if it
+    /// has any: where the consumer fetches next.
+    next_offsets: Vec<Option<u64>>,
 }
 
-/// Reads every wanted partition.
-async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
+/// Reads every wanted partition, taking what `read_ahead` read where it fits.
+async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) -> Collected {
     let mut splices = Splices::default();
     let mut total = 0usize;
     let mut errors = false;
     let mut out = Vec::with_capacity(wanted.len());
-    for w in wanted {
+    let mut next_offsets = vec![None; wanted.len()];
+    for (w, next_offset) in wanted.iter().zip(&mut next_offsets) {
         let data = PartitionData::default()
             .with_partition_index(w.index)
             .with_preferred_read_replica(BrokerId(-1));
@@ -193,7 +218,10 @@ async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
-            Ok(offset) => read(p, offset, limit.max(1)).await,
+            Ok(offset) => match read_ahead.take(p, offset).await {
+                Some(entries) => Ok(entries),
+                None => read(p, offset, limit.max(1)).await,
+            },
         };
         // After the read (which may have waited for the device): never behind it.
         let marks = p.marks();
@@ -226,6 +254,7 @@ async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
                     }
                     len += batch.len();
                     batches.push(batch);
+                    *next_offset = Some(entry.meta.next_offset());
                 }
                 // The batches are written as read, not copied (see `crate::gather`).
                 let records = splices.records(batches);
@@ -239,6 +268,7 @@ async fn collect(wanted: &[Wanted], max_bytes: usize) -> Collected {
         splices,
         bytes: total,
         errors,
+        next_offsets,
     }
 }
 
@@ -329,13 +359,89 @@ mod tests {
         data.records.as_ref().map_or(0, |r| r.len())
     }
 
+    /// A Fetch (v12, by name) of partition 0 of `t` from `offset`.
+    fn fetch_t(offset: i64, partition_max_bytes: i32) -> FetchRequest {
+        use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(crate::api::testing::s("t")))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(partition_max_bytes)])])
+    }
+
+    /// Partition 0's error code and the offsets of its records.
+    fn fetched(r: &FetchResponse) -> (i16, Vec<i64>) {
+        let data = &r.responses[0].partitions[0];
+        let mut records = data.records.clone().unwrap_or_default();
+        let offsets = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records)
+            .unwrap()
+            .iter()
+            .flat_map(|set| set.records.iter().map(|r| r.offset))
+            .collect();
+        (data.error_code, offsets)
+    }
+
+    #[tokio::test]
+    async fn a_consumer_catching_up_is_read_ahead_and_gets_what_a_read_would_give() {
+        use crate::api::testing::{call, ctx, topic_with_records};
+        let (ctx, _dir) = ctx();
+        let topic = topic_with_records(&ctx, "t", 1, &[1; 12]).await;
+        let p = topic.partition(0).unwrap().clone();
+        let batch = p.read(0, 1).unwrap()[0].kafka_batch().len() as i32;
+        let two = 2 * batch + 1;
+        let fetch = |offset| {
+            let ctx = &ctx;
+            async move {
+                let r: FetchResponse = call(ctx, ApiKey::Fetch, 12, &fetch_t(offset, two)).await;
+                fetched(&r)
+            }
+        };
+
+        // Each Fetch that leaves records behind starts a read-ahead from where it
+        // ended; the next Fetch from there is served from it.
+        assert_eq!(fetch(0).await, (0, vec![0, 1]));
+        assert_eq!(ctx.read_ahead.pending(), Some(2));
+        assert_eq!(fetch(2).await, (0, vec![2, 3]));
+        assert_eq!(ctx.read_ahead.pending(), Some(4));
+
+        // Records deleted (XDEL) after the read-ahead read them are still left out.
+        p.delete_records(&[5]).unwrap();
+        assert_eq!(fetch(4).await, (0, vec![4]));
+        assert_eq!(ctx.read_ahead.pending(), Some(6));
+
+        // A log start moved past the read-ahead's offset: out of range, as a read says.
+        p.trim_to(8).unwrap();
+        let (code, offsets) = fetch(6).await;
+        assert_eq!(code, ResponseError::OffsetOutOfRange.code());
+        assert!(offsets.is_empty());
+        assert_eq!(ctx.read_ahead.pending(), None);
+
+        // A Fetch from elsewhere reads, and replaces the read-ahead.
+        assert_eq!(fetch(8).await, (0, vec![8, 9]));
+        assert_eq!(ctx.read_ahead.pending(), Some(10));
+        assert_eq!(fetch(9).await, (0, vec![9, 10]));
+        assert_eq!(ctx.read_ahead.pending(), Some(11));
+        // At the end of the log nothing is read ahead.
+        assert_eq!(fetch(11).await, (0, vec![11]));
+        assert_eq!(ctx.read_ahead.pending(), None);
+    }
+
     #[tokio::test]
     async fn data_not_in_the_page_cache_is_read_on_a_blocking_thread() {
         let (broker, topic, dir) = topic(1).await;
         for _ in 0..20 {
             append(&broker, &topic, 0, 50_000).await;
         }
-        let hot = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
+        let hot = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 0, 1 << 20)],
+            1 << 20,
+        )
+        .await;
         let p = topic.partition(0).unwrap();
         assert!(p.read_probably_cached(0));
         // Drop the (fsynced, clean) pages from the page cache.
@@ -345,7 +451,12 @@ mod tests {
             rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
         }
         assert!(!p.read_probably_cached(0));
-        let cold = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
+        let cold = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 0, 1 << 20)],
+            1 << 20,
+        )
+        .await;
         assert!(!cold.errors);
         assert!(hot.bytes > 20 * 50_000);
         assert_eq!(cold.bytes, hot.bytes);
@@ -370,7 +481,12 @@ mod tests {
                 append(&broker, &topic, p, 1000).await;
             }
         }
-        let c = collect(&[wanted(&topic, 0, 0, 1 << 20)], 1 << 20).await;
+        let c = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 0, 1 << 20)],
+            1 << 20,
+        )
+        .await;
         let (all, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert!(!errors);
         let batch = bytes / 3;
@@ -378,31 +494,51 @@ mod tests {
         assert_eq!(all[0].high_watermark, 3);
 
         // Per partition: two batches fit, not three.
-        let bytes = collect(&[wanted(&topic, 0, 0, 2 * batch + 10)], 1 << 20)
-            .await
-            .bytes;
+        let bytes = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 0, 2 * batch + 10)],
+            1 << 20,
+        )
+        .await
+        .bytes;
         assert_eq!(bytes, 2 * batch);
         // A limit below one batch still returns the first batch of the response...
         let two = [wanted(&topic, 0, 0, 10), wanted(&topic, 1, 0, 10)];
-        let c = collect(&two, 1 << 20).await;
+        let c = collect(&ReadAhead::default(), &two, 1 << 20).await;
         let (data, bytes) = (c.partitions, c.bytes);
         assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
         assert_eq!(bytes, batch);
         // ... and the total limit leaves later partitions empty.
         let two = [wanted(&topic, 0, 0, 1 << 20), wanted(&topic, 1, 0, 1 << 20)];
-        let data = collect(&two, batch + 10).await.partitions;
-        assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
-        // Fetching from inside the log returns the batch holding that offset on.
-        let data = collect(&[wanted(&topic, 0, 2, 1 << 20)], 1 << 20)
+        let data = collect(&ReadAhead::default(), &two, batch + 10)
             .await
             .partitions;
+        assert_eq!((records_len(&data[0]), records_len(&data[1])), (batch, 0));
+        // Fetching from inside the log returns the batch holding that offset on.
+        let data = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 2, 1 << 20)],
+            1 << 20,
+        )
+        .await
+        .partitions;
         assert_eq!(records_len(&data[0]), batch);
         // At the high watermark: empty, no error; past it: OFFSET_OUT_OF_RANGE.
-        let c = collect(&[wanted(&topic, 0, 3, 1 << 20)], 1 << 20).await;
+        let c = collect(
+            &ReadAhead::default(),
+            &[wanted(&topic, 0, 3, 1 << 20)],
+            1 << 20,
+        )
+        .await;
         let (data, bytes, errors) = (c.partitions, c.bytes, c.errors);
         assert_eq!((bytes, errors, data[0].error_code), (0, false, 0));
         for offset in [4, -1] {
-            let c = collect(&[wanted(&topic, 0, offset, 1 << 20)], 1 << 20).await;
+            let c = collect(
+                &ReadAhead::default(),
+                &[wanted(&topic, 0, offset, 1 << 20)],
+                1 << 20,
+            )
+            .await;
             let (data, errors) = (c.partitions, c.errors);
             assert!(errors);
             assert_eq!(data[0].error_code, ResponseError::OffsetOutOfRange.code());
@@ -417,6 +553,7 @@ mod tests {
         // Nothing new past offset 1: waits the whole max wait.
         let started = Instant::now();
         let data = long_poll(
+            &ReadAhead::default(),
             &[wanted(&topic, 0, 1, 1 << 20)],
             1,
             1 << 20,
@@ -433,7 +570,9 @@ mod tests {
         let started = Instant::now();
         let stopping = super::super::Stopping::default();
         let from_start = [wanted(&topic, 0, 0, 1 << 20)];
+        let read_ahead = ReadAhead::default();
         let poll = long_poll(
+            &read_ahead,
             &from_start,
             10_000,
             1 << 20,
@@ -461,7 +600,9 @@ mod tests {
         let stopping = super::super::Stopping::default();
         let started = Instant::now();
         let past_end = [wanted(&topic, 0, 1, 1 << 20)];
+        let read_ahead = ReadAhead::default();
         let poll = long_poll(
+            &read_ahead,
             &past_end,
             1,
             1 << 20,

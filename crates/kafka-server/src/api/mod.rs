@@ -67,6 +67,8 @@ pub struct Ctx {
     pub auto_create_topics: bool,
     /// This connection's topic-ID lookups.
     pub topic_ids: Arc<topics::TopicIds>,
+    /// This connection's Fetch read-ahead.
+    pub read_ahead: Arc<crate::read_ahead::ReadAhead>,
 }
 
 /// The server's stop signal, which waiting requests watch.

@@ -387,6 +387,7 @@ mod tests {
             stopping: Arc::default(),
             auto_create_topics: true,
             topic_ids: Default::default(),
+            read_ahead: Default::default(),
         };
         (ctx, topic, dir)
     }

@@ -31,6 +31,7 @@ pub fn ctx_with(f: impl FnOnce(&mut BrokerConfig)) -> (Ctx, tempfile::TempDir) {
         stopping: Default::default(),
         auto_create_topics: true,
         topic_ids: Default::default(),
+        read_ahead: Default::default(),
     };
     (ctx, dir)
 }
