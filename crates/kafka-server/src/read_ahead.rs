@@ -5,94 +5,145 @@
 //! read of a response's batches (copy out of the page cache, CRC check) and the
 //! client's parsing of the previous one never overlap, and on a 2-core machine one
 //! core idles through each. So after a Fetch that returned data from a partition
-//! with more behind it, the connection starts reading the partition's next chunk
-//! (from the offset the client will ask for next, with the same byte limit) on a
-//! blocking thread while the response is sent and parsed; the next Fetch from that
-//! offset takes the result instead of reading.
+//! with more behind it, the connection starts reading that partition's next chunk
+//! (from the offset the client will ask for next, with the same byte limit) while
+//! the response is sent and parsed: as a task on the runtime when the data is in
+//! the page cache (it runs as soon as the connection waits for the next request,
+//! or at once on an idle worker that steals it), on a blocking thread when not.
+//! The next Fetch from that offset takes the result instead of reading. (Only the
+//! first such partition of a Fetch is read ahead.)
 //!
-//! What a read-ahead returns is what a read at that moment would have returned:
-//! entries up to the high watermark, all durable. When it is used, the Fetch
-//! handler drops XDEL'd records from it as from any read, and this module refuses
-//! it if the log start has moved past its offset since (the Fetch then reads, and
-//! answers OFFSET_OUT_OF_RANGE as usual), if it failed or came back empty, or if it
-//! was for another partition or offset.
+//! A read-ahead is used only where it gives what a read now would: the Fetch
+//! handler drops XDEL'd records from it as from any read, and [`ReadAhead::take`]
+//! refuses it (the Fetch then reads as usual, and so answers OFFSET_OUT_OF_RANGE
+//! or the read's error) when it was for another partition or offset, failed or
+//! came back empty, when the log start has moved past its offset, when the Fetch's
+//! byte limit is larger than the one it read with, or when it reached the high
+//! watermark and that has moved since (in the last two cases a read now would return
+//! more, and a long poll with `min_bytes` would otherwise wait for data that is
+//! already there).
 //!
-//! Limits: one read-ahead per connection, of at most the byte limit the last Fetch
-//! had for that partition; all connections together hold at most
-//! [`READ_AHEAD_BYTES_MAX`] (past it, Fetches simply read in turn).
+//! Limits: a connection has at most one read-ahead running or held (a new one is
+//! not started while the last one still runs: a read cannot be called off); all connections together hold at most [`READ_AHEADS_MAX`] of them and
+//! [`READ_AHEAD_BYTES_MAX`] bytes, each counted as the larger of its byte limit and
+//! what it read. Past either, Fetches simply read in turn.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use brook_broker::{Entry, Partition, ReadError};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
-/// Most bytes the read-aheads of all connections may hold (counted by their byte
-/// limits) at once.
+/// Most bytes the read-aheads of all connections may hold at once.
 pub const READ_AHEAD_BYTES_MAX: usize = 128 * 1024 * 1024;
+/// Most read-aheads (running or held) of all connections at once.
+pub const READ_AHEADS_MAX: usize = 64;
 
-/// The byte budget all connections' read-aheads share.
+/// What all connections' read-aheads share: the byte and count limits, and a count
+/// of the read-aheads Fetches used.
 #[derive(Debug, Default)]
 pub struct Budget {
-    held: AtomicUsize,
+    bytes: AtomicUsize,
+    count: AtomicUsize,
+    used: AtomicU64,
 }
 
 impl Budget {
     /// Bytes currently held.
-    pub fn held(&self) -> usize {
-        self.held.load(Ordering::Acquire)
+    pub fn held_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Read-aheads currently running or held.
+    pub fn held_count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Read-aheads a Fetch used instead of reading, since start.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
     }
 
     fn take(self: &Arc<Self>, bytes: usize) -> Option<Held> {
-        let mut current = self.held.load(Ordering::Acquire);
-        loop {
-            let next = current
-                .checked_add(bytes)
-                .filter(|&n| n <= READ_AHEAD_BYTES_MAX)?;
-            match self.held.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    return Some(Held {
-                        budget: Arc::clone(self),
-                        bytes,
-                    })
-                }
-                Err(now) => current = now,
-            }
+        if !add_within(&self.count, 1, READ_AHEADS_MAX) {
+            return None;
         }
+        // From here on, dropping `held` gives back what was taken.
+        let mut held = Held {
+            budget: Arc::clone(self),
+            bytes: 0,
+        };
+        held.grow_to(bytes).then_some(held)
     }
 }
 
-/// Bytes taken from the [`Budget`], given back when dropped: with the read's
-/// result, so a read-ahead nobody waits for any more still counts until it ends.
+/// Adds `n` to `counter` unless that would take it past `max`.
+fn add_within(counter: &AtomicUsize, n: usize, max: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+            current.checked_add(n).filter(|&next| next <= max)
+        })
+        .is_ok()
+}
+
+/// One read-ahead's share of the [`Budget`], given back when dropped: with the
+/// read's result, so a read-ahead nobody waits for any more still counts until it
+/// ends.
 #[derive(Debug)]
 struct Held {
     budget: Arc<Budget>,
     bytes: usize,
 }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.budget.held.fetch_sub(self.bytes, Ordering::AcqRel);
+impl Held {
+    /// Makes this share at least `bytes`; false if the budget has not that much.
+    fn grow_to(&mut self, bytes: usize) -> bool {
+        let extra = bytes.saturating_sub(self.bytes);
+        if !add_within(&self.budget.bytes, extra, READ_AHEAD_BYTES_MAX) {
+            return false;
+        }
+        self.bytes += extra;
+        true
     }
 }
 
-type Read = (Held, Result<Vec<Entry>, ReadError>);
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.budget.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a read-ahead's blocking task returns.
+#[derive(Debug)]
+struct Read {
+    _held: Held,
+    /// The byte limit it read with.
+    max_bytes: usize,
+    /// The high watermark before the read started.
+    high_watermark: u64,
+    entries: Result<Vec<Entry>, ReadError>,
+}
 
 #[derive(Debug)]
 struct Pending {
     partition: Arc<Partition>,
     offset: u64,
-    task: JoinHandle<Read>,
+    task: JoinHandle<Option<Read>>,
+}
+
+/// Empties `slot` unless it holds a read-ahead still running; whether it is empty.
+fn retire(slot: &mut Option<Pending>) -> bool {
+    if slot.as_ref().is_some_and(|p| !p.task.is_finished()) {
+        return false;
+    }
+    *slot = None;
+    true
 }
 
 /// One connection's read-ahead (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReadAhead {
     budget: Arc<Budget>,
     slot: Mutex<Option<Pending>>,
@@ -107,17 +158,40 @@ impl ReadAhead {
         }
     }
 
-    /// Starts reading `partition` from `offset`, about `max_bytes`, on a blocking
-    /// thread, in place of a read-ahead not used. Does nothing beyond dropping that
-    /// one if the budget is spent. Must be called on a Tokio runtime.
+    /// Starts reading `partition` from `offset`, about `max_bytes` (see the module
+    /// docs for where), in place of a read-ahead not used. Starts nothing if that one is still
+    /// running (it stays) or the budget is spent. Must be called on a Tokio runtime.
     pub fn start(&self, partition: &Arc<Partition>, offset: u64, max_bytes: usize) {
         let mut slot = self.slot.lock();
-        *slot = None;
-        let Some(held) = self.budget.take(max_bytes) else {
+        if !retire(&mut slot) {
+            return;
+        }
+        let Some(mut held) = self.budget.take(max_bytes) else {
             return;
         };
         let p = Arc::clone(partition);
-        let task = tokio::task::spawn_blocking(move || (held, p.read(offset, max_bytes)));
+        let read = move || {
+            let high_watermark = p.marks().high_watermark;
+            let entries = p.read(offset, max_bytes);
+            // The first entry is returned whatever its size: count what was read.
+            let read: usize = entries
+                .as_ref()
+                .map_or(0, |e| e.iter().map(|e| e.bytes.len()).sum());
+            held.grow_to(read).then_some(Read {
+                _held: held,
+                max_bytes,
+                high_watermark,
+                entries,
+            })
+        };
+        // As a Fetch reads: in the page cache, on the runtime (a task that runs once
+        // this connection waits for its next request, or at once on an idle worker
+        // that steals it); from the device, on a blocking thread.
+        let task = if partition.read_probably_cached(offset) {
+            tokio::spawn(async move { read() })
+        } else {
+            tokio::task::spawn_blocking(read)
+        };
         *slot = Some(Pending {
             partition: Arc::clone(partition),
             offset,
@@ -125,20 +199,27 @@ impl ReadAhead {
         });
     }
 
-    /// The offset the read-ahead reads from, if one is held.
+    /// Drops the read-ahead, if any, once it has finished (one still running stays,
+    /// so that this connection never has two).
+    pub fn clear(&self) {
+        retire(&mut self.slot.lock());
+    }
+
+    /// The offset the read-ahead reads from, if one is running or held.
     pub fn pending(&self) -> Option<u64> {
         self.slot.lock().as_ref().map(|p| p.offset)
     }
 
-    /// Drops the read-ahead, if any.
-    pub fn clear(&self) {
-        *self.slot.lock() = None;
-    }
-
     /// The entries read ahead for `partition` from `offset`, once read, if a
-    /// read-ahead for exactly that was started and is still good (see the module
-    /// docs); `None` means: read as usual. A read-ahead for something else stays.
-    pub async fn take(&self, partition: &Arc<Partition>, offset: u64) -> Option<Vec<Entry>> {
+    /// read-ahead for exactly that was started and a Fetch with a byte limit of
+    /// `max_bytes` may take them (see the module docs); `None` means: read as usual.
+    /// A read-ahead for something else stays.
+    pub async fn take(
+        &self,
+        partition: &Arc<Partition>,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Option<Vec<Entry>> {
         let pending = {
             let mut slot = self.slot.lock();
             match slot.as_ref() {
@@ -148,9 +229,49 @@ impl ReadAhead {
                 _ => return None,
             }
         };
-        let (_held, read) = pending.task.await.ok()?;
-        let entries = read.ok().filter(|e| !e.is_empty())?;
-        (partition.marks().log_start <= offset).then_some(entries)
+        let read = pending.task.await.ok()??;
+        let entries = read.entries.ok().filter(|e| !e.is_empty())?;
+        let marks = partition.marks();
+        if marks.log_start > offset {
+            return None;
+        }
+        let end = entries.last().map_or(offset, |e| e.meta.next_offset());
+        let reached_watermark = end >= read.high_watermark;
+        if max_bytes > read.max_bytes
+            || (reached_watermark && marks.high_watermark != read.high_watermark)
+        {
+            return None;
+        }
+        self.budget.used.fetch_add(1, Ordering::Relaxed);
+        Some(entries)
+    }
+
+    /// Waits until the read-ahead, if any, has finished reading.
+    #[cfg(test)]
+    pub async fn settled(&self) {
+        loop {
+            let running = self
+                .slot
+                .lock()
+                .as_ref()
+                .is_some_and(|p| !p.task.is_finished());
+            if !running {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The budget this read-ahead draws on.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+/// A read-ahead with a budget of its own (tests, and contexts outside a server).
+impl Default for ReadAhead {
+    fn default() -> Self {
+        ReadAhead::new(Arc::default())
     }
 }
 
@@ -160,16 +281,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_is_shared_bounded_and_given_back() {
+    fn the_budget_bounds_bytes_and_count_and_is_given_back() {
         let budget = Arc::new(Budget::default());
-        let a = budget.take(READ_AHEAD_BYTES_MAX - 10).unwrap();
+        let mut a = budget.take(READ_AHEAD_BYTES_MAX - 10).unwrap();
         assert!(budget.take(11).is_none());
-        let b = budget.take(10).unwrap();
-        assert_eq!(budget.held(), READ_AHEAD_BYTES_MAX);
+        // A refused take gives back the count it took.
+        assert_eq!(budget.held_count(), 1);
+        let mut b = budget.take(10).unwrap();
+        assert_eq!(budget.held_bytes(), READ_AHEAD_BYTES_MAX);
+        assert!(!b.grow_to(11));
+        assert!(b.grow_to(10));
         drop(a);
-        assert_eq!(budget.held(), 10);
+        assert_eq!(budget.held_bytes(), 10);
+        assert!(b.grow_to(1000));
+        assert_eq!(budget.held_bytes(), 1000);
         drop(b);
-        assert_eq!(budget.held(), 0);
+        assert_eq!((budget.held_bytes(), budget.held_count()), (0, 0));
         assert!(budget.take(usize::MAX).is_none());
+
+        let held: Vec<Held> = (0..READ_AHEADS_MAX)
+            .map(|_| budget.take(1).unwrap())
+            .collect();
+        assert!(budget.take(1).is_none());
+        drop(held);
+        assert_eq!((budget.held_bytes(), budget.held_count()), (0, 0));
+        a = budget.take(1).unwrap();
+        assert!(a.grow_to(2));
     }
 }

@@ -109,6 +109,9 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         } = collected;
         // Read ahead the first partition the consumer is still catching up on.
         let behind = wanted.iter().zip(&next_offsets).find_map(|(w, next)| {
+            if ctx.stopping.is_stopped() {
+                return None;
+            }
             let p = w.partition.as_ref().ok()?;
             let next = (*next)?;
             (next < p.marks().high_watermark).then_some((p, next, w.max_bytes.min(max_bytes)))
@@ -218,7 +221,7 @@ async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) ->
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
-            Ok(offset) => match read_ahead.take(p, offset).await {
+            Ok(offset) => match read_ahead.take(p, offset, limit.max(1)).await {
                 Some(entries) => Ok(entries),
                 None => read(p, offset, limit.max(1)).await,
             },
@@ -392,42 +395,82 @@ mod tests {
         let topic = topic_with_records(&ctx, "t", 1, &[1; 12]).await;
         let p = topic.partition(0).unwrap().clone();
         let batch = p.read(0, 1).unwrap()[0].kafka_batch().len() as i32;
-        let two = 2 * batch + 1;
-        let fetch = |offset| {
+        let fetch = |offset, limit| {
             let ctx = &ctx;
             async move {
-                let r: FetchResponse = call(ctx, ApiKey::Fetch, 12, &fetch_t(offset, two)).await;
+                let r: FetchResponse = call(ctx, ApiKey::Fetch, 12, &fetch_t(offset, limit)).await;
+                ctx.read_ahead.settled().await;
                 fetched(&r)
             }
         };
+        let used = || ctx.read_ahead.budget().used();
+        let two = 2 * batch + 1;
 
         // Each Fetch that leaves records behind starts a read-ahead from where it
         // ended; the next Fetch from there is served from it.
-        assert_eq!(fetch(0).await, (0, vec![0, 1]));
-        assert_eq!(ctx.read_ahead.pending(), Some(2));
-        assert_eq!(fetch(2).await, (0, vec![2, 3]));
-        assert_eq!(ctx.read_ahead.pending(), Some(4));
+        assert_eq!(fetch(0, two).await, (0, vec![0, 1]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(2), 0));
+        assert_eq!(fetch(2, two).await, (0, vec![2, 3]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(4), 1));
 
         // Records deleted (XDEL) after the read-ahead read them are still left out.
         p.delete_records(&[5]).unwrap();
-        assert_eq!(fetch(4).await, (0, vec![4]));
-        assert_eq!(ctx.read_ahead.pending(), Some(6));
+        assert_eq!(fetch(4, two).await, (0, vec![4]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(6), 2));
 
         // A log start moved past the read-ahead's offset: out of range, as a read says.
         p.trim_to(8).unwrap();
-        let (code, offsets) = fetch(6).await;
+        let (code, offsets) = fetch(6, two).await;
         assert_eq!(code, ResponseError::OffsetOutOfRange.code());
         assert!(offsets.is_empty());
-        assert_eq!(ctx.read_ahead.pending(), None);
+        assert_eq!((ctx.read_ahead.pending(), used()), (None, 2));
 
         // A Fetch from elsewhere reads, and replaces the read-ahead.
-        assert_eq!(fetch(8).await, (0, vec![8, 9]));
-        assert_eq!(ctx.read_ahead.pending(), Some(10));
-        assert_eq!(fetch(9).await, (0, vec![9, 10]));
-        assert_eq!(ctx.read_ahead.pending(), Some(11));
+        assert_eq!(fetch(8, two).await, (0, vec![8, 9]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(10), 2));
+        assert_eq!(fetch(9, two).await, (0, vec![9, 10]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(11), 2));
+
+        // A read-ahead that stopped at the high watermark is not used once more
+        // records came in: a read gives them too.
+        topic_more(&ctx, &topic, 2).await;
+        assert_eq!(fetch(11, two).await, (0, vec![11, 12]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(13), 2));
+        // One that stopped at its byte limit is used although records came in
+        // meanwhile; not by a Fetch with a larger limit.
+        assert_eq!(fetch(8, two).await, (0, vec![8, 9]));
+        topic_more(&ctx, &topic, 1).await;
+        assert_eq!(fetch(10, two).await, (0, vec![10, 11]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(12), 3));
+        assert_eq!(fetch(12, 4 * batch).await, (0, vec![12, 13, 14]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (None, 3));
+        assert_eq!(fetch(10, two).await, (0, vec![10, 11]));
+        assert_eq!(fetch(12, two).await, (0, vec![12, 13]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (Some(14), 4));
         // At the end of the log nothing is read ahead.
-        assert_eq!(fetch(11).await, (0, vec![11]));
-        assert_eq!(ctx.read_ahead.pending(), None);
+        assert_eq!(fetch(14, 10 * batch).await, (0, vec![14]));
+        assert_eq!((ctx.read_ahead.pending(), used()), (None, 4));
+        assert_eq!(ctx.read_ahead.budget().held_count(), 0);
+    }
+
+    /// Appends `n` records to partition 0 of `topic`, durably.
+    async fn topic_more(ctx: &Ctx, topic: &Arc<brook_broker::Topic>, n: usize) {
+        for _ in 0..n {
+            let record = Record {
+                timestamp_ms: 1,
+                value: Some(Bytes::from_static(b"at 1")),
+                ..Record::default()
+            };
+            ctx.broker
+                .append(
+                    topic,
+                    0,
+                    vec![(IdSpec::Auto, record)],
+                    brook_broker::Ack::Durable,
+                )
+                .await
+                .unwrap();
+        }
     }
 
     #[tokio::test]

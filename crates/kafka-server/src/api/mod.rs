@@ -86,6 +86,11 @@ impl Stopping {
         self.0.send_replace(true);
     }
 
+    /// Whether the server is stopping.
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Completes once the server is stopping.
     pub async fn stopped(&self) {
         let mut rx = self.0.subscribe();
