@@ -5,11 +5,12 @@
 //! read of a response's batches (copy out of the page cache, CRC check) and the
 //! client's parsing of the previous one never overlap, and on a 2-core machine one
 //! core idles through each. So after a Fetch that returned data from a partition
-//! with more behind it, the connection starts reading that partition's next chunk
-//! (from the offset the client will ask for next, with the same byte limit) while
-//! the response is sent and parsed: as a task on the runtime when the data is in
-//! the page cache (it runs as soon as the connection waits for the next request,
-//! or at once on an idle worker that steals it), on a blocking thread when not.
+//! with more behind it (the byte limit ended the response, not the end of the
+//! log), the connection starts reading that partition's next chunk (from the offset
+//! the client will ask for next, with the same byte limit) while the response is
+//! sent and parsed: as a task on the runtime when the data is in the page cache
+//! (Tokio runs it on the connection's worker once the connection task yields, as
+//! it does when it waits for the next request), on a blocking thread when not.
 //! The next Fetch from that offset takes the result instead of reading. (Only the
 //! first such partition of a Fetch is read ahead.)
 //!
@@ -24,7 +25,9 @@
 //! already there).
 //!
 //! Limits: a connection has at most one read-ahead running or held (a new one is
-//! not started while the last one still runs: a read cannot be called off); all connections together hold at most [`READ_AHEADS_MAX`] of them and
+//! not started while the last one still runs: a read cannot be called off), until
+//! its next Fetch or until it closes (a connection that stops fetching keeps its
+//! share of the budget); all connections together hold at most [`READ_AHEADS_MAX`] of them and
 //! [`READ_AHEAD_BYTES_MAX`] bytes, each counted as the larger of its byte limit and
 //! what it read. Past either, Fetches simply read in turn.
 
@@ -115,12 +118,10 @@ impl Drop for Held {
     }
 }
 
-/// What a read-ahead's blocking task returns.
+/// What a read-ahead's task returns.
 #[derive(Debug)]
 struct Read {
     _held: Held,
-    /// The byte limit it read with.
-    max_bytes: usize,
     /// The high watermark before the read started.
     high_watermark: u64,
     entries: Result<Vec<Entry>, ReadError>,
@@ -130,6 +131,8 @@ struct Read {
 struct Pending {
     partition: Arc<Partition>,
     offset: u64,
+    /// The byte limit it reads with.
+    max_bytes: usize,
     task: JoinHandle<Option<Read>>,
 }
 
@@ -179,14 +182,12 @@ impl ReadAhead {
                 .map_or(0, |e| e.iter().map(|e| e.bytes.len()).sum());
             held.grow_to(read).then_some(Read {
                 _held: held,
-                max_bytes,
                 high_watermark,
                 entries,
             })
         };
-        // As a Fetch reads: in the page cache, on the runtime (a task that runs once
-        // this connection waits for its next request, or at once on an idle worker
-        // that steals it); from the device, on a blocking thread.
+        // As a Fetch reads: in the page cache, on the runtime (a task on this worker,
+        // run once the connection task yields); from the device, on a blocking thread.
         let task = if partition.read_probably_cached(offset) {
             tokio::spawn(async move { read() })
         } else {
@@ -195,6 +196,7 @@ impl ReadAhead {
         *slot = Some(Pending {
             partition: Arc::clone(partition),
             offset,
+            max_bytes,
             task,
         });
     }
@@ -223,7 +225,12 @@ impl ReadAhead {
         let pending = {
             let mut slot = self.slot.lock();
             match slot.as_ref() {
-                Some(p) if Arc::ptr_eq(&p.partition, partition) && p.offset == offset => {
+                // (A larger limit than it read with: a read now would give more.)
+                Some(p)
+                    if Arc::ptr_eq(&p.partition, partition)
+                        && p.offset == offset
+                        && p.max_bytes >= max_bytes =>
+                {
                     slot.take()?
                 }
                 _ => return None,
@@ -236,10 +243,7 @@ impl ReadAhead {
             return None;
         }
         let end = entries.last().map_or(offset, |e| e.meta.next_offset());
-        let reached_watermark = end >= read.high_watermark;
-        if max_bytes > read.max_bytes
-            || (reached_watermark && marks.high_watermark != read.high_watermark)
-        {
+        if end >= read.high_watermark && marks.high_watermark != read.high_watermark {
             return None;
         }
         self.budget.used.fetch_add(1, Ordering::Relaxed);

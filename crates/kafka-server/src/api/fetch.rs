@@ -104,17 +104,16 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
         let Collected {
             partitions,
             splices,
-            next_offsets,
+            behind,
             ..
         } = collected;
         // Read ahead the first partition the consumer is still catching up on.
-        let behind = wanted.iter().zip(&next_offsets).find_map(|(w, next)| {
+        let behind = wanted.iter().zip(&behind).find_map(|(w, next)| {
             if ctx.stopping.is_stopped() {
                 return None;
             }
             let p = w.partition.as_ref().ok()?;
-            let next = (*next)?;
-            (next < p.marks().high_watermark).then_some((p, next, w.max_bytes.min(max_bytes)))
+            Some((p, (*next)?, w.max_bytes.min(max_bytes)))
         });
         match behind {
             Some((p, next, limit)) => ctx.read_ahead.start(p, next, limit.max(1)),
@@ -193,9 +192,11 @@ struct Collected {
     bytes: usize,
     /// Whether a partition has an error (which ends the long poll).
     errors: bool,
-    /// Per wanted partition, the offset after its last batch in the response, if it
-    /// has any: where the consumer fetches next.
-    next_offsets: Vec<Option<u64>>,
+    /// Per wanted partition, the offset after its last batch in the response (where
+    /// the consumer fetches next) if that is short of the high watermark as it was
+    /// before the read: the byte limit, not the end of the log, ended the response,
+    /// so the consumer is catching up.
+    behind: Vec<Option<u64>>,
 }
 
 /// Reads every wanted partition, taking what `read_ahead` read where it fits.
@@ -204,8 +205,8 @@ async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) ->
     let mut total = 0usize;
     let mut errors = false;
     let mut out = Vec::with_capacity(wanted.len());
-    let mut next_offsets = vec![None; wanted.len()];
-    for (w, next_offset) in wanted.iter().zip(&mut next_offsets) {
+    let mut behind = vec![None; wanted.len()];
+    for (w, next_offset) in wanted.iter().zip(&mut behind) {
         let data = PartitionData::default()
             .with_partition_index(w.index)
             .with_preferred_read_replica(BrokerId(-1));
@@ -218,6 +219,7 @@ async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) ->
             }
         };
         let limit = w.max_bytes.min(max_bytes.saturating_sub(total));
+        let end_before = p.marks().high_watermark;
         let read = match u64::try_from(w.fetch_offset) {
             Err(_) => Err(ResponseError::OffsetOutOfRange),
             Ok(_) if limit == 0 && total > 0 => Ok(Vec::new()),
@@ -259,6 +261,7 @@ async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) ->
                     batches.push(batch);
                     *next_offset = Some(entry.meta.next_offset());
                 }
+                *next_offset = next_offset.filter(|&next| next < end_before);
                 // The batches are written as read, not copied (see `crate::gather`).
                 let records = splices.records(batches);
                 total += records.len();
@@ -271,7 +274,7 @@ async fn collect(read_ahead: &ReadAhead, wanted: &[Wanted], max_bytes: usize) ->
         splices,
         bytes: total,
         errors,
-        next_offsets,
+        behind,
     }
 }
 
