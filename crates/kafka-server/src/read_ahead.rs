@@ -27,9 +27,10 @@
 //! Limits: a connection has at most one read-ahead running or held (a new one is
 //! not started while the last one still runs: a read cannot be called off), until
 //! its next Fetch or until it closes (a connection that stops fetching keeps its
-//! share of the budget); all connections together hold at most [`READ_AHEADS_MAX`] of them and
-//! [`READ_AHEAD_BYTES_MAX`] bytes, each counted as the larger of its byte limit and
-//! what it read. Past either, Fetches simply read in turn.
+//! share of the budget); all connections together hold at most
+//! [`READ_AHEADS_MAX`] of them and [`READ_AHEAD_BYTES_MAX`] bytes, each counted as
+//! the larger of its byte limit and what it read. Past either, Fetches simply read
+//! in turn.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -162,8 +163,9 @@ impl ReadAhead {
     }
 
     /// Starts reading `partition` from `offset`, about `max_bytes` (see the module
-    /// docs for where), in place of a read-ahead not used. Starts nothing if that one is still
-    /// running (it stays) or the budget is spent. Must be called on a Tokio runtime.
+    /// docs for where), in place of a read-ahead not used. Starts nothing if that
+    /// one is still running (it stays) or the budget is spent. Must be called on a
+    /// Tokio runtime.
     pub fn start(&self, partition: &Arc<Partition>, offset: u64, max_bytes: usize) {
         let mut slot = self.slot.lock();
         if !retire(&mut slot) {
