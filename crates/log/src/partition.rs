@@ -1041,7 +1041,8 @@ impl Partition {
     }
 
     fn fail(&self, w: &mut Writer, path: &Path, e: io::Error) -> AppendError {
-        let reason = format!("fsync of {} failed: {e}", path.display());
+        // Writes of buffered appends, fsyncs and seals all end here.
+        let reason = format!("making {} durable failed: {e}", path.display());
         tracing::error!(partition = %self.dir.display(), %reason, "partition stops accepting appends");
         w.failed = Some(reason.clone());
         self.update_marks(|m| m.failed = true);
