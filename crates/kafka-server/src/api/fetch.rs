@@ -107,14 +107,16 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             behind,
             ..
         } = collected;
-        // Read ahead the first partition the consumer is still catching up on.
-        let behind = wanted.iter().zip(&behind).find_map(|(w, next)| {
-            if ctx.stopping.is_stopped() {
-                return None;
-            }
-            let p = w.partition.as_ref().ok()?;
-            Some((p, (*next)?, w.max_bytes.min(max_bytes)))
-        });
+        // Read ahead the first partition the consumer is still catching up on
+        // (nothing once the server stops).
+        let behind = wanted
+            .iter()
+            .zip(&behind)
+            .filter(|_| !ctx.stopping.is_stopped())
+            .find_map(|(w, next)| {
+                let p = w.partition.as_ref().ok()?;
+                Some((p, (*next)?, w.max_bytes.min(max_bytes)))
+            });
         match behind {
             Some((p, next, limit)) => ctx.read_ahead.start(p, next, limit.max(1)),
             None => ctx.read_ahead.clear(),
@@ -393,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_consumer_catching_up_is_read_ahead_and_gets_what_a_read_would_give() {
-        use crate::api::testing::{call, ctx, topic_with_records};
+        use crate::api::testing::{append_records, call, ctx, topic_with_records};
         let (ctx, _dir) = ctx();
         let topic = topic_with_records(&ctx, "t", 1, &[1; 12]).await;
         let p = topic.partition(0).unwrap().clone();
@@ -436,13 +438,13 @@ mod tests {
 
         // A read-ahead that stopped at the high watermark is not used once more
         // records came in: a read gives them too.
-        topic_more(&ctx, &topic, 2).await;
+        append_records(&ctx, &topic, &[1; 2]).await;
         assert_eq!(fetch(11, two).await, (0, vec![11, 12]));
         assert_eq!((ctx.read_ahead.pending(), used()), (Some(13), 2));
         // One that stopped at its byte limit is used although records came in
         // meanwhile; not by a Fetch with a larger limit.
         assert_eq!(fetch(8, two).await, (0, vec![8, 9]));
-        topic_more(&ctx, &topic, 1).await;
+        append_records(&ctx, &topic, &[1]).await;
         assert_eq!(fetch(10, two).await, (0, vec![10, 11]));
         assert_eq!((ctx.read_ahead.pending(), used()), (Some(12), 3));
         assert_eq!(fetch(12, 4 * batch).await, (0, vec![12, 13, 14]));
@@ -454,26 +456,6 @@ mod tests {
         assert_eq!(fetch(14, 10 * batch).await, (0, vec![14]));
         assert_eq!((ctx.read_ahead.pending(), used()), (None, 4));
         assert_eq!(ctx.read_ahead.budget().held_count(), 0);
-    }
-
-    /// Appends `n` records to partition 0 of `topic`, durably.
-    async fn topic_more(ctx: &Ctx, topic: &Arc<brook_broker::Topic>, n: usize) {
-        for _ in 0..n {
-            let record = Record {
-                timestamp_ms: 1,
-                value: Some(Bytes::from_static(b"at 1")),
-                ..Record::default()
-            };
-            ctx.broker
-                .append(
-                    topic,
-                    0,
-                    vec![(IdSpec::Auto, record)],
-                    brook_broker::Ack::Durable,
-                )
-                .await
-                .unwrap();
-        }
     }
 
     #[tokio::test]

@@ -90,6 +90,13 @@ pub async fn topic_with_records(
         ..brook_broker::TopicSettings::default()
     };
     let topic = ctx.broker.create_topic(key, settings).await.unwrap();
+    append_records(ctx, &topic, timestamps_ms).await;
+    topic
+}
+
+/// Appends one record per timestamp in `timestamps_ms` to partition 0 of `topic`,
+/// durably, each as a batch of its own.
+pub async fn append_records(ctx: &Ctx, topic: &brook_broker::Topic, timestamps_ms: &[i64]) {
     for &ts in timestamps_ms {
         let record = brook_model::Record {
             timestamp_ms: ts,
@@ -98,7 +105,7 @@ pub async fn topic_with_records(
         };
         ctx.broker
             .append(
-                &topic,
+                topic,
                 0,
                 vec![(brook_model::IdSpec::Auto, record)],
                 brook_broker::Ack::Durable,
@@ -106,7 +113,6 @@ pub async fn topic_with_records(
             .await
             .unwrap();
     }
-    topic
 }
 
 /// A `StrBytes` from a `&str`.
