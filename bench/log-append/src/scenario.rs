@@ -206,7 +206,7 @@ impl Runner {
                         let slot = (n % 64) * record_bytes;
                         let recs = records(&pool.slice(slot..slot + record_bytes), record_bytes, 1);
                         let appended = partition
-                            .append(recs, now_ms())
+                            .append(&recs, now_ms())
                             .map_err(|e| anyhow!("append: {e}"))?;
                         partition
                             .wait_durable_blocking(appended.next_offset)
@@ -272,7 +272,7 @@ impl Runner {
                         let slot = (n % 64) * record_bytes;
                         let recs = records(&pool.slice(slot..slot + record_bytes), record_bytes, 1);
                         let appended = partition
-                            .append(recs, now_ms())
+                            .append(&recs, now_ms())
                             .map_err(|e| anyhow!("append: {e}"))?;
                         partition
                             .wait_durable(appended.next_offset)
@@ -316,10 +316,12 @@ impl Runner {
     ) -> Result<Outcome> {
         let per_batch = (self.budget.batch_bytes / record_bytes).max(1);
         let pool = value_pool(per_batch * record_bytes);
+        // Every call appends the same records: the log takes them by reference, and
+        // building them is the caller's work, not the log's.
+        let batch = records(&pool, record_bytes, per_batch);
         let mut kafka_batch = Vec::new();
         if kafka {
-            let template = records(&pool, record_bytes, per_batch);
-            brook_log::batch::encode_batch(template.iter().map(|(_, r)| r), &mut kafka_batch)
+            brook_log::batch::encode_batch(batch.iter().map(|(_, r)| r), &mut kafka_batch)
                 .map_err(|e| anyhow!("encode: {e}"))?;
         }
         let wait_each = matches!(durability, Durability::Always);
@@ -333,7 +335,7 @@ impl Runner {
             let appended = if kafka {
                 partition.append_kafka_batch(&kafka_batch, now_ms())
             } else {
-                partition.append(records(&pool, record_bytes, per_batch), now_ms())
+                partition.append(&batch, now_ms())
             }
             .map_err(|e| anyhow!("append: {e}"))?;
             next_offset = appended.next_offset;

@@ -36,8 +36,8 @@ fn append_mib(broker: &Broker, mib: u64) -> anyhow::Result<()> {
                     },
                 )
             })
-            .collect();
-        p.append(records, brook_broker::now_ms())?;
+            .collect::<Vec<_>>();
+        p.append(&records, brook_broker::now_ms())?;
     }
     p.wait_durable_blocking(p.marks().log_end)?;
     Ok(())

@@ -998,7 +998,7 @@ impl Broker {
         ack: Ack,
     ) -> Result<Appended, ProduceError> {
         let p = partition_of(topic, partition)?;
-        let appended = p.append(records, now_ms())?;
+        let appended = p.append(&records, now_ms())?;
         self.note_modified(topic, Some(partition));
         let wait = match ack {
             Ack::Durable => true,
@@ -1022,7 +1022,7 @@ impl Broker {
         format: u8,
     ) -> Result<(Arc<Partition>, Appended, bool), ProduceError> {
         let p = partition_of(topic, partition)?;
-        let appended = p.append_formatted(records, format, now_ms())?;
+        let appended = p.append_formatted(&records, format, now_ms())?;
         self.note_modified(topic, Some(partition));
         let must_wait = p.config().durability == Durability::Always;
         Ok((p.clone(), appended, must_wait))

@@ -24,6 +24,8 @@ pub const KAFKA_HEADER_LEN: usize = 61;
 const UNCOVERED_PREFIX_LEN: usize = 21;
 /// Offset of `attributes`, where Kafka's CRC coverage starts.
 const CRC_START: usize = 21;
+/// Offset of `maxTimestamp` in the batch header.
+const MAX_TIMESTAMP_AT: usize = 35;
 /// Largest stream-ID trailer: format byte, first ID, at most 20 bytes per further ID.
 const TRAILER_LEN_MAX: usize = 1 + 16 + BATCH_RECORDS_MAX * 20;
 /// Smallest trailer: format byte and one ID.
@@ -106,10 +108,6 @@ fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_varlong(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
-
 fn get_uvarint(buf: &mut &[u8]) -> Option<u64> {
     let mut v: u64 = 0;
     for i in 0..10 {
@@ -135,16 +133,6 @@ fn get_varint(buf: &mut &[u8]) -> Option<i32> {
     i32::try_from(get_varlong(buf)?).ok()
 }
 
-fn put_nullable(out: &mut Vec<u8>, v: Option<&Bytes>) {
-    match v {
-        None => put_varlong(out, -1),
-        Some(b) => {
-            put_varlong(out, b.len() as i64);
-            out.extend_from_slice(b);
-        }
-    }
-}
-
 // ---- encoding ------------------------------------------------------------------------
 
 /// Why records cannot be encoded as one batch.
@@ -165,13 +153,65 @@ pub enum EncodeError {
 }
 
 fn varlong_len(v: i64) -> usize {
-    let mut u = ((v << 1) ^ (v >> 63)) as u64;
-    let mut n = 1;
-    while u >= 0x80 {
-        u >>= 7;
-        n += 1;
+    let u = ((v << 1) ^ (v >> 63)) as u64;
+    // 7 bits per byte; at least one byte.
+    (64 - (u | 1).leading_zeros()).div_ceil(7) as usize
+}
+
+/// Varints of one record, gathered on the stack and copied into the batch in one
+/// piece: the encoder writes a run of varints between payloads with one copy
+/// instead of a push (and a capacity check) per byte.
+struct Varints {
+    buf: [u8; Self::CAPACITY],
+    len: usize,
+}
+
+impl Varints {
+    /// Room for the longest run the encoder writes: body length, attributes,
+    /// timestamp delta, offset delta, key length and value length, 10 bytes each at
+    /// most (`flush` empties it before that could overflow).
+    const CAPACITY: usize = 64;
+
+    fn new() -> Self {
+        Varints {
+            buf: [0; Self::CAPACITY],
+            len: 0,
+        }
     }
-    n
+
+    fn byte(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn varlong(&mut self, v: i64) {
+        let mut u = ((v << 1) ^ (v >> 63)) as u64;
+        while u >= 0x80 {
+            self.byte((u as u8) | 0x80);
+            u >>= 7;
+        }
+        self.byte(u as u8);
+    }
+
+    /// Writes a nullable byte string: its length (-1 for null) here, its bytes
+    /// after what is gathered so far.
+    fn nullable(&mut self, out: &mut Vec<u8>, v: Option<&Bytes>) {
+        match v {
+            None => self.varlong(-1),
+            Some(b) => {
+                self.varlong(b.len() as i64);
+                if !b.is_empty() {
+                    self.flush(out);
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.buf[..self.len]);
+        self.len = 0;
+    }
 }
 
 fn nullable_len(v: Option<&Bytes>) -> usize {
@@ -192,30 +232,19 @@ where
 {
     let records = records.into_iter();
     let count = records.len();
-    let mut first_pass = records.clone();
-    let first = first_pass.next().ok_or(EncodeError::Empty)?;
+    let first = records.clone().next().ok_or(EncodeError::Empty)?;
     if count > BATCH_RECORDS_MAX {
         return Err(EncodeError::TooManyRecords {
             count,
             max: BATCH_RECORDS_MAX,
         });
     }
-    let size: usize = records.clone().map(|r| r.size_hint() + 16).sum();
-    if size > BATCH_BYTES_MAX {
-        return Err(EncodeError::TooLarge {
-            bytes: size,
-            max: BATCH_BYTES_MAX,
-        });
-    }
     let base_ts = first.timestamp_ms;
-    let max_ts = records
-        .clone()
-        .map(|r| r.timestamp_ms)
-        .max()
-        .unwrap_or(base_ts);
     out.clear();
-    // Room for the trailer so appending it later does not reallocate.
-    out.reserve(KAFKA_HEADER_LEN + size + 32 + count * 4);
+    // One pass: the size is checked as the records are written (so an oversized
+    // batch is refused once it passes the limit, not after) and the largest
+    // timestamp is patched in at the end.
+    out.reserve(KAFKA_HEADER_LEN + count * 32);
     out.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
     out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, patched below
     out.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch
@@ -224,11 +253,12 @@ where
     out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, CreateTime
     out.extend_from_slice(&((count - 1) as i32).to_be_bytes()); // lastOffsetDelta
     out.extend_from_slice(&base_ts.to_be_bytes());
-    out.extend_from_slice(&max_ts.to_be_bytes());
+    out.extend_from_slice(&base_ts.to_be_bytes()); // maxTimestamp, patched below
     out.extend_from_slice(&(-1i64).to_be_bytes()); // producerId
     out.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
     out.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
     out.extend_from_slice(&(count as i32).to_be_bytes());
+    let mut max_ts = base_ts;
     for (index, r) in records.enumerate() {
         if r.headers.len() > RECORD_HEADERS_MAX {
             return Err(EncodeError::TooManyHeaders {
@@ -249,27 +279,34 @@ where
             body_len +=
                 varlong_len(h.name.len() as i64) + h.name.len() + nullable_len(h.value.as_ref());
         }
-        put_varlong(out, body_len as i64);
-        let body_start = out.len();
-        out.push(0); // record attributes
-        put_varlong(out, ts_delta);
-        put_varlong(out, index as i64);
-        put_nullable(out, r.key.as_ref());
-        put_nullable(out, r.value.as_ref());
-        put_varlong(out, r.headers.len() as i64);
+        let mut v = Varints::new();
+        v.varlong(body_len as i64);
+        let body_start = out.len() + v.len;
+        v.byte(0); // record attributes
+        v.varlong(ts_delta);
+        v.varlong(index as i64);
+        v.nullable(out, r.key.as_ref());
+        v.nullable(out, r.value.as_ref());
+        v.varlong(r.headers.len() as i64);
         for h in &r.headers {
-            put_varlong(out, h.name.len() as i64);
+            v.varlong(h.name.len() as i64);
+            v.flush(out);
             out.extend_from_slice(&h.name);
-            put_nullable(out, h.value.as_ref());
+            v.nullable(out, h.value.as_ref());
         }
+        v.flush(out);
         debug_assert_eq!(out.len() - body_start, body_len);
+        if out.len() > BATCH_BYTES_MAX {
+            return Err(EncodeError::TooLarge {
+                bytes: out.len(),
+                max: BATCH_BYTES_MAX,
+            });
+        }
+        max_ts = max_ts.max(r.timestamp_ms);
     }
-    if out.len() > BATCH_BYTES_MAX {
-        return Err(EncodeError::TooLarge {
-            bytes: out.len(),
-            max: BATCH_BYTES_MAX,
-        });
-    }
+    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_ts.to_be_bytes());
+    // Room for the stream-ID trailer, so that sealing does not reallocate.
+    out.reserve(32 + count * 4);
     let batch_len = (out.len() - 12) as i32;
     out[8..12].copy_from_slice(&batch_len.to_be_bytes());
     let crc = crc32c::crc32c(&out[CRC_START..]);
@@ -308,7 +345,7 @@ pub fn seal_entry_split(
     debug_assert!(head.len() >= KAFKA_HEADER_LEN && head.len() <= kafka_len);
     head[0..8].copy_from_slice(&base_offset.to_be_bytes());
     let mut crc = crc32c::crc32c(&head[..UNCOVERED_PREFIX_LEN]);
-    let max_timestamp_ms = be_i64(head, 35);
+    let max_timestamp_ms = be_i64(head, MAX_TIMESTAMP_AT);
     let trailer_start = head.len();
     head.extend_from_slice(&0u32.to_be_bytes()); // trailer_len, patched below
     let sid_start = head.len();
@@ -419,7 +456,7 @@ pub fn check_entry(buf: &[u8]) -> Result<Option<EntryMeta>, CorruptEntry> {
         record_count,
         first_id,
         last_id,
-        max_timestamp_ms: be_i64(buf, 35),
+        max_timestamp_ms: be_i64(buf, MAX_TIMESTAMP_AT),
         kafka_len,
         format,
         entry_len,

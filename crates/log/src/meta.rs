@@ -148,12 +148,12 @@ impl MetaLog {
         if changes.is_empty() {
             return Ok(0);
         }
-        let records = changes
+        let records: Vec<(IdSpec, Record)> = changes
             .iter()
             .map(|(k, v)| meta_record(k, v.as_ref(), now_ms))
             .collect();
         let mut state = self.state.lock();
-        let appended = self.partition.append(records, now_ms)?;
+        let appended = self.partition.append(&records, now_ms)?;
         for (k, v) in changes {
             if self.is_external(&k) {
                 continue;
@@ -209,11 +209,11 @@ impl MetaLog {
         let start = self.partition.marks().log_end;
         let entries: Vec<(&Bytes, &Bytes)> = state.iter().collect();
         for chunk in entries.chunks(CHUNK_RECORDS) {
-            let records = chunk
+            let records: Vec<(IdSpec, Record)> = chunk
                 .iter()
                 .map(|(k, v)| meta_record(k, Some(v), now_ms))
                 .collect();
-            self.partition.append(records, now_ms)?;
+            self.partition.append(&records, now_ms)?;
         }
         Ok(start)
     }
@@ -227,11 +227,11 @@ impl MetaLog {
     ) -> Result<(), MetaError> {
         let _state = self.state.lock();
         for chunk in records.chunks(CHUNK_RECORDS) {
-            let recs = chunk
+            let recs: Vec<(IdSpec, Record)> = chunk
                 .iter()
                 .map(|(k, v)| meta_record(k, Some(v), now_ms))
                 .collect();
-            self.partition.append(recs, now_ms)?;
+            self.partition.append(&recs, now_ms)?;
         }
         Ok(())
     }

@@ -684,7 +684,7 @@ impl Partition {
     /// that either). Either all records are appended or none.
     pub fn append(
         &self,
-        records: Vec<(IdSpec, Record)>,
+        records: &[(IdSpec, Record)],
         now_ms: u64,
     ) -> Result<Appended, AppendError> {
         self.append_formatted(records, 0, now_ms)
@@ -694,13 +694,13 @@ impl Partition {
     /// returned with every record read from it.
     pub fn append_formatted(
         &self,
-        records: Vec<(IdSpec, Record)>,
+        records: &[(IdSpec, Record)],
         format: u8,
         now_ms: u64,
     ) -> Result<Appended, AppendError> {
         ENCODE_BUFFER.with(|cell| {
             let mut entry = cell.take();
-            let result = self.append_encoded(&records, format, now_ms, &mut entry);
+            let result = self.append_encoded(records, format, now_ms, &mut entry);
             if entry.capacity() <= ENCODE_BUFFER_KEEP_BYTES {
                 cell.replace(entry);
             }

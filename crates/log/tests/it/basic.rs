@@ -16,7 +16,7 @@ fn append_read_restart_on_real_files() {
     let pdir = dir.path().join("p0");
     let p = always_on(storage.clone(), &syncer, pdir.clone(), 4096);
     for i in 0..200 {
-        let a = p.append(vec![record(&format!("v{i}"))], 5_000).unwrap();
+        let a = p.append(&[record(&format!("v{i}"))], 5_000).unwrap();
         assert_eq!(a.base_offset, i);
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
@@ -30,7 +30,7 @@ fn append_read_restart_on_real_files() {
     assert_eq!(p.marks().log_end, 200);
     // Stream IDs continue after the last one.
     assert_eq!(p.last_id(), Some(StreamId::new(5_000, 199)));
-    let a = p.append(vec![record("next")], 5_000).unwrap();
+    let a = p.append(&[record("next")], 5_000).unwrap();
     assert_eq!(a.ids, vec![StreamId::new(5_000, 200)]);
     syncer.shutdown();
 }
@@ -39,7 +39,7 @@ fn append_read_restart_on_real_files() {
 fn always_hides_records_until_durable_and_interval_shows_them_at_once() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Never, 1 << 20));
-    let a = p.append(vec![record("a")], 1).unwrap();
+    let a = p.append(&[record("a")], 1).unwrap();
     assert_eq!(p.marks().high_watermark, 1, "never: visible once written");
     assert_eq!(p.marks().durable_end, 0);
     p.wait_durable_blocking(a.next_offset).unwrap();
@@ -47,7 +47,7 @@ fn always_hides_records_until_durable_and_interval_shows_them_at_once() {
 
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 1 << 20));
-    let a = p.append(vec![record("a")], 1).unwrap();
+    let a = p.append(&[record("a")], 1).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
     let m = p.marks();
     assert_eq!((m.high_watermark, m.durable_end, m.log_end), (1, 1, 1));
@@ -57,7 +57,7 @@ fn always_hides_records_until_durable_and_interval_shows_them_at_once() {
 fn interval_policy_fsyncs_by_itself() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Interval { ms: 20 }, 1 << 20));
-    p.append(vec![record("a")], 1).unwrap();
+    p.append(&[record("a")], 1).unwrap();
     eventually(5, "interval fsync never ran", || p.marks().durable_end >= 1);
 }
 
@@ -75,19 +75,17 @@ fn stream_id_rules_are_enforced_atomically() {
             },
         )
     };
-    p.append(vec![explicit(5, 5)], 0).unwrap();
-    let err = p
-        .append(vec![explicit(6, 0), explicit(5, 9)], 0)
-        .unwrap_err();
+    p.append(&[explicit(5, 5)], 0).unwrap();
+    let err = p.append(&[explicit(6, 0), explicit(5, 9)], 0).unwrap_err();
     assert!(matches!(
         err,
         AppendError::StreamId(StreamIdError::NotGreaterThanLast)
     ));
     assert_eq!(p.marks().log_end, 1, "a failed append stores nothing");
-    let err = p.append(vec![explicit(0, 0)], 0).unwrap_err();
+    let err = p.append(&[explicit(0, 0)], 0).unwrap_err();
     assert!(matches!(err, AppendError::StreamId(StreamIdError::Zero)));
     // Clock behind the last ID: reuse its ms, bump seq.
-    let a = p.append(vec![record("x")], 1).unwrap();
+    let a = p.append(&[record("x")], 1).unwrap();
     assert_eq!(a.ids, vec![StreamId::new(5, 6)]);
 }
 
@@ -102,7 +100,7 @@ fn lookups_by_timestamp_and_stream_id() {
             ..Record::default()
         };
         p.append(
-            vec![(IdSpec::Explicit(StreamId::new(100 + i * 2, 1)), r)],
+            &[(IdSpec::Explicit(StreamId::new(100 + i * 2, 1)), r)],
             0,
         )
         .unwrap();
@@ -136,7 +134,7 @@ fn max_timestamp_is_the_first_readable_record_with_the_largest_timestamp() {
             value: Some(Bytes::from(vec![b'x'; 50])),
             ..Record::default()
         };
-        p.append(vec![(IdSpec::Auto, r)], 0).unwrap();
+        p.append(&[(IdSpec::Auto, r)], 0).unwrap();
     }
     assert!(p.segment_count() > 3);
     assert_eq!(p.max_timestamp().unwrap(), Some((90_000, 40)));
@@ -165,7 +163,7 @@ fn trim_and_retention_advance_log_start_and_drop_segments() {
     let mut cfg = config(Durability::Never, 2048);
     let p = sim.open(cfg);
     for i in 0..200 {
-        p.append(vec![record(&format!("value-{i:04}"))], 0).unwrap();
+        p.append(&[record(&format!("value-{i:04}"))], 0).unwrap();
     }
     let before = p.segment_count();
     assert_eq!(
@@ -223,7 +221,7 @@ fn retention_by_age_and_bytes_drops_whole_sealed_segments() {
             value: Some(Bytes::from(vec![b'v'; 100])),
             ..Record::default()
         };
-        p.append(vec![(IdSpec::Auto, r)], 0).unwrap();
+        p.append(&[(IdSpec::Auto, r)], 0).unwrap();
     }
     cfg.retention.ms = Some(50_000);
     p.set_config(cfg);
@@ -248,7 +246,7 @@ fn disk_full_fails_the_append_and_recovers_when_space_returns() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 64 << 20));
     for i in 0..10 {
-        let a = p.append(vec![record(&format!("ok{i}"))], 0).unwrap();
+        let a = p.append(&[record(&format!("ok{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     sim.storage.set_space_left(Some(10));
@@ -261,7 +259,7 @@ fn disk_full_fails_the_append_and_recovers_when_space_returns() {
         assert!(e.to_string().contains("disk full"));
     };
     let err = loop {
-        match p.append(vec![record(&small)], 0) {
+        match p.append(&[record(&small)], 0) {
             Ok(a) => {
                 p.wait_durable_blocking(a.next_offset).unwrap();
                 accepted += 1;
@@ -273,19 +271,16 @@ fn disk_full_fails_the_append_and_recovers_when_space_returns() {
     full(err);
     assert_eq!(p.marks().log_end, accepted);
     // An entry too large to be buffered is written at once: it fails as well...
-    full(
-        p.append(vec![record(&"L".repeat(100 << 10))], 0)
-            .unwrap_err(),
-    );
+    full(p.append(&[record(&"L".repeat(100 << 10))], 0).unwrap_err());
     // ...and with no space left a small append fails too. (That cutting off the
     // partial write drops the reservation, so the next append reserves again, is
     // checked in `segment::tests`: here the leftover reservation is too small to
     // tell.)
     sim.storage.set_space_left(Some(0));
-    full(p.append(vec![record(&small)], 0).unwrap_err());
+    full(p.append(&[record(&small)], 0).unwrap_err());
     assert_eq!(p.marks().log_end, accepted);
     sim.storage.set_space_left(None);
-    let a = p.append(vec![record("after")], 0).unwrap();
+    let a = p.append(&[record("after")], 0).unwrap();
     assert_eq!(a.base_offset, accepted);
     p.wait_durable_blocking(a.next_offset).unwrap();
     drop(p);
@@ -306,7 +301,7 @@ fn group_commit_shares_fsyncs_between_concurrent_appenders() {
             let p = p.clone();
             s.spawn(move || {
                 for i in 0..per_thread {
-                    let a = p.append(vec![record(&format!("{t}-{i}"))], 0).unwrap();
+                    let a = p.append(&[record(&format!("{t}-{i}"))], 0).unwrap();
                     p.wait_durable_blocking(a.next_offset).unwrap();
                 }
             });
@@ -331,7 +326,7 @@ async fn wait_for_data_wakes_on_append() {
     };
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     assert!(!waiter.is_finished());
-    let a = p.append(vec![record("wake")], 0).unwrap();
+    let a = p.append(&[record("wake")], 0).unwrap();
     p.wait_durable(a.next_offset).await.unwrap();
     let m = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
         .await
@@ -345,7 +340,7 @@ fn deleted_records_are_skipped_and_stay_deleted_after_a_crash() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 1 << 20));
     for i in 0..10 {
-        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        let a = p.append(&[record(&format!("r{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     assert_eq!(p.delete_records(&[3, 5, 5, 99]).unwrap(), 2);
@@ -392,14 +387,33 @@ fn records_round_trip_with_keys_headers_nulls_and_format_tag() {
         value: Some(Bytes::from(vec![7u8; 300_000])),
         ..Record::default()
     };
+    // Empty (not null) key, value, header name and header value, with a timestamp
+    // whose delta from the first takes a 10-byte varint.
+    let empties = Record {
+        timestamp_ms: i64::MIN,
+        key: Some(Bytes::new()),
+        value: Some(Bytes::new()),
+        headers: vec![Header {
+            name: Bytes::new(),
+            value: Some(Bytes::new()),
+        }],
+    };
     p.append_formatted(
-        vec![(IdSpec::Auto, r.clone()), (IdSpec::Auto, big.clone())],
+        &[
+            (IdSpec::Auto, r.clone()),
+            (IdSpec::Auto, big.clone()),
+            (IdSpec::Auto, empties.clone()),
+        ],
         42,
         9,
     )
     .unwrap();
     let got = p.read_records(0, 10, usize::MAX).unwrap();
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2].key, empties.key);
+    assert_eq!(got[2].value, empties.value);
+    assert_eq!(got[2].headers, empties.headers);
+    assert_eq!(got[2].timestamp_ms, i64::MIN);
     assert_eq!(got[0].key, r.key);
     assert_eq!(got[0].value, None);
     assert_eq!(got[0].headers, r.headers);
@@ -412,6 +426,7 @@ fn records_round_trip_with_keys_headers_nulls_and_format_tag() {
     let entries = p.read(0, 1).unwrap();
     assert_eq!(entries[0].kafka_batch()[16], 2);
     assert_eq!(entries[0].kafka_batch().len(), entries[0].meta.kafka_len);
+    assert_eq!(entries[0].meta.max_timestamp_ms, i64::MAX);
 }
 
 #[test]
@@ -419,7 +434,7 @@ fn oversized_and_empty_appends_are_refused() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Never, 1 << 20));
     assert!(matches!(
-        p.append(vec![], 0),
+        p.append(&[], 0),
         Err(AppendError::Encode(brook_log::EncodeError::Empty))
     ));
     let huge = Record {
@@ -427,7 +442,7 @@ fn oversized_and_empty_appends_are_refused() {
         ..Record::default()
     };
     assert!(matches!(
-        p.append(vec![(IdSpec::Auto, huge)], 0),
+        p.append(&[(IdSpec::Auto, huge)], 0),
         Err(AppendError::Encode(brook_log::EncodeError::TooLarge { .. }))
     ));
     assert_eq!(p.marks().log_end, 0);
@@ -438,7 +453,7 @@ fn keeping_the_last_n_live_records_skips_deleted_ones() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Never, 1 << 20));
     for i in 0..10 {
-        p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        p.append(&[record(&format!("r{i}"))], 0).unwrap();
     }
     p.delete_records(&[7, 8]).unwrap();
     assert_eq!(p.live_count_from(5), 3); // 5, 6, 9
@@ -453,7 +468,7 @@ fn keeping_the_last_n_live_records_skips_deleted_ones() {
 fn set_last_id_moves_auto_ids_and_survives_restart() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 1 << 20));
-    let a = p.append(vec![record("a")], 10).unwrap();
+    let a = p.append(&[record("a")], 10).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
     assert!(matches!(
         p.set_last_id(StreamId::new(5, 0)),
@@ -464,7 +479,7 @@ fn set_last_id_moves_auto_ids_and_survives_restart() {
     sim.storage.crash();
     let p = sim.open(config(Durability::Always, 1 << 20));
     assert_eq!(p.last_id(), Some(StreamId::new(100, 5)));
-    let a = p.append(vec![record("b")], 10).unwrap();
+    let a = p.append(&[record("b")], 10).unwrap();
     assert_eq!(a.ids, vec![StreamId::new(100, 6)]);
 }
 
@@ -482,7 +497,7 @@ fn kafka_batches_are_appended_as_sent_and_checked() {
         .collect();
     let mut batch = Vec::new();
     brook_log::batch::encode_batch(records.iter(), &mut batch).unwrap();
-    p.append(vec![record("first")], 7).unwrap();
+    p.append(&[record("first")], 7).unwrap();
     let a = p.append_kafka_batch(&batch, 7).unwrap();
     assert_eq!(a.base_offset, 1);
     assert_eq!(a.next_offset, 6);
@@ -529,8 +544,8 @@ fn kafka_batches_are_appended_as_sent_and_checked() {
 fn kafka_batches_leave_deleted_records_out() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Never, 1 << 20));
-    let recs = (0..4).map(|i| record(&format!("r{i}"))).collect();
-    p.append(recs, 1).unwrap();
+    let recs = (0..4).map(|i| record(&format!("r{i}"))).collect::<Vec<_>>();
+    p.append(&recs, 1).unwrap();
     p.delete_records(&[1, 2]).unwrap();
     let entries = p.read(0, 1 << 20).unwrap();
     let e = &entries[0];
@@ -562,7 +577,7 @@ fn reads_tell_whether_they_would_wait_for_the_device() {
     let p = always_on(storage, &syncer, pdir.clone(), 1 << 20);
     let value = "x".repeat(1000);
     for _ in 0..256 {
-        let a = p.append(vec![record(&value)], 0).unwrap();
+        let a = p.append(&[record(&value)], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     // Just written: in the page cache.
@@ -694,21 +709,21 @@ fn write_behind_entries_stay_invisible_until_durable_and_a_switch_of_policy_show
         pdir.clone(),
         config(Durability::Always, 1 << 20),
     );
-    let first = p.append(vec![record("durable")], 5_000).unwrap();
+    let first = p.append(&[record("durable")], 5_000).unwrap();
     p.wait_durable_blocking(first.next_offset).unwrap();
     let log = pdir.join("00000000000000000000.log");
     let on_disk = std::fs::metadata(&log).unwrap().len();
     // While fsyncs are held, appends under `always` wait in memory: not in the file,
     // not visible to readers.
     hold.store(true, SeqCst);
-    let second = p.append(vec![record("held 1")], 5_000).unwrap();
+    let second = p.append(&[record("held 1")], 5_000).unwrap();
     eventually(8, "the fsync worker never starts its fsync", || {
         std::fs::metadata(&log).unwrap().len() > on_disk
     });
     // (The worker wrote the buffer and waits in its fsync; the next appends buffer.)
     let on_disk = std::fs::metadata(&log).unwrap().len();
-    let third = p.append(vec![record("held 2")], 5_000).unwrap();
-    let fourth = p.append(vec![record("held 3")], 5_000).unwrap();
+    let third = p.append(&[record("held 2")], 5_000).unwrap();
+    let fourth = p.append(&[record("held 3")], 5_000).unwrap();
     assert_eq!(std::fs::metadata(&log).unwrap().len(), on_disk);
     assert_eq!(values(&p, 0), ["durable"]);
     assert_eq!(p.marks().log_end, fourth.next_offset);
@@ -723,7 +738,7 @@ fn write_behind_entries_stay_invisible_until_durable_and_a_switch_of_policy_show
     p.set_config(config(Durability::Interval { ms: 60_000 }, 1 << 20));
     assert_eq!(values(&p, 0), ["durable", "held 1", "held 2", "held 3"]);
     assert!(std::fs::metadata(&log).unwrap().len() > on_disk);
-    let fifth = p.append(vec![record("written")], 5_000).unwrap();
+    let fifth = p.append(&[record("written")], 5_000).unwrap();
     assert_eq!(values(&p, fifth.base_offset), ["written"]);
     hold.store(false, SeqCst);
     eventually(8, "the held appends are never fsynced", || {
@@ -755,17 +770,17 @@ fn under_an_interval_an_append_during_an_fsync_that_missed_it_is_fsynced_in_time
     );
     // Sizes: the second entry does not fit beside the first (a roll); the third
     // fits beside the second, below 3/4 of the segment (no roll, no early fsync).
-    let first = p.append(vec![record(&"x".repeat(330))], 5_000).unwrap();
+    let first = p.append(&[record(&"x".repeat(330))], 5_000).unwrap();
     p.wait_durable_blocking(first.next_offset).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
     // An append that rolls starts an fsync (no interval timer); it takes its target
     // and waits on the held fsyncs...
     hold.store(true, SeqCst);
-    p.append(vec![record(&"y".repeat(520))], 5_000).unwrap();
+    p.append(&[record(&"y".repeat(520))], 5_000).unwrap();
     assert_eq!(p.segment_count(), 2);
     std::thread::sleep(std::time::Duration::from_millis(300));
     // ...so this append, well within the interval of the last fsync, is not in it.
-    let late = p.append(vec![record("late")], 5_000).unwrap();
+    let late = p.append(&[record("late")], 5_000).unwrap();
     assert_eq!(p.segment_count(), 2);
     hold.store(false, SeqCst);
     eventually(8, "the append is never fsynced", || {
@@ -783,21 +798,21 @@ fn under_an_interval_every_16_mib_appended_is_fsynced_before_the_timer() {
         let p = sim.open(config(policy, 1 << 30));
         // Under the hour the first append is fsynced at once (no fsync yet); the
         // next ones wait for the hour's timer, or for 16 MiB.
-        let first = p.append(vec![record("a")], 5_000).unwrap();
+        let first = p.append(&[record("a")], 5_000).unwrap();
         if policy == hour {
             p.wait_durable_blocking(first.next_offset).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         let mut last = first;
         for _ in 0..15 {
-            last = p.append(vec![record(&mib)], 5_000).unwrap();
+            last = p.append(&[record(&mib)], 5_000).unwrap();
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(
             p.marks().durable_end < last.next_offset,
             "{policy:?}: fsynced below 16 MiB"
         );
-        last = p.append(vec![record(&mib)], 5_000).unwrap();
+        last = p.append(&[record(&mib)], 5_000).unwrap();
         if policy == hour {
             eventually(5, "16 MiB are not fsynced before the timer", || {
                 p.marks().durable_end >= last.next_offset
@@ -829,14 +844,14 @@ fn a_policy_change_fsyncs_what_the_old_policy_left_waiting() {
         );
         // Under the hour: the first append is fsynced at once, the second arms the
         // hour's timer; under `never` nothing is fsynced.
-        let first = p.append(vec![record("a")], 5_000).unwrap();
+        let first = p.append(&[record("a")], 5_000).unwrap();
         if before == hour {
             p.wait_durable_blocking(first.next_offset).unwrap();
             // (Long enough for the first append's timer, due at once, to have fired:
             // else it would fsync the next append too.)
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        let pending = p.append(vec![record("b")], 5_000).unwrap();
+        let pending = p.append(&[record("b")], 5_000).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(p.marks().durable_end < pending.next_offset, "{before:?}");
         p.set_config(config(after, 1 << 20));
@@ -853,7 +868,7 @@ fn after_the_syncer_shut_down_a_durability_wait_does_not_hang() {
     let syncer = Syncer::start(1).unwrap();
     let p = always_on(Arc::new(FsStorage), &syncer, dir.path().join("p0"), 1 << 20);
     syncer.shutdown();
-    let a = p.append(vec![record("late")], 5_000).unwrap();
+    let a = p.append(&[record("late")], 5_000).unwrap();
     let waiter = std::thread::spawn(move || p.wait_durable_blocking(a.next_offset));
     eventually(10, "the wait hangs", || waiter.is_finished());
     waiter.join().unwrap().unwrap();
@@ -870,7 +885,7 @@ fn after_the_syncer_shut_down_the_interval_policy_still_fsyncs() {
         config(Durability::Interval { ms: 100 }, 1 << 20),
     );
     syncer.shutdown();
-    let a = p.append(vec![record("late")], 5_000).unwrap();
+    let a = p.append(&[record("late")], 5_000).unwrap();
     // No timer thread any more: nothing asks, yet the append becomes durable.
     eventually(10, "never fsynced", || {
         p.marks().durable_end >= a.next_offset
@@ -897,17 +912,17 @@ fn gated_always(segment_bytes: u64) -> (tempfile::TempDir, Syncer, PanickingSync
 fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writers() {
     let (dir, syncer, storage, p) = gated_always(1 << 20);
     let panic = storage.panic.clone();
-    let a = p.append(vec![record("durable")], 5_000).unwrap();
+    let a = p.append(&[record("durable")], 5_000).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
 
     panic.store(true, std::sync::atomic::Ordering::SeqCst);
-    let a = p.append(vec![record("never durable")], 5_000).unwrap();
+    let a = p.append(&[record("never durable")], 5_000).unwrap();
     assert!(matches!(
         p.wait_durable_blocking(a.next_offset),
         Err(brook_log::WaitError::Failed)
     ));
     assert!(matches!(
-        p.append(vec![record("refused")], 5_000),
+        p.append(&[record("refused")], 5_000),
         Err(AppendError::Failed { .. })
     ));
     // Once failed, nothing more is reported durable, even if an fsync would now
@@ -920,7 +935,7 @@ fn a_panic_in_the_fsync_worker_fails_the_partition_instead_of_hanging_its_writer
     assert!(durable < a.next_offset);
     // The worker survived: another partition on the same syncer still gets fsyncs.
     let q = always_on(Arc::new(FsStorage), &syncer, dir.path().join("p1"), 1 << 20);
-    let b = q.append(vec![record("fine")], 5_000).unwrap();
+    let b = q.append(&[record("fine")], 5_000).unwrap();
     q.wait_durable_blocking(b.next_offset).unwrap();
     syncer.shutdown();
 }
@@ -935,7 +950,7 @@ fn one_fsync_releases_every_thread_blocked_on_it() {
     // fsync after it covers them all and changes the durable end once for 8 sleepers.
     let waiters: Vec<_> = (0..8)
         .map(|i| {
-            let a = p.append(vec![record(&format!("w{i}"))], 5_000).unwrap();
+            let a = p.append(&[record(&format!("w{i}"))], 5_000).unwrap();
             let p = p.clone();
             std::thread::spawn(move || p.wait_durable_blocking(a.next_offset))
         })
@@ -967,7 +982,7 @@ fn a_segment_roll_does_not_wait_for_an_fsync() {
         std::thread::spawn(move || {
             let mut last = None;
             for i in 0..40 {
-                last = Some(p.append(vec![record(&format!("r{i:02}"))], 5_000).unwrap());
+                last = Some(p.append(&[record(&format!("r{i:02}"))], 5_000).unwrap());
             }
             last.map(|a| a.next_offset)
         })
@@ -1018,13 +1033,13 @@ fn roll_with_failing_index(
     );
     // One fsync first: under an interval policy the next append then arms the
     // interval timer (a whole interval ahead), which is still armed at the roll.
-    let first = p.append(vec![record("x")], 5_000).unwrap();
+    let first = p.append(&[record("x")], 5_000).unwrap();
     p.wait_durable_blocking(first.next_offset).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
     fail_index.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut last = None;
     while p.segment_count() < 2 {
-        last = Some(p.append(vec![record("x")], 5_000).unwrap());
+        last = Some(p.append(&[record("x")], 5_000).unwrap());
     }
     let last = last.unwrap();
     (p, last.base_offset, last.next_offset)
@@ -1072,7 +1087,7 @@ fn a_segment_trimmed_while_its_index_is_written_does_not_fail_the_partition() {
     // Every record of the first segment is durable (and readable) before it rolls.
     lose_index.store(true, SeqCst);
     let (first_end, end) = loop {
-        let a = p.append(vec![record("x")], 5_000).unwrap();
+        let a = p.append(&[record("x")], 5_000).unwrap();
         if p.segment_count() == 2 {
             break (a.base_offset, a.next_offset);
         }
@@ -1085,7 +1100,7 @@ fn a_segment_trimmed_while_its_index_is_written_does_not_fail_the_partition() {
     lose_index.store(false, SeqCst);
     p.wait_durable_blocking(end).unwrap();
     assert!(!p.marks().failed);
-    p.append(vec![record("after")], 5_000).unwrap();
+    p.append(&[record("after")], 5_000).unwrap();
     syncer.shutdown();
 }
 
@@ -1110,7 +1125,7 @@ fn an_index_file_that_cannot_be_written_fails_the_partition() {
     ));
     assert!(p.marks().durable_end <= first_segment_end);
     assert!(matches!(
-        p.append(vec![record("refused")], 5_000),
+        p.append(&[record("refused")], 5_000),
         Err(AppendError::Failed { .. })
     ));
     syncer.shutdown();

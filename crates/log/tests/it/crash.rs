@@ -23,7 +23,7 @@ fn acknowledged_records_survive_a_crash_under_always() {
                         let mut mine = Vec::new();
                         for i in 0..(20 + round) {
                             let value = format!("{t}-{i}");
-                            let a = p.append(vec![record(&value)], 0).unwrap();
+                            let a = p.append(&[record(&value)], 0).unwrap();
                             // Acknowledge most appends; leave some in flight.
                             let ack = i % 3 != 0;
                             if ack {
@@ -61,7 +61,7 @@ fn acknowledged_records_survive_a_crash_under_always() {
             );
         }
         // Appends continue at the recovered end.
-        let a = p.append(vec![record("after")], 0).unwrap();
+        let a = p.append(&[record("after")], 0).unwrap();
         assert_eq!(a.base_offset, recovered.len() as u64);
     }
 }
@@ -81,7 +81,7 @@ fn one_segment(n: usize) -> (Sim, PathBuf, Vec<u8>, usize) {
     let mut last_start = 0;
     for i in 0..n {
         last_start = p.size_bytes() as usize;
-        let a = p.append(vec![record(&format!("record-{i}"))], 0).unwrap();
+        let a = p.append(&[record(&format!("record-{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     p.close().unwrap();
@@ -119,7 +119,7 @@ fn torn_tail_is_truncated_at_every_byte_of_the_last_entry() {
             last_start,
             "torn tail truncated (cut {cut})"
         );
-        let a = p.append(vec![record("again")], 0).unwrap();
+        let a = p.append(&[record("again")], 0).unwrap();
         assert_eq!(a.base_offset, 4);
     }
 }
@@ -160,9 +160,7 @@ fn corruption_inside_a_sealed_segment_is_reported_not_served() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 2048));
     for i in 0..100 {
-        let a = p
-            .append(vec![record(&format!("record-{i:03}"))], 0)
-            .unwrap();
+        let a = p.append(&[record(&format!("record-{i:03}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     p.close().unwrap();
@@ -201,7 +199,7 @@ fn stale_index_is_rebuilt() {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Always, 1 << 20));
     for i in 0..10 {
-        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        let a = p.append(&[record(&format!("r{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     p.close().unwrap();
@@ -209,7 +207,7 @@ fn stale_index_is_rebuilt() {
     // Reopen, append more without a clean close, crash.
     let p = sim.open(config(Durability::Always, 1 << 20));
     for i in 10..15 {
-        let a = p.append(vec![record(&format!("r{i}"))], 0).unwrap();
+        let a = p.append(&[record(&format!("r{i}"))], 0).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     drop(p);
@@ -239,8 +237,7 @@ fn unsealed_crash_image() -> (Sim, Vec<PathBuf>, Vec<u8>) {
     let sim = Sim::new();
     let p = sim.open(config(Durability::Never, 600));
     for i in 0..40 {
-        p.append(vec![record(&format!("record-{i:02}"))], 0)
-            .unwrap();
+        p.append(&[record(&format!("record-{i:02}"))], 0).unwrap();
     }
     p.close().unwrap();
     drop(p);
@@ -271,7 +268,7 @@ fn a_torn_segment_before_unsealed_ones_ends_the_log_there() {
     }
     assert_eq!(numbered_segments(&fresh), segments[..1]);
     // Appends continue at the recovered end, in order.
-    let a = p.append(vec![record("after")], 0).unwrap();
+    let a = p.append(&[record("after")], 0).unwrap();
     assert_eq!(a.base_offset, recovered.len() as u64);
 }
 
@@ -303,8 +300,7 @@ fn a_segment_that_lost_whole_entries_before_unsealed_ones_ends_the_log_there() {
     let p = sim.open(config(Durability::Never, 600));
     let mut first_segment_ends = Vec::new();
     for i in 0..40 {
-        p.append(vec![record(&format!("record-{i:02}"))], 0)
-            .unwrap();
+        p.append(&[record(&format!("record-{i:02}"))], 0).unwrap();
         if p.segment_count() == 1 {
             first_segment_ends.push(p.size_bytes() as usize);
         }
@@ -331,7 +327,7 @@ fn a_segment_that_lost_whole_entries_before_unsealed_ones_ends_the_log_there() {
     }
     assert_eq!(numbered_segments(&fresh), segments[..1]);
     assert_eq!(fresh.storage.read_file(&segments[0]).unwrap(), short);
-    let a = p.append(vec![record("after")], 0).unwrap();
+    let a = p.append(&[record("after")], 0).unwrap();
     assert_eq!(a.base_offset, kept as u64);
     p.close().unwrap();
     drop(p);
@@ -369,7 +365,7 @@ fn recovered_segments_whose_index_does_not_fit_are_indexed_once_there_is_room() 
     assert_eq!(idx_files(&fresh), 0);
     // Room again: the next group commit writes them.
     fresh.storage.set_space_left(None);
-    let a = p.append(vec![record("after")], 0).unwrap();
+    let a = p.append(&[record("after")], 0).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
     assert!(
         idx_files(&fresh) >= segments.len() - 1,
@@ -388,7 +384,7 @@ fn a_trim_past_the_durable_end_does_not_cost_records_appended_after_a_crash() {
     let mut end = 0;
     for i in 0..10 {
         end = p
-            .append(vec![record(&format!("r{i}"))], 5_000)
+            .append(&[record(&format!("r{i}"))], 5_000)
             .unwrap()
             .next_offset;
     }
@@ -401,7 +397,7 @@ fn a_trim_past_the_durable_end_does_not_cost_records_appended_after_a_crash() {
     let mut last = start;
     for i in 0..5 {
         last = p
-            .append(vec![record(&format!("n{i}"))], 5_000)
+            .append(&[record(&format!("n{i}"))], 5_000)
             .unwrap()
             .next_offset;
     }
@@ -423,16 +419,16 @@ fn a_deletion_of_a_record_a_crash_took_back_does_not_hide_its_successor() {
     let sim = Sim::new();
     let cfg = config(Durability::Never, 4096);
     let p = sim.open(cfg);
-    let a = p.append(vec![record("durable")], 5_000).unwrap();
+    let a = p.append(&[record("durable")], 5_000).unwrap();
     p.wait_durable_blocking(a.next_offset).unwrap();
-    let lost = p.append(vec![record("lost")], 5_000).unwrap();
+    let lost = p.append(&[record("lost")], 5_000).unwrap();
     // XDEL of a visible but not yet durable entry: the deletion is durable.
     assert_eq!(p.delete_records(&[lost.base_offset]).unwrap(), 1);
     drop(p);
     sim.storage.crash();
     let p = sim.open(cfg);
     assert_eq!(p.marks().log_end, lost.base_offset);
-    let next = p.append(vec![record("new")], 5_000).unwrap();
+    let next = p.append(&[record("new")], 5_000).unwrap();
     assert_eq!(next.base_offset, lost.base_offset);
     assert!(!p.is_deleted(next.base_offset));
     assert_eq!(values(&p, 0), ["durable", "new"]);
@@ -450,7 +446,7 @@ fn more_deletions_than_one_frame_holds_survive_a_prune_and_a_restart() {
         let batch: Vec<_> = (first..first + 60_000)
             .map(|i| record(&i.to_string()))
             .collect();
-        let a = p.append(batch, 5_000).unwrap();
+        let a = p.append(&batch, 5_000).unwrap();
         p.wait_durable_blocking(a.next_offset).unwrap();
     }
     let odd: Vec<u64> = (0..n).filter(|o| o % 2 == 1).collect();
@@ -558,7 +554,7 @@ fn a_segment_rolled_during_a_trim_of_the_one_before_it_survives_a_crash() {
     let mut end = 0;
     while p.marks().log_end < 3 {
         end = p
-            .append(vec![record(&"x".repeat(120))], 5_000)
+            .append(&[record(&"x".repeat(120))], 5_000)
             .unwrap()
             .next_offset;
     }
@@ -574,12 +570,12 @@ fn a_segment_rolled_during_a_trim_of_the_one_before_it_survives_a_crash() {
         let (hold, busy) = (storage.hold.clone(), busy.clone());
         *storage.hook.lock().unwrap() = Some(Box::new(move || {
             hold.store(true, SeqCst);
-            let b = busy.append(vec![record("busy")], 5_000).unwrap();
+            let b = busy.append(&[record("busy")], 5_000).unwrap();
             let waiter = std::thread::spawn(move || busy.wait_durable_blocking(b.next_offset));
             std::thread::sleep(std::time::Duration::from_millis(50));
             drop(waiter);
             let p = me.get().and_then(Weak::upgrade).unwrap();
-            let a = p.append(vec![record(&"y".repeat(500))], 5_000).unwrap();
+            let a = p.append(&[record(&"y".repeat(500))], 5_000).unwrap();
             let _ = rolled.set(a);
         }));
     }

@@ -85,7 +85,7 @@ proptest! {
                             ..Record::default()
                         }));
                     }
-                    let a = p.append(recs, m.now * 3).unwrap();
+                    let a = p.append(&recs, m.now * 3).unwrap();
                     p.wait_durable_blocking(a.next_offset).unwrap();
                     prop_assert_eq!(a.base_offset, m.records.len() as u64);
                     prop_assert_eq!(&a.ids, &ids);
