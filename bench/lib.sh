@@ -20,14 +20,39 @@ dd_bandwidth_list() {
         sync -f "$dir" 2>/dev/null || true
         list="$list${list:+,}$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
     done
-    # Thin-provisioned virtual disks write blocks the host has never stored several
-    # times slower than blocks it has (measured: 260-290 MB/s against 1.3-1.5 GB/s
-    # for the same dd), and only the first run writes fresh blocks when ext4 hands
-    # the freed ones back. Say so: a log's fresh segments may land on either kind.
+    # On this VM a run can be several times slower than the others (measured: 260-290
+    # MB/s against 1.3-1.7 GB/s). The disk is not the cause (dd oflag=direct writes
+    # new blocks at 1.7 GB/s every time): guest memory is. Memory the guest has not
+    # touched lately costs the host a fault per page on first touch (about 0.3 GB/s),
+    # and freed memory is handed back to the host within seconds (virtio-balloon free
+    # page reporting). A dd run that reuses the page cache pages its predecessor just
+    # freed is fast; one that needs new pages is not. See dd_kept_list.
     echo "$list" | tr ',' '\n' | sort -n | awk '{ v[NR] = $1 } END {
         if (NR > 1 && v[1] * 2 < v[NR])
             printf "warning: dd runs differ more than 2x (%s to %s MB/s), probably blocks a thin-provisioned disk writes for the first time; ratios use the median\n", v[1], v[NR] > "/dev/stderr" }'
     echo "$list"
+}
+
+# Measures dd conv=fdatasync into RUNS new files of MIB MiB in DIR, keeping each until
+# the last is written, as a log keeps its segments: the page cache grows by RUNS x MIB
+# and later runs cannot reuse pages freed by earlier ones. On a VM whose untouched
+# memory is slow to fault in (see dd_bandwidth_list) this is the bandwidth a writer
+# that keeps its data cached gets. Echoes the MB/s figures, comma-separated.
+dd_kept_list() {
+    local dir="$1" mib="$2" runs="$3" list="" i bytes secs
+    for i in $(seq "$runs"); do
+        echo "measuring dd into files it keeps ($mib MiB, conv=fdatasync), file $i/$runs ..." >&2
+        read -r bytes secs < <(dd_figures if=/dev/zero of="$dir/dd-kept-$i.bin" bs=1M count="$mib" conv=fdatasync)
+        list="$list${list:+,}$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
+    done
+    rm -f "$dir"/dd-kept-*.bin
+    sync -f "$dir" 2>/dev/null || true
+    echo "$list"
+}
+
+# Median of comma-separated numbers.
+median_of() {
+    echo "$1" | tr ',' '\n' | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # Stops one server: SIGTERM, then SIGKILL after $server_timeout_s seconds.
