@@ -42,26 +42,29 @@ pub enum FieldsError {
     Malformed { offset: u64 },
 }
 
-/// Encodes a Redis entry's fields as (format tag, record without timestamp).
-pub fn encode(fields: &[(Bytes, Bytes)], timestamp_ms: i64) -> (u8, Record) {
+/// Encodes a Redis entry's fields as (format tag, record without timestamp). `pairs`
+/// is the field list as XADD carries it: field, value, field, value, ... (an odd
+/// last element is ignored; callers check the count).
+pub fn encode(pairs: &[Bytes], timestamp_ms: i64) -> (u8, Record) {
     let record = |key: Option<Bytes>, value: Bytes| Record {
         timestamp_ms,
         key,
         value: Some(value),
         headers: Vec::new(),
     };
-    if let [(k, kv), (v, vv)] = fields {
+    if let [k, kv, v, vv] = pairs {
         if k.as_ref() == b"key" && v.as_ref() == b"value" {
             return (FORMAT_REDIS_KV, record(Some(kv.clone()), vv.clone()));
         }
     }
+    let fields = || pairs.chunks_exact(2).map(|kv| (&kv[0], &kv[1]));
     if let Some(json) = encode_json(fields) {
         return (FORMAT_REDIS_JSON, record(None, json));
     }
-    let size: usize = fields.iter().map(|(f, v)| 8 + f.len() + v.len()).sum();
+    let size: usize = fields().map(|(f, v)| 8 + f.len() + v.len()).sum();
     let mut out = BytesMut::with_capacity(4 + size);
-    out.put_u32(fields.len() as u32);
-    for (f, v) in fields {
+    out.put_u32(fields().count() as u32);
+    for (f, v) in fields() {
         out.put_u32(f.len() as u32);
         out.put_slice(f);
         out.put_u32(v.len() as u32);
@@ -70,23 +73,22 @@ pub fn encode(fields: &[(Bytes, Bytes)], timestamp_ms: i64) -> (u8, Record) {
     (FORMAT_REDIS_BINARY, record(None, out.freeze()))
 }
 
-fn encode_json(fields: &[(Bytes, Bytes)]) -> Option<Bytes> {
+fn encode_json<'a, I>(fields: impl Fn() -> I) -> Option<Bytes>
+where
+    I: ExactSizeIterator<Item = (&'a Bytes, &'a Bytes)>,
+{
     // Duplicate field names: a scan for the usual few fields, a set beyond.
     const SCAN_MAX: usize = 8;
+    let count = fields().len();
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(
-        fields
-            .iter()
-            .map(|(f, v)| f.len() + v.len() + 6)
-            .sum::<usize>()
-            + 2,
-    );
+    let mut out =
+        Vec::with_capacity(fields().map(|(f, v)| f.len() + v.len() + 6).sum::<usize>() + 2);
     out.push(b'{');
-    for (i, (f, v)) in fields.iter().enumerate() {
+    for (i, (f, v)) in fields().enumerate() {
         let f = std::str::from_utf8(f).ok()?;
         let v = std::str::from_utf8(v).ok()?;
-        let duplicate = if fields.len() <= SCAN_MAX {
-            fields[..i].iter().any(|(g, _)| g.as_ref() == f.as_bytes())
+        let duplicate = if count <= SCAN_MAX {
+            fields().take(i).any(|(g, _)| g.as_ref() == f.as_bytes())
         } else {
             !seen.insert(f)
         };
@@ -279,9 +281,17 @@ mod tests {
     }
 
     fn round_trip(fields: Fields) -> u8 {
-        let (format, rec) = encode(&fields, 7);
+        let (format, rec) = encode(&flat(&fields), 7);
         assert_eq!(decode(&stored(format, rec)).unwrap(), fields);
         format
+    }
+
+    /// The field list as XADD carries it.
+    fn flat(fields: &Fields) -> Vec<Bytes> {
+        fields
+            .iter()
+            .flat_map(|(f, v)| [f.clone(), v.clone()])
+            .collect()
     }
 
     fn f(pairs: &[(&[u8], &[u8])]) -> Fields {
@@ -344,7 +354,7 @@ mod tests {
 
     #[test]
     fn json_form_is_what_kafka_consumers_see() {
-        let (_, rec) = encode(&f(&[(b"user", b"ann"), (b"qty", b"2")]), 0);
+        let (_, rec) = encode(&flat(&f(&[(b"user", b"ann"), (b"qty", b"2")])), 0);
         assert_eq!(
             rec.value.unwrap(),
             Bytes::from_static(br#"{"user":"ann","qty":"2"}"#)

@@ -92,7 +92,13 @@ pub fn parse_request(
 #[derive(Debug, Default)]
 pub struct RequestDecoder {
     state: State,
+    /// The argument-span list of the last request, kept for the next one (one
+    /// allocation per connection instead of one per request).
+    spare_spans: Vec<(usize, usize)>,
 }
+
+/// Largest argument-span list kept between requests (16 KiB).
+const SPARE_SPANS_MAX: usize = 1024;
 
 #[derive(Debug, Default)]
 enum State {
@@ -149,7 +155,7 @@ impl RequestDecoder {
         limits: &Limits,
     ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
-            let checked = match check(buf, limits, &mut self.state) {
+            let checked = match check(buf, limits, &mut self.state, &mut self.spare_spans) {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     if buf.len() > limits.buffer_bytes_max {
@@ -176,12 +182,19 @@ impl RequestDecoder {
                         return Ok(Some(args));
                     }
                 }
-                Checked::Multibulk { args, consumed } => {
+                Checked::Multibulk {
+                    args: mut spans,
+                    consumed,
+                } => {
                     let request = buf.split_to(consumed.min(buf.len())).freeze();
-                    let args = args
-                        .into_iter()
-                        .map(|(start, len)| slice(&request, start, len))
+                    let args = spans
+                        .iter()
+                        .map(|&(start, len)| slice(&request, start, len))
                         .collect();
+                    if spans.capacity() <= SPARE_SPANS_MAX {
+                        spans.clear();
+                        self.spare_spans = spans;
+                    }
                     return Ok(Some(args));
                 }
             }
@@ -207,7 +220,12 @@ fn slice(b: &Bytes, start: usize, len: usize) -> Bytes {
 
 /// The check pass: is a whole request at the front of `buf`? Never allocates more
 /// than the argument list of a request whose headers are all present.
-fn check(buf: &[u8], limits: &Limits, state: &mut State) -> Result<Option<Checked>, ProtocolError> {
+fn check(
+    buf: &[u8],
+    limits: &Limits,
+    state: &mut State,
+    spare_spans: &mut Vec<(usize, usize)>,
+) -> Result<Option<Checked>, ProtocolError> {
     loop {
         match state {
             State::Start => match buf.first() {
@@ -240,7 +258,11 @@ fn check(buf: &[u8], limits: &Limits, state: &mut State) -> Result<Option<Checke
                     pos: next,
                     bulk_len: None,
                     scanned: next,
-                    args: Vec::with_capacity(count.min(1024)),
+                    args: {
+                        let mut spans = std::mem::take(spare_spans);
+                        spans.reserve(count.min(SPARE_SPANS_MAX));
+                        spans
+                    },
                 });
             }
             State::Multibulk(mb) => return check_multibulk(buf, limits, mb),

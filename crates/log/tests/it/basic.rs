@@ -99,11 +99,8 @@ fn lookups_by_timestamp_and_stream_id() {
             value: Some(Bytes::from(vec![b'x'; 50])),
             ..Record::default()
         };
-        p.append(
-            &[(IdSpec::Explicit(StreamId::new(100 + i * 2, 1)), r)],
-            0,
-        )
-        .unwrap();
+        p.append(&[(IdSpec::Explicit(StreamId::new(100 + i * 2, 1)), r)], 0)
+            .unwrap();
     }
     assert!(p.segment_count() > 3);
     assert_eq!(p.offset_for_timestamp(0).unwrap(), Some(0));

@@ -396,11 +396,7 @@ async fn xadd(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             "The stream has exhausted the last possible ID, unable to add more items",
         ));
     }
-    let fields: Vec<(Bytes, Bytes)> = pairs
-        .chunks_exact(2)
-        .map(|kv| (kv[0].clone(), kv[1].clone()))
-        .collect();
-    let (format, record) = fields::encode(&fields, brook_broker::now_ms() as i64);
+    let (format, record) = fields::encode(pairs, brook_broker::now_ms() as i64);
     let (p, appended, must_wait) =
         match c
             .server
@@ -479,11 +475,7 @@ pub fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> bool {
         let Some(spec) = args.get(2).and_then(|id| parse_xadd_id(id)) else {
             return false;
         };
-        let fields: Vec<(Bytes, Bytes)> = args[3..]
-            .chunks_exact(2)
-            .map(|kv| (kv[0].clone(), kv[1].clone()))
-            .collect();
-        let (format, record) = fields::encode(&fields, now);
+        let (format, record) = fields::encode(&args[3..], now);
         encoded.push((format, spec, record));
     }
     if encoded.iter().any(|(f, _, _)| *f != encoded[0].0) {
