@@ -37,7 +37,7 @@
 #   --no-everysec  skip the fsync everysec comparison row.
 #   other flags go to brook-bench-kafka (see its --help), e.g. --seconds 10,
 #   --producers 2, --set linger.ms=10, --verbose.
-# A full run takes about 80 s plus the build; it writes about 12 GB but holds at
+# A full run takes about 4 minutes plus the build; it writes about 15 GB but holds at
 # most about 4 GB at a time. Honours CARGO_TARGET_DIR.
 # Servers are stopped by PID on exit. Exit status is 0 whatever the verdicts
 # (non-zero only if something failed to run).
@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; forward+=("$1") ;;
         --dir) dir="$2"; shift ;;
         --no-everysec) everysec=0 ;;
-        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) forward+=("$1") ;;
     esac
     shift

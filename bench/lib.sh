@@ -8,9 +8,9 @@ dd_figures() {
 }
 
 # Measures the sequential write bandwidth of the file system holding DIR with
-# `dd bs=1M count=MIB conv=fdatasync`, RUNS times (this disk's speed varies from run
-# to run: a virtual disk behind a host cache can swing several-fold). Echoes the
-# MB/s figures, comma-separated; callers use the median.
+# `dd bs=1M count=MIB conv=fdatasync`, RUNS times (runs can differ several-fold on
+# this VM; see below). Echoes the MB/s figures, comma-separated; callers use the
+# median.
 dd_bandwidth_list() {
     local dir="$1" mib="$2" runs="$3" list="" i bytes secs
     for i in $(seq "$runs"); do
@@ -29,7 +29,7 @@ dd_bandwidth_list() {
     # freed is fast; one that needs new pages is not. See dd_kept_list.
     echo "$list" | tr ',' '\n' | sort -n | awk '{ v[NR] = $1 } END {
         if (NR > 1 && v[1] * 2 < v[NR])
-            printf "warning: dd runs differ more than 2x (%s to %s MB/s), probably blocks a thin-provisioned disk writes for the first time; ratios use the median\n", v[1], v[NR] > "/dev/stderr" }'
+            printf "warning: dd runs differ more than 2x (%s to %s MB/s), probably page cache pages the VM had to back with new memory; ratios use the median\n", v[1], v[NR] > "/dev/stderr" }'
     echo "$list"
 }
 

@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; forward+=("$1") ;;
         --dir) dir="$2"; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) forward+=("$1") ;;
     esac
     shift

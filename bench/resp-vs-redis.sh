@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds="$2"; shift ;;
         --dir) dir="$2"; shift ;;
         --interval) interval="$2"; shift ;;
-        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

@@ -43,9 +43,10 @@ pub enum FieldsError {
 }
 
 /// Encodes a Redis entry's fields as (format tag, record without timestamp). `pairs`
-/// is the field list as XADD carries it: field, value, field, value, ... (an odd
-/// last element is ignored; callers check the count).
+/// is the field list as XADD carries it: field, value, field, value, ... Its length
+/// must be even (XADD checks the count; an odd last element would be ignored).
 pub fn encode(pairs: &[Bytes], timestamp_ms: i64) -> (u8, Record) {
+    debug_assert!(pairs.len().is_multiple_of(2), "odd field list");
     let record = |key: Option<Bytes>, value: Bytes| Record {
         timestamp_ms,
         key,

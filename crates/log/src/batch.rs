@@ -148,7 +148,7 @@ pub enum EncodeError {
         count: usize,
         max: usize,
     },
-    #[error("batch is {bytes} bytes; at most {max} are allowed")]
+    #[error("batch is at least {bytes} bytes; at most {max} are allowed")]
     TooLarge { bytes: usize, max: usize },
 }
 
@@ -167,9 +167,12 @@ struct Varints {
 }
 
 impl Varints {
-    /// Room for the longest run the encoder writes: body length, attributes,
-    /// timestamp delta, offset delta, key length and value length, 10 bytes each at
-    /// most (`flush` empties it before that could overflow).
+    /// Room for the longest run of varints the encoder writes between two payloads:
+    /// body length, attributes, timestamp delta, offset delta, key length, value
+    /// length (when key and value are null or empty), header count and the first
+    /// header's name length. At most 10 bytes each, and most are far shorter: 53
+    /// bytes at worst. `flush` empties it before each payload, and `byte` is
+    /// bounds-checked (an overflow would panic, not corrupt).
     const CAPACITY: usize = 64;
 
     fn new() -> Self {
@@ -279,6 +282,17 @@ where
             body_len +=
                 varlong_len(h.name.len() as i64) + h.name.len() + nullable_len(h.value.as_ref());
         }
+        // Refused before anything of the record is copied: a record can be as large
+        // as the protocol front ends accept (hundreds of MiB).
+        let record_len = varlong_len(body_len as i64) + body_len;
+        let total = out.len().saturating_add(record_len);
+        if total > BATCH_BYTES_MAX {
+            return Err(EncodeError::TooLarge {
+                bytes: total,
+                max: BATCH_BYTES_MAX,
+            });
+        }
+        out.reserve(record_len);
         let mut v = Varints::new();
         v.varlong(body_len as i64);
         let body_start = out.len() + v.len;
@@ -296,12 +310,6 @@ where
         }
         v.flush(out);
         debug_assert_eq!(out.len() - body_start, body_len);
-        if out.len() > BATCH_BYTES_MAX {
-            return Err(EncodeError::TooLarge {
-                bytes: out.len(),
-                max: BATCH_BYTES_MAX,
-            });
-        }
         max_ts = max_ts.max(r.timestamp_ms);
     }
     out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_ts.to_be_bytes());
@@ -701,5 +709,133 @@ impl Entry {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Kafka's RecordBatch v2 as the protocol guide writes it, record by record into
+    /// its own buffer (no precomputed lengths): what `encode_batch` must produce.
+    fn reference_encode(records: &[Record]) -> Vec<u8> {
+        fn varlong(out: &mut Vec<u8>, v: i64) {
+            let mut u = ((v << 1) ^ (v >> 63)) as u64;
+            while u >= 0x80 {
+                out.push((u as u8) | 0x80);
+                u >>= 7;
+            }
+            out.push(u as u8);
+        }
+        fn nullable(out: &mut Vec<u8>, v: &Option<Bytes>) {
+            match v {
+                None => varlong(out, -1),
+                Some(b) => {
+                    varlong(out, b.len() as i64);
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+        let base_ts = records[0].timestamp_ms;
+        let max_ts = records
+            .iter()
+            .map(|r| r.timestamp_ms)
+            .max()
+            .unwrap_or(base_ts);
+        let mut out = Vec::new();
+        out.extend_from_slice(&0i64.to_be_bytes());
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.push(2);
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&0i16.to_be_bytes());
+        out.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
+        out.extend_from_slice(&base_ts.to_be_bytes());
+        out.extend_from_slice(&max_ts.to_be_bytes());
+        out.extend_from_slice(&(-1i64).to_be_bytes());
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+        out.extend_from_slice(&(records.len() as i32).to_be_bytes());
+        for (i, r) in records.iter().enumerate() {
+            let mut body = vec![0u8];
+            varlong(&mut body, r.timestamp_ms.wrapping_sub(base_ts));
+            varlong(&mut body, i as i64);
+            nullable(&mut body, &r.key);
+            nullable(&mut body, &r.value);
+            varlong(&mut body, r.headers.len() as i64);
+            for h in &r.headers {
+                varlong(&mut body, h.name.len() as i64);
+                body.extend_from_slice(&h.name);
+                nullable(&mut body, &h.value);
+            }
+            varlong(&mut out, body.len() as i64);
+            out.extend_from_slice(&body);
+        }
+        let len = (out.len() - 12) as i32;
+        out[8..12].copy_from_slice(&len.to_be_bytes());
+        let crc = crc32c::crc32c(&out[21..]);
+        out[17..21].copy_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    fn bytes_opt() -> impl Strategy<Value = Option<Bytes>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Bytes::new())),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|v| Some(Bytes::from(v))),
+        ]
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        let header = (proptest::collection::vec(any::<u8>(), 0..20), bytes_opt()).prop_map(
+            |(name, value)| Header {
+                name: Bytes::from(name),
+                value,
+            },
+        );
+        (
+            prop_oneof![any::<i64>(), 1_700_000_000_000i64..1_700_000_100_000],
+            bytes_opt(),
+            bytes_opt(),
+            proptest::collection::vec(header, 0..4),
+        )
+            .prop_map(|(timestamp_ms, key, value, headers)| Record {
+                timestamp_ms,
+                key,
+                value,
+                headers,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encoder_matches_the_reference(records in proptest::collection::vec(record(), 1..40)) {
+            let mut out = Vec::new();
+            encode_batch(records.iter(), &mut out).unwrap();
+            prop_assert_eq!(out, reference_encode(&records));
+        }
+    }
+
+    #[test]
+    fn an_oversized_record_is_refused_with_nothing_of_it_copied() {
+        let small = Record {
+            value: Some(Bytes::from_static(b"v")),
+            ..Record::default()
+        };
+        let huge = Record {
+            value: Some(Bytes::from(vec![0u8; BATCH_BYTES_MAX])),
+            ..Record::default()
+        };
+        let mut out = Vec::new();
+        let err = encode_batch([&small, &huge], &mut out).unwrap_err();
+        assert!(matches!(err, EncodeError::TooLarge { bytes, .. } if bytes > BATCH_BYTES_MAX));
+        // The header and the first record only: the huge value was not copied.
+        assert!(
+            out.len() < KAFKA_HEADER_LEN + 64,
+            "{} bytes buffered",
+            out.len()
+        );
     }
 }

@@ -274,14 +274,15 @@ struct SyncFlags {
     /// timer; whichever fires requests an fsync.
     timer_at: Option<Instant>,
     last_sync: Option<Instant>,
-    /// Appends written since the current fsync started, and the records they carry.
+    /// Appends written since the current fsync started, and how many of them were
+    /// small (fewer than [`GATHER_SMALL_RECORDS`] records).
     appends_since_sync: u64,
-    records_since_sync: u64,
-    /// How many appends the last fsync covered, and how long it took: the next fsync
-    /// waits (briefly) for about as many appends to gather.
+    small_since_sync: u64,
+    /// How many appends the last fsync covered (and how many of them were small),
+    /// and how long it took: the next fsync may wait (briefly) for about as many
+    /// small appends to gather.
     last_covered: u64,
-    /// The records the last fsync covered (with `last_covered`: their mean per append).
-    last_covered_records: u64,
+    last_covered_small: u64,
     last_fsync: Duration,
     /// The fsync worker is waiting for appends to gather (append notifies `gathered`).
     gathering: bool,
@@ -301,12 +302,12 @@ impl SyncFlags {
     }
 
     /// Whether the next fsync should wait for appends to gather (see
-    /// `Partition::gather`): the last one covered several appends, of few records
-    /// each, and fewer than that many have arrived since it started.
+    /// `Partition::gather`): the last one covered several small appends, which were
+    /// most of its appends, and fewer than that many have arrived since it started.
     fn should_gather(&self) -> bool {
-        self.last_covered > 1
-            && self.last_covered_records < self.last_covered * GATHER_RECORDS_PER_APPEND_MAX
-            && self.appends_since_sync < self.last_covered
+        self.last_covered_small > 1
+            && self.last_covered_small.saturating_mul(2) > self.last_covered
+            && self.small_since_sync < self.last_covered_small
     }
 }
 
@@ -329,12 +330,12 @@ const SYNC_AHEAD_BYTES: u64 = 16 << 20;
 
 /// Longest an fsync waits for appends to gather.
 const GATHER_MAX: Duration = Duration::from_millis(1);
-/// An fsync does not wait for appends to gather when those of the last one carried
-/// this many records each on average: their writers batch already (a pipeline of
-/// XADDs, a producer's batch), and spend the time between appends building the next
-/// batch; holding the fsync back then serialises that work and the fsync instead of
+/// An append of fewer records than this is "small": the fsync waits for small
+/// appends to gather, not for batches. Writers of batches (a pipeline of XADDs, a
+/// producer's batch) spend the time between appends building the next one; holding
+/// the fsync back for them serialises that work with the fsync instead of
 /// overlapping them.
-const GATHER_RECORDS_PER_APPEND_MAX: u64 = 4;
+const GATHER_SMALL_RECORDS: u64 = 4;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -860,8 +861,10 @@ impl Partition {
         let submit = {
             let mut f = self.sync.lock();
             f.appends_since_sync += 1;
-            f.records_since_sync += count;
-            if f.gathering && f.appends_since_sync >= f.last_covered {
+            if count < GATHER_SMALL_RECORDS {
+                f.small_since_sync += 1;
+            }
+            if f.gathering && f.small_since_sync >= f.last_covered_small {
                 self.gathered.notify_one();
             }
             sync_now && f.ask()
@@ -1144,11 +1147,11 @@ impl Partition {
                 self.sync.lock().in_flight = false;
                 return;
             };
-            let (appends, records) = {
+            let (appends, small) = {
                 let mut f = self.sync.lock();
                 (
                     std::mem::take(&mut f.appends_since_sync),
-                    std::mem::take(&mut f.records_since_sync),
+                    std::mem::take(&mut f.small_since_sync),
                 )
             };
             let started = Instant::now();
@@ -1219,7 +1222,7 @@ impl Partition {
             f.last_sync = Some(Instant::now());
             f.last_fsync = started.elapsed();
             f.last_covered = appends;
-            f.last_covered_records = records;
+            f.last_covered_small = small;
             if f.requested {
                 f.requested = false;
                 continue;
@@ -1229,22 +1232,22 @@ impl Partition {
         }
     }
 
-    /// Before an fsync: if the last fsync covered several appends of a few records
-    /// each (several writers that do not batch), wait up to two fsync durations (at
-    /// most [`GATHER_MAX`]) for about as many appends to arrive. The writers
-    /// released by the previous fsync append again within microseconds; without
-    /// this pause the next fsync would start just before they do, and closed-loop
-    /// writers would split into two alternating half-size groups (16 appender
-    /// threads: about 8 appends per fsync and 7x one thread's rate without it,
-    /// 16 and about 10x with it). Writers whose appends carry
-    /// [`GATHER_RECORDS_PER_APPEND_MAX`] records or more on average do not get the
-    /// pause: they spend the time between appends building the next batch, and
-    /// holding the fsync back for them only serialises that work with the fsync
-    /// (RESP XADD -c 50 -P 16 under `always`, one append per pipeline: 13-39% more
-    /// requests/s without the pause). A lone writer under `always` (the last fsync
-    /// covered one append) never waits; under the interval and `never` policies
-    /// the last fsync covers all of an interval's appends, so a `wait_durable`
-    /// there may wait up to [`GATHER_MAX`] unless those appends were batches.
+    /// Before an fsync: if most of the appends the last fsync covered were small
+    /// (fewer than [`GATHER_SMALL_RECORDS`] records: writers that do not batch) and
+    /// there were several, wait up to two fsync durations (at most [`GATHER_MAX`])
+    /// for about as many small appends to arrive. The writers released by the
+    /// previous fsync append again within microseconds; without this pause the next
+    /// fsync would start just before they do, and closed-loop writers would split
+    /// into two alternating half-size groups (16 appender threads: about 8 appends
+    /// per fsync and 7x one thread's rate without it, 16 and about 10x with it).
+    /// Writers of batches do not get the pause: they spend the time between appends
+    /// building the next batch, and holding the fsync back for them only serialises
+    /// that work with the fsync (RESP XADD -c 50 -P 16 under `always`, one append
+    /// per pipeline: 13-39% more requests/s without the pause). A lone writer under
+    /// `always` (the last fsync covered one append) never waits; under the interval
+    /// and `never` policies the last fsync covers all of an interval's appends, so
+    /// a `wait_durable` there may wait up to [`GATHER_MAX`] unless most of those
+    /// appends were batches.
     fn gather(&self) {
         let mut f = self.sync.lock();
         if !f.should_gather() {
@@ -1252,7 +1255,7 @@ impl Partition {
         }
         let deadline = Instant::now() + (f.last_fsync * 2).min(GATHER_MAX);
         f.gathering = true;
-        while f.appends_since_sync < f.last_covered {
+        while f.small_since_sync < f.last_covered_small {
             if self.gathered.wait_until(&mut f, deadline).timed_out() {
                 break;
             }
@@ -2238,27 +2241,32 @@ fn remove_segments_later(
 mod tests {
     use super::*;
 
-    fn flags(last_covered: u64, last_covered_records: u64, since: u64) -> SyncFlags {
+    fn flags(last_covered: u64, last_covered_small: u64, small_since: u64) -> SyncFlags {
         SyncFlags {
             last_covered,
-            last_covered_records,
-            appends_since_sync: since,
+            last_covered_small,
+            small_since_sync: small_since,
             ..SyncFlags::default()
         }
     }
 
     #[test]
     fn fsyncs_gather_for_writers_of_single_records_only() {
-        // 16 writers of one record each: wait until they are back.
+        // 16 writers of one record each: wait until they are back ...
         assert!(flags(16, 16, 0).should_gather());
-        assert!(flags(16, 16 * 3, 15).should_gather());
+        assert!(flags(16, 16, 15).should_gather());
         // ... but not once they are.
         assert!(!flags(16, 16, 16).should_gather());
         // A lone writer never waits.
         assert!(!flags(1, 1, 0).should_gather());
         assert!(!flags(0, 0, 0).should_gather());
-        // Writers of batches (4 records or more per append on average) do not wait.
-        assert!(!flags(40, 40 * GATHER_RECORDS_PER_APPEND_MAX, 0).should_gather());
-        assert!(!flags(40, 40 * 16, 3).should_gather());
+        // Writers of batches do not wait, even if a few appends were small.
+        assert!(!flags(40, 0, 0).should_gather());
+        assert!(!flags(40, 3, 0).should_gather());
+        assert!(!flags(40, 20, 0).should_gather());
+        // Mostly small appends with a batch among them: wait for the small ones.
+        assert!(flags(16, 15, 0).should_gather());
+        assert!(flags(16, 15, 14).should_gather());
+        assert!(!flags(16, 15, 15).should_gather());
     }
 }
