@@ -62,9 +62,11 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
                 plan.timeout
             );
         }
-        let (records, bytes) = queue.consume(Duration::from_millis(100))?;
-        outcome.records += records;
-        outcome.value_bytes += bytes;
+        queue.consume(Duration::from_millis(100), |value, _| {
+            outcome.records += 1;
+            outcome.value_bytes += value.len() as u64;
+            Ok(())
+        })?;
     }
     outcome.seconds = start.elapsed().as_secs_f64();
     outcome.notes = consumer.context().notes();
@@ -82,7 +84,7 @@ const BATCH: usize = 1000;
 /// fails the row; librdkafka's client-level errors (e.g. the broker unreachable),
 /// which `poll` would have returned, go to librdkafka's log on stderr instead, and
 /// the row fails at its timeout.
-struct BatchQueue<'a> {
+pub(crate) struct BatchQueue<'a> {
     queue: *mut rd_kafka_queue_t,
     messages: Vec<*mut rd_kafka_message_t>,
     _consumer: &'a BaseConsumer<Context>,
@@ -90,7 +92,7 @@ struct BatchQueue<'a> {
 
 #[allow(unsafe_code)]
 impl<'a> BatchQueue<'a> {
-    fn new(consumer: &'a BaseConsumer<Context>) -> Result<Self> {
+    pub(crate) fn new(consumer: &'a BaseConsumer<Context>) -> Result<Self> {
         // SAFETY: the native handle belongs to a live consumer, which `_consumer`
         // keeps borrowed for as long as the queue reference exists.
         let queue = unsafe {
@@ -106,9 +108,15 @@ impl<'a> BatchQueue<'a> {
         })
     }
 
-    /// Waits up to `timeout` for messages; returns the records and value bytes
-    /// taken, or the first error librdkafka delivered in their place.
-    fn consume(&mut self, timeout: Duration) -> Result<(u64, u64)> {
+    /// Waits up to `timeout` for messages and calls `each` with every record's value
+    /// and offset, in order. Fails with the first error librdkafka delivered in
+    /// place of a record (end-of-partition events are skipped), or the first error
+    /// `each` returns; every message taken is destroyed either way.
+    pub(crate) fn consume(
+        &mut self,
+        timeout: Duration,
+        mut each: impl FnMut(&[u8], i64) -> Result<()>,
+    ) -> Result<()> {
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: `messages` has room for BATCH pointers; librdkafka fills the first
         // `n` and hands their ownership to us.
@@ -122,24 +130,32 @@ impl<'a> BatchQueue<'a> {
         };
         let n = usize::try_from(n)
             .map_err(|_| anyhow::anyhow!("rd_kafka_consume_batch_queue failed"))?;
-        let (mut records, mut bytes, mut error) = (0, 0, None);
+        let mut failure = None;
         for &m in &self.messages[..n.min(BATCH)] {
-            // SAFETY: `m` is a message librdkafka just returned; it is read, then
-            // destroyed once.
+            // SAFETY: `m` is a message librdkafka just returned; its payload is read
+            // while it lives, then it is destroyed once.
             unsafe {
-                let code = RDKafkaErrorCode::from((*m).err);
-                if code == RDKafkaErrorCode::NoError {
-                    records += 1;
-                    bytes += (*m).len as u64;
-                } else if code != RDKafkaErrorCode::PartitionEOF && error.is_none() {
-                    error = Some(code);
+                if failure.is_none() {
+                    let code = RDKafkaErrorCode::from((*m).err);
+                    if code == RDKafkaErrorCode::NoError {
+                        let value = if (*m).payload.is_null() {
+                            &[][..]
+                        } else {
+                            std::slice::from_raw_parts((*m).payload.cast::<u8>(), (*m).len)
+                        };
+                        if let Err(e) = each(value, (*m).offset) {
+                            failure = Some(e);
+                        }
+                    } else if code != RDKafkaErrorCode::PartitionEOF {
+                        failure = Some(anyhow::anyhow!("consumer: {code}"));
+                    }
                 }
                 rdkafka::bindings::rd_kafka_message_destroy(m);
             }
         }
-        match error {
-            Some(code) => bail!("consumer: {code}"),
-            None => Ok((records, bytes)),
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }

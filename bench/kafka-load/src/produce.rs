@@ -32,6 +32,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::client::{Context, Settings};
+use crate::consume::BatchQueue;
 
 /// Bytes of the header at the start of each value: send time (u64), producer
 /// index (u32), sequence number (u32), little-endian.
@@ -351,6 +352,11 @@ fn read_all(
     outcome.latencies_us.reserve(1 << 20);
     let mut next_seq = vec![0u32; plan.producers];
     let mut give_up_at: Option<Instant> = None;
+    // Read in batches, as the consume row reads: a `poll` per record costs the
+    // client enough CPU on this 2-core machine that, past about 200k records/s with
+    // the producers running, the consumer fell behind and the figures measured its
+    // backlog (seconds) rather than the server.
+    let mut queue = BatchQueue::new(consumer)?;
     loop {
         if outcome.consumed >= expected.load(Ordering::Acquire) {
             return Ok(outcome);
@@ -367,48 +373,47 @@ fn read_all(
             }
         }
         progress.tick(epoch, producers, &outcome);
-        let message = match consumer.poll(Duration::from_millis(50)) {
-            None | Some(Err(KafkaError::PartitionEOF(_))) => continue,
-            Some(Err(e)) => return Err(e).context("latency consumer"),
-            Some(Ok(m)) => m,
-        };
-        let now = now_ns(epoch);
-        let value = message.payload().unwrap_or_default();
-        let (Some(ts), Some(producer), Some(seq)) = (
-            value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-            value.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()),
-            value.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()),
-        ) else {
-            bail!(
-                "record at offset {} has a {}-byte value, not a bench record",
-                message.offset(),
-                value.len()
-            );
-        };
-        if value.len() != plan.record_bytes {
-            bail!(
-                "record at offset {} has {} bytes, sent {}",
-                message.offset(),
-                value.len(),
-                plan.record_bytes
-            );
-        }
-        let latency_ns = now.saturating_sub(u64::from_le_bytes(ts));
-        outcome
-            .latencies_us
-            .push(u32::try_from(latency_ns / 1000).unwrap_or(u32::MAX));
-        let seq = u32::from_le_bytes(seq);
-        let next = usize::try_from(u32::from_le_bytes(producer))
-            .ok()
-            .and_then(|p| next_seq.get_mut(p))
-            .ok_or_else(|| anyhow!("record at offset {} names no producer", message.offset()))?;
-        match seq.cmp(next) {
-            std::cmp::Ordering::Equal => {}
-            std::cmp::Ordering::Less => outcome.repeats += 1,
-            std::cmp::Ordering::Greater => outcome.gaps += 1,
-        }
-        *next = (*next).max(seq.saturating_add(1));
-        outcome.consumed += 1;
+        // librdkafka hands a batch over when it is full or the timeout expires: 1 ms
+        // bounds what batching adds to a record's latency.
+        queue
+            .consume(Duration::from_millis(1), |value, offset| {
+                let now = now_ns(epoch);
+                let (Some(ts), Some(producer), Some(seq)) = (
+                    value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+                    value.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()),
+                    value.get(12..16).and_then(|b| <[u8; 4]>::try_from(b).ok()),
+                ) else {
+                    bail!(
+                        "record at offset {offset} has a {}-byte value, not a bench record",
+                        value.len()
+                    );
+                };
+                if value.len() != plan.record_bytes {
+                    bail!(
+                        "record at offset {offset} has {} bytes, sent {}",
+                        value.len(),
+                        plan.record_bytes
+                    );
+                }
+                let latency_ns = now.saturating_sub(u64::from_le_bytes(ts));
+                outcome
+                    .latencies_us
+                    .push(u32::try_from(latency_ns / 1000).unwrap_or(u32::MAX));
+                let seq = u32::from_le_bytes(seq);
+                let next = usize::try_from(u32::from_le_bytes(producer))
+                    .ok()
+                    .and_then(|p| next_seq.get_mut(p))
+                    .ok_or_else(|| anyhow!("record at offset {offset} names no producer"))?;
+                match seq.cmp(next) {
+                    std::cmp::Ordering::Equal => {}
+                    std::cmp::Ordering::Less => outcome.repeats += 1,
+                    std::cmp::Ordering::Greater => outcome.gaps += 1,
+                }
+                *next = (*next).max(seq.saturating_add(1));
+                outcome.consumed += 1;
+                Ok(())
+            })
+            .context("latency consumer")?;
     }
 }
 
