@@ -16,7 +16,8 @@ if [ ! -x .venv/bin/python ]; then
   }
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
-# kafkajs for the Node tests, exactly as pinned by tests/node/package-lock.json.
+# kafkajs, ioredis and node-redis for the Node tests, exactly as pinned by
+# tests/node/package-lock.json.
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 step "cargo fmt --check"
@@ -34,7 +35,7 @@ BROOK_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/brook"
 export BROOK_BIN
 .venv/bin/pytest -q tests/python
 
-step "Node client tests (kafkajs) against the debug brook binary"
+step "Node client tests (kafkajs, ioredis, node-redis) against the debug brook binary"
 node --test tests/node/
 
 step "benchmark smoke run (builds and runs each bench briefly; numbers are not judged here)"
