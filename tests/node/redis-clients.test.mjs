@@ -14,7 +14,7 @@ import { createClient } from 'redis'
 
 import { TIMEOUT_MS, brookFor } from './brook.mjs'
 
-async function ioredisFor (t, server) {
+async function ioredisFor (server) {
   const client = new Redis({ host: server.resp.host, port: server.resp.port, lazyConnect: true, maxRetriesPerRequest: 1 })
   await client.connect()
   server.cleanup(() => client.quit())
@@ -25,13 +25,13 @@ async function nodeRedisFor (server, options = {}) {
   const client = createClient({ socket: { host: server.resp.host, port: server.resp.port }, ...options })
   client.on('error', () => {})
   await client.connect()
-  server.cleanup(() => client.quit())
+  server.cleanup(() => client.close())
   return client
 }
 
 test('ioredis: XADD, XLEN, XRANGE and XREVRANGE', { timeout: TIMEOUT_MS }, async t => {
   const server = await brookFor(t)
-  const redis = await ioredisFor(t, server)
+  const redis = await ioredisFor(server)
   const first = await redis.xadd('events:orders', '*', 'user', 'ann', 'qty', '2')
   assert.match(first, /^\d+-\d+$/)
   const second = await redis.xadd('events:orders', '*', 'user', 'bob', 'qty', '5')
@@ -50,7 +50,7 @@ test('ioredis: XADD, XLEN, XRANGE and XREVRANGE', { timeout: TIMEOUT_MS }, async
 
 test('ioredis: a pipeline of XADDs gets one ID per command, in order', { timeout: TIMEOUT_MS }, async t => {
   const server = await brookFor(t)
-  const redis = await ioredisFor(t, server)
+  const redis = await ioredisFor(server)
   const pipeline = redis.pipeline()
   for (let i = 0; i < 100; i++) pipeline.xadd('jobs', '*', 'n', String(i))
   const results = await pipeline.exec()
@@ -63,12 +63,16 @@ test('ioredis: a pipeline of XADDs gets one ID per command, in order', { timeout
 
 test('ioredis: a blocked XREAD is woken by an XADD on another connection', { timeout: TIMEOUT_MS }, async t => {
   const server = await brookFor(t)
-  const reader = await ioredisFor(t, server)
-  const writer = await ioredisFor(t, server)
-  await writer.xadd('feed', '*', 'n', '0')
-  const read = reader.xread('BLOCK', 5000, 'STREAMS', 'feed', '$')
-  // Give the read time to block before the entry it waits for is added.
+  const reader = await ioredisFor(server)
+  const writer = await ioredisFor(server)
+  const first = await writer.xadd('feed', '*', 'n', '0')
+  // After `first` (not `$`): the reply is the same whether the read blocks before
+  // the XADD below or arrives after it.
+  let settled = false
+  const read = reader.xread('BLOCK', 5000, 'STREAMS', 'feed', first)
+  read.then(() => { settled = true }, () => { settled = true })
   await new Promise(resolve => setTimeout(resolve, 100))
+  assert.equal(settled, false, 'XREAD BLOCK returned before there was anything to read')
   const id = await writer.xadd('feed', '*', 'n', '1')
   assert.deepEqual(await read, [['feed', [[id, ['n', '1']]]]])
   // Nothing new: a short block times out with a null reply.
@@ -77,7 +81,7 @@ test('ioredis: a blocked XREAD is woken by an XADD on another connection', { tim
 
 test('ioredis: a consumer group reads, acknowledges and claims', { timeout: TIMEOUT_MS }, async t => {
   const server = await brookFor(t)
-  const redis = await ioredisFor(t, server)
+  const redis = await ioredisFor(server)
   assert.equal(await redis.xgroup('CREATE', 'tasks', 'workers', '$', 'MKSTREAM'), 'OK')
   await assert.rejects(redis.xgroup('CREATE', 'tasks', 'workers', '$'),
     /BUSYGROUP Consumer Group name already exists/)
@@ -129,9 +133,13 @@ test('node-redis: a blocked XREAD on an isolated connection is woken by an XADD'
   const server = await brookFor(t)
   const writer = await nodeRedisFor(server)
   const reader = await nodeRedisFor(server)
-  await writer.xAdd('feed', '*', { n: '0' })
-  const read = reader.xRead({ key: 'feed', id: '$' }, { BLOCK: 5000 })
+  const first = await writer.xAdd('feed', '*', { n: '0' })
+  // After `first` (not `$`): the same reply whatever order the two reach the server.
+  let settled = false
+  const read = reader.xRead({ key: 'feed', id: first }, { BLOCK: 5000 })
+  read.then(() => { settled = true }, () => { settled = true })
   await new Promise(resolve => setTimeout(resolve, 100))
+  assert.equal(settled, false, 'XREAD BLOCK returned before there was anything to read')
   const id = await writer.xAdd('feed', '*', { n: '1' })
   const got = await read
   assert.equal(got.length, 1)
@@ -141,6 +149,10 @@ test('node-redis: a blocked XREAD on an isolated connection is woken by an XADD'
 test('node-redis over RESP3 (HELLO 3): stream replies and a MULTI/EXEC of XADDs', { timeout: TIMEOUT_MS }, async t => {
   const server = await brookFor(t)
   const client = await nodeRedisFor(server, { RESP: 3 })
+  // The connection speaks RESP3: HELLO answers with a map (protocol 3).
+  const hello = await client.hello()
+  assert.equal(hello.proto, 3)
+  assert.equal(hello.server, 'redis')
   const [a, b] = await client.multi()
     .xAdd('audit', '*', { action: 'login' })
     .xAdd('audit', '*', { action: 'logout' })

@@ -355,7 +355,9 @@ fn read_all(
     // Read in batches, as the consume row reads: a `poll` per record costs the
     // client enough CPU on this 2-core machine that, past about 200k records/s with
     // the producers running, the consumer fell behind and the figures measured its
-    // backlog (seconds) rather than the server.
+    // backlog (seconds) rather than the server. (librdkafka's log and error events
+    // for this consumer then go to its own printer on stderr, not to the row's
+    // notes.)
     let mut queue = BatchQueue::new(consumer)?;
     loop {
         if outcome.consumed >= expected.load(Ordering::Acquire) {

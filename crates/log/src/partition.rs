@@ -275,7 +275,9 @@ struct SyncFlags {
     timer_at: Option<Instant>,
     last_sync: Option<Instant>,
     /// Appends written since the current fsync started, and how many of them were
-    /// small (fewer than [`GATHER_SMALL_RECORDS`] records).
+    /// small (fewer than [`GATHER_SMALL_RECORDS`] records). Approximate: an append
+    /// that lands while an fsync starts may be counted against either fsync; the
+    /// counts only steer the gather wait.
     appends_since_sync: u64,
     small_since_sync: u64,
     /// How many appends the last fsync covered (and how many of them were small),
@@ -304,6 +306,8 @@ impl SyncFlags {
     /// Whether the next fsync should wait for appends to gather (see
     /// `Partition::gather`): the last one covered several small appends, which were
     /// most of its appends, and fewer than that many have arrived since it started.
+    /// (After a quiet spell the counts are old: the first append then may wait once,
+    /// up to two fsync durations, for writers who are gone.)
     fn should_gather(&self) -> bool {
         self.last_covered_small > 1
             && self.last_covered_small.saturating_mul(2) > self.last_covered
