@@ -58,14 +58,13 @@ pub fn encode(pairs: &[Bytes], timestamp_ms: i64) -> (u8, Record) {
             return (FORMAT_REDIS_KV, record(Some(kv.clone()), vv.clone()));
         }
     }
-    let fields = || pairs.chunks_exact(2).map(|kv| (&kv[0], &kv[1]));
-    if let Some(json) = encode_json(fields) {
+    if let Some(json) = encode_json(pairs) {
         return (FORMAT_REDIS_JSON, record(None, json));
     }
-    let size: usize = fields().map(|(f, v)| 8 + f.len() + v.len()).sum();
+    let size: usize = fields(pairs).map(|(f, v)| 8 + f.len() + v.len()).sum();
     let mut out = BytesMut::with_capacity(4 + size);
-    out.put_u32(fields().count() as u32);
-    for (f, v) in fields() {
+    out.put_u32(fields(pairs).len() as u32);
+    for (f, v) in fields(pairs) {
         out.put_u32(f.len() as u32);
         out.put_slice(f);
         out.put_u32(v.len() as u32);
@@ -74,22 +73,30 @@ pub fn encode(pairs: &[Bytes], timestamp_ms: i64) -> (u8, Record) {
     (FORMAT_REDIS_BINARY, record(None, out.freeze()))
 }
 
-fn encode_json<'a, I>(fields: impl Fn() -> I) -> Option<Bytes>
-where
-    I: ExactSizeIterator<Item = (&'a Bytes, &'a Bytes)>,
-{
+/// The (field, value) pairs of XADD's flat field list.
+fn fields(pairs: &[Bytes]) -> impl ExactSizeIterator<Item = (&Bytes, &Bytes)> + Clone {
+    pairs.chunks_exact(2).map(|kv| (&kv[0], &kv[1]))
+}
+
+fn encode_json(pairs: &[Bytes]) -> Option<Bytes> {
     // Duplicate field names: a scan for the usual few fields, a set beyond.
     const SCAN_MAX: usize = 8;
-    let count = fields().len();
+    let count = fields(pairs).len();
     let mut seen = std::collections::HashSet::new();
-    let mut out =
-        Vec::with_capacity(fields().map(|(f, v)| f.len() + v.len() + 6).sum::<usize>() + 2);
+    let mut out = Vec::with_capacity(
+        fields(pairs)
+            .map(|(f, v)| f.len() + v.len() + 6)
+            .sum::<usize>()
+            + 2,
+    );
     out.push(b'{');
-    for (i, (f, v)) in fields().enumerate() {
+    for (i, (f, v)) in fields(pairs).enumerate() {
         let f = std::str::from_utf8(f).ok()?;
         let v = std::str::from_utf8(v).ok()?;
         let duplicate = if count <= SCAN_MAX {
-            fields().take(i).any(|(g, _)| g.as_ref() == f.as_bytes())
+            fields(pairs)
+                .take(i)
+                .any(|(g, _)| g.as_ref() == f.as_bytes())
         } else {
             !seen.insert(f)
         };

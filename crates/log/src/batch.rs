@@ -244,9 +244,9 @@ where
     }
     let base_ts = first.timestamp_ms;
     out.clear();
-    // One pass: the size is checked as the records are written (so an oversized
-    // batch is refused once it passes the limit, not after) and the largest
-    // timestamp is patched in at the end.
+    // One pass: each record's size is checked before it is written (so an oversized
+    // batch is refused before the record that would pass the limit is copied) and
+    // the largest timestamp is patched in at the end.
     out.reserve(KAFKA_HEADER_LEN + count * 32);
     out.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
     out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, patched below
