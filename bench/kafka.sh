@@ -5,6 +5,10 @@
 # Builds brook and brook-bench-kafka (bench/kafka-load: librdkafka as built from the
 # vendored source by the `rdkafka` crate) in release mode, then, in a fresh directory
 # on the disk under test:
+#   0. fills the page cache, as on a server that has been up a while (a sparse file
+#      of MemTotal bytes read once, about a minute on this VM; see fill_page_cache
+#      in bench/lib.sh: on this VM free memory is slow to touch for the first time,
+#      which an idle VM would otherwise make dd, Brook and the client pay);
 #   1. disk sequential write bandwidth: dd if=/dev/zero bs=1M count=1024
 #      conv=fdatasync (three runs, median used), as bench/log-append.sh measures it;
 #      then the same dd into three files kept until the last is written (printed
@@ -18,7 +22,9 @@
 #      copy, as rdkafka_performance does by default), then 4 s paced at a quarter
 #      of that rate with a concurrent consumer measuring end-to-end latency
 #      (records carry their send time); consume the last 1 KiB topic from offset
-#      0 right after it was written (page cache); 1 KiB acks=1 against the
+#      0 right after it was written (page cache); the two target rows (1 KiB acks=1
+#      produce, consume) run 3 times, each showing its median run (the throughput
+#      phase only: the latency phase runs once); 1 KiB acks=1 against the
 #      everysec server for comparison. Each row's topics are deleted (RESP DEL)
 #      once done with, and the next row waits until the server has freed their
 #      files (INFO memory lazyfree_pending_objects:0).
@@ -29,15 +35,16 @@
 #   - consume from the page cache reaches >= 50% of the loopback bandwidth.
 # Then any warning or error the servers logged while under load.
 #
-# Usage: bench/kafka.sh [--quick] [--dir DIR] [--no-everysec] [brook-bench-kafka flags]
+# Usage: bench/kafka.sh [--quick] [--cold] [--dir DIR] [--no-everysec] [brook-bench-kafka flags]
 #   --quick        smoke run (~20 s plus the build): 64 MiB dd, 0.5 s per phase. The
 #                  numbers are not meaningful; CI uses it to keep the bench working.
+#   --cold         do not fill the page cache first (step 0 below; --quick never does).
 #   --dir          directory on the disk to measure (default: a fresh directory under
 #                  ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 #   --no-everysec  skip the fsync everysec comparison row.
 #   other flags go to brook-bench-kafka (see its --help), e.g. --seconds 10,
 #   --producers 2, --set linger.ms=10, --verbose.
-# A full run takes about 4 minutes plus the build; it writes about 15 GB but holds at
+# A full run takes about 6 minutes plus the build; it writes about 23 GB but holds at
 # most about 4 GB at a time. Honours CARGO_TARGET_DIR.
 # Servers are stopped by PID on exit. Exit status is 0 whatever the verdicts
 # (non-zero only if something failed to run).
@@ -50,12 +57,14 @@ cd "$repo"
 . bench/lib.sh
 
 quick=0
+cold=0
 dir=""
 everysec=1
 forward=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; forward+=("$1") ;;
+        --cold) cold=1 ;;
         --dir) dir="$2"; shift ;;
         --no-everysec) everysec=0 ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -94,7 +103,7 @@ pids=()
 cleanup() {
     local pid
     for pid in ${pids[@]+"${pids[@]}"}; do stop_server "$pid"; done
-    rm -f "$dir/dd.bin" "$dir"/dd-kept-*.bin "$dir/report.txt"
+    rm -f "$dir/dd.bin" "$dir"/dd-kept-*.bin "$dir/report.txt" "$dir/page-cache-fill.bin"
     if [ "$made_dir" = 1 ]; then
         rm -rf "$dir"
     else
@@ -115,7 +124,12 @@ if [ "$quick" = 0 ] && [ "${avail_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
     echo "warning: $((avail_kib / 1024)) MiB free on $dir; a full run holds up to about 4 GB at a time" >&2
 fi
 
-# --- disk bandwidth (as bench/log-append.sh) ----------------------------------------
+# --- page cache and disk bandwidth (as bench/log-append.sh) -------------------------
+
+fill_line="page cache not filled first (--quick or --cold): free memory on this VM may be slow to touch"
+if [ "$quick" = 0 ] && [ "$cold" = 0 ]; then
+    fill_line="$(fill_page_cache "$dir")"
+fi
 
 # dd prints e.g. "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.03 s, 529 MB/s" last.
 dd_list="$(dd_bandwidth_list "$dir" "$dd_mib" "$runs")"
@@ -177,15 +191,16 @@ if [ "$everysec" = 1 ]; then
 fi
 status=0
 "$load_bin" "${args[@]}" ${forward[@]+"${forward[@]}"} >"$dir/report.txt" || status=$?
+echo "$fill_line"
 cat "$dir/report.txt"
 
-# A log keeps what it writes, so its page cache grows: on a VM whose untouched memory
-# is slow to fault in, that costs more than the disk (see bench/lib.sh). dd into files
-# it keeps shows what any writer gets here; the targets above still use dd's median.
+# A log keeps what it writes in the page cache. Unless the page cache was filled first,
+# that takes free memory, which on this VM is slow to touch (see bench/lib.sh): dd into
+# files it keeps shows what any writer gets then. The targets use dd's median.
 kept_median="$(median_of "$dd_kept")"
 produce_mbps="$(sed -n 's/^produce 1 KiB acks=1  *| *[0-9]* *| *\([0-9.]*\) .*/\1/p' "$dir/report.txt")"
 echo
-echo "dd into files it keeps (page cache growing, as a log's does): ${dd_kept//,/ / } MB/s, median $kept_median"
+echo "dd into files it keeps ($runs x $dd_mib MiB kept cached, as a log keeps its segments): ${dd_kept//,/ / } MB/s, median $kept_median"
 if [ -n "$produce_mbps" ]; then
     echo "  1 KiB produce at acks=1: $produce_mbps MB/s = $(awk -v p="$produce_mbps" -v d="$kept_median" 'BEGIN { printf "%.2f", p / d }') of it (information only)"
 fi

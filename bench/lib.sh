@@ -50,6 +50,29 @@ dd_kept_list() {
     echo "$list"
 }
 
+# Fills the page cache, as on a server that has been up for a while, so that what a
+# bench writes next recycles cached pages instead of taking free memory. On this VM
+# free memory is cold: the guest hands it back to the host (virtio-balloon free page
+# reporting), and the first touch of each page costs a host fault (about 12 us per
+# 4 KiB page, 0.3 GB/s; see dd_bandwidth_list). A bench started on an idle VM would
+# otherwise measure that, for dd, Brook and Redis alike, and how much of it depends
+# on what ran before. Reads a sparse file of MemTotal bytes in DIR once (no disk
+# blocks, no disk I/O: the kernel fills the pages with zeros) named
+# page-cache-fill.bin; the file stays until the caller removes it, and its pages are
+# the oldest in the cache, so they are the first to go when the bench needs memory.
+# Echoes a line for the report: how long the fill took and the memory after it.
+fill_page_cache() {
+    local dir="$1" total_kib file="$1/page-cache-fill.bin" start secs
+    total_kib="$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+    echo "filling the page cache: reading a sparse file of $((total_kib / 1024 / 1024)) GiB (MemTotal) once ..." >&2
+    truncate -s "${total_kib}K" "$file"
+    start="$(date +%s.%N)"
+    dd if="$file" of=/dev/null bs=1M status=none
+    secs="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')"
+    awk -v s="$secs" '/^MemFree:/ { f = $2 } /^Cached:/ { c = $2 } END {
+        printf "page cache filled first (as on a server that has been up a while; --cold skips this): %.1f GiB cached, %.1f GiB free after, in %s s\n", c / 1048576, f / 1048576, s }' /proc/meminfo
+}
+
 # Median of comma-separated numbers.
 median_of() {
     echo "$1" | tr ',' '\n' | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

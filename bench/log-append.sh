@@ -14,9 +14,15 @@
 #   - under `always`, 16 concurrent appender threads reach >= 10x one appender
 #     thread (and, as an extra check, 16 tokio tasks).
 #
-# Usage: bench/log-append.sh [--quick] [--dir DIR] [other brook-bench-log flags]
+# First (not with --quick or --cold) the page cache is filled, as on a server that
+# has been up a while (a sparse file of MemTotal bytes read once, about a minute on
+# this VM; see fill_page_cache in bench/lib.sh: free memory on this VM is slow to
+# touch for the first time, which an idle VM would otherwise make dd and the log pay).
+#
+# Usage: bench/log-append.sh [--quick] [--cold] [--dir DIR] [other brook-bench-log flags]
 #   --quick   smoke run (~10 s plus the build): small dd runs, 0.5 s per scenario.
 #             The numbers are not meaningful; CI uses it to keep the bench working.
+#   --cold    do not fill the page cache first.
 #   --dir     directory on the disk to measure (default: a fresh directory under
 #             ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 # Honours CARGO_TARGET_DIR. Exit status is 0 whatever the verdicts (non-zero only if
@@ -30,11 +36,13 @@ cd "$repo"
 . bench/lib.sh
 
 quick=0
+cold=0
 dir=""
 forward=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; forward+=("$1") ;;
+        --cold) cold=1 ;;
         --dir) dir="$2"; shift ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) forward+=("$1") ;;
@@ -60,7 +68,7 @@ else
     mkdir -p "$dir"
 fi
 cleanup() {
-    rm -f "$dir/dd.bin"
+    rm -f "$dir/dd.bin" "$dir/page-cache-fill.bin"
     if [ "$made_dir" = 1 ]; then rm -rf "$dir"; fi
 }
 trap cleanup EXIT
@@ -70,6 +78,11 @@ echo "bench directory: $dir ($fstype)" >&2
 case "$fstype" in
     tmpfs|ramfs) echo "warning: $dir is on $fstype: the figures say nothing about a disk" >&2 ;;
 esac
+
+fill_line="page cache not filled first (--quick or --cold): free memory on this VM may be slow to touch"
+if [ "$quick" = 0 ] && [ "$cold" = 0 ]; then
+    fill_line="$(fill_page_cache "$dir")"
+fi
 
 # dd prints e.g. "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.03 s, 529 MB/s" last.
 dd_list="$(dd_bandwidth_list "$dir" "$dd_mib" "$runs")"
@@ -83,6 +96,7 @@ for i in $(seq "$runs"); do
 done
 
 echo "running brook-bench-log ..." >&2
+echo "$fill_line"
 cargo run --release --quiet -p brook-bench-log -- \
     --dir "$dir" \
     --dd-mbps "$dd_list" --dd-bytes "$((dd_mib * 1024 * 1024))" --dd-dsync-per-s "$dsync_list" \

@@ -20,10 +20,16 @@
 # the target: Brook under `always` at -P 16 is at least as fast as redis-server
 # with persistence off.
 #
-# Usage: bench/resp-vs-redis.sh [--quick] [--rounds N] [--dir DIR] [--interval POLICY]
+# Before the servers start, the page cache is filled, as on a server that has been up
+# a while (a sparse file of MemTotal bytes read once, about a minute on this VM; see
+# fill_page_cache in bench/lib.sh: free memory on this VM is slow to touch for the
+# first time, which an idle VM would otherwise make the first servers of a run pay).
+#
+# Usage: bench/resp-vs-redis.sh [--quick] [--cold] [--rounds N] [--dir DIR] [--interval POLICY]
 #   --quick     smoke run (~1 min plus the build): small request counts, 100k-entry
-#               RSS load, one round. The numbers are not meaningful; it keeps the
-#               bench working.
+#               RSS load, one round, page cache not filled. The numbers are not
+#               meaningful; it keeps the bench working.
+#   --cold      do not fill the page cache first.
 #   --rounds    rounds per scenario (default 3; odd, so the median is one round's
 #               figures). One run on this kind of machine can be off by 30% or
 #               more either way; the table also lists every round's A/none ratio.
@@ -45,12 +51,14 @@ cd "$repo"
 . bench/lib.sh
 
 quick=0
+cold=0
 dir=""
 interval="everysec"
 rounds=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
+        --cold) cold=1 ;;
         --rounds) rounds="$2"; shift ;;
         --dir) dir="$2"; shift ;;
         --interval) interval="$2"; shift ;;
@@ -121,6 +129,7 @@ pids=()
 cleanup() {
     local pid
     for pid in ${pids[@]+"${pids[@]}"}; do stop_server "$pid"; done
+    rm -f "$dir/page-cache-fill.bin"
     if [ "$made_dir" = 1 ]; then rm -rf "$dir"; fi
 }
 trap cleanup EXIT
@@ -289,6 +298,10 @@ declare -A label=(
 scenarios=("XADD 100B -P1" "XADD 100B -P16" "XADD 1KiB -P1" "XADD 1KiB -P16" "drain")
 
 echo "bench directory: $dir ($fstype)" >&2
+fill_line="page cache not filled first (--quick or --cold): free memory on this VM may be slow to touch"
+if [ "$quick" = 0 ] && [ "$cold" = 0 ]; then
+    fill_line="$(fill_page_cache "$dir")"
+fi
 loadavg_before="$(cut -d" " -f1-3 /proc/loadavg)"
 for s in "${servers[@]}"; do start_server "$s" "$s"; done
 
@@ -388,6 +401,7 @@ echo
 echo "Brook RESP vs redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on loopback; $(nproc) cores; $fstype at $dir"
 echo "brook $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'); redis-benchmark -c $clients; -P 1: $n_p1 requests, -P 16: $n_p16; drain: $n_drain entries, $clients consumers, COUNT 100"
 echo "each server cell: ops/s, then p50/p99 latency in ms (drain: entries read+acked per s; latency of one XREADGROUP+XACK round), of the round with the median ops/s of $rounds"
+echo "$fill_line"
 echo "load average before the run: $loadavg_before, after: $(cut -d" " -f1-3 /proc/loadavg) (other load on this machine skews the figures)"
 echo "ratios (ops/s): A = brook always, I = brook interval ($interval); none = redis no-persist, aof = redis aof-always"
 echo

@@ -11,7 +11,9 @@
 //! 4. with `--bootstrap-everysec`, 1 KiB acks=1 against a second Brook running
 //!    `--fsync everysec`, for comparison;
 //!
-//! then prints one table with the ratios to the disk bandwidth (measured by the
+//! The two target rows (1 KiB acks=1 produce, consume) run `--target-runs` times
+//! (the produce row's throughput phase only) and show their median run. It then
+//! prints one table with the ratios to the disk bandwidth (measured by the
 //! script with `dd` and passed in) and to the loopback bandwidth, and a PASS/FAIL
 //! line per target (see [`report`]). With `--resp`, each row's topics are deleted
 //! through Brook's RESP listener once done with (see [`resp`]).
@@ -53,6 +55,9 @@ usage: brook-bench-kafka [options]
   --loopback-seconds S           time per loopback run (default 2)
   --loopback-runs N              loopback runs, median used (default 5)
   --loopback-only                print the loopback MB/s and exit
+  --target-runs N                runs of the two target rows (1 KiB acks=1 produce,
+                                 consume), each row showing its median run (odd;
+                                 default 3, 1 with --quick)
   --e2e-seconds S                time of each row's latency phase (default 4)
   --e2e-load F                   the latency phase sends at this fraction of the
                                  row's throughput (default 0.25)
@@ -90,6 +95,7 @@ struct Args {
     loopback_seconds: f64,
     loopback_runs: usize,
     loopback_only: bool,
+    target_runs: usize,
     producer: Settings,
     consumer: Settings,
     only: Vec<String>,
@@ -129,6 +135,7 @@ fn parse_args() -> Result<Args> {
         loopback_seconds: 2.0,
         loopback_runs: 5,
         loopback_only: false,
+        target_runs: 3,
         producer: client::producer_defaults(),
         consumer: client::consumer_defaults(),
         only: Vec::new(),
@@ -139,6 +146,7 @@ fn parse_args() -> Result<Args> {
     let mut loopback_seconds = None;
     let mut e2e_seconds = None;
     let mut loopback_runs = None;
+    let mut target_runs = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -173,6 +181,7 @@ fn parse_args() -> Result<Args> {
             "--loopback-seconds" => loopback_seconds = Some(parse::<f64>(&flag, &value()?)?),
             "--loopback-runs" => loopback_runs = Some(parse::<usize>(&flag, &value()?)?),
             "--loopback-only" => args.loopback_only = true,
+            "--target-runs" => target_runs = Some(parse::<usize>(&flag, &value()?)?),
             "--no-e2e" => args.e2e = false,
             "--e2e-seconds" => e2e_seconds = Some(parse::<f64>(&flag, &value()?)?),
             "--e2e-load" => args.e2e_load = parse(&flag, &value()?)?,
@@ -199,11 +208,13 @@ fn parse_args() -> Result<Args> {
         args.e2e_seconds = 0.5;
         args.loopback_seconds = 0.2;
         args.loopback_runs = 1;
+        args.target_runs = 1;
     }
     args.seconds = seconds.unwrap_or(args.seconds);
     args.loopback_seconds = loopback_seconds.unwrap_or(args.loopback_seconds);
     args.e2e_seconds = e2e_seconds.unwrap_or(args.e2e_seconds);
     args.loopback_runs = loopback_runs.unwrap_or(args.loopback_runs);
+    args.target_runs = target_runs.unwrap_or(args.target_runs);
     for (flag, s) in [
         ("--seconds", args.seconds),
         ("--loopback-seconds", args.loopback_seconds),
@@ -222,22 +233,30 @@ fn parse_args() -> Result<Args> {
     if !(1..=99).contains(&args.loopback_runs) {
         bail!("--loopback-runs must be in [1, 99]");
     }
+    if !(1..=99).contains(&args.target_runs) || args.target_runs.is_multiple_of(2) {
+        bail!("--target-runs must be odd and in [1, 99]");
+    }
     if args.bootstrap.is_none() && !args.loopback_only {
         bail!("--bootstrap is required\n\n{USAGE}");
     }
     Ok(args)
 }
 
-/// A produce row: the throughput phase (as fast as possible, no consumer), then,
-/// unless `--no-e2e`, the latency phase (paced at `--e2e-load` of the throughput
-/// just measured, with the concurrent consumer) on a topic of its own.
+/// A produce row: the throughput phase (as fast as possible, no consumer), `runs`
+/// times (each to a fresh topic; the first is `plan.topic`, the others are deleted
+/// through `resp` once measured), then, unless `--no-e2e`, the latency phase (paced
+/// at `--e2e-load` of the median run's throughput, with the concurrent consumer) on
+/// a topic of its own. Returns the figures (throughput of the median run) and every
+/// run's MB/s, in the order run.
 fn produce_row(
     args: &Args,
     plan: &produce::Plan,
     name: &str,
+    runs: usize,
+    resp: Option<&str>,
     notes: &mut Vec<String>,
-) -> Result<Figures> {
-    let mut add_notes = |phase: &str, o: &produce::Outcome| {
+) -> Result<(Figures, Vec<f64>)> {
+    let add_notes = |notes: &mut Vec<String>, phase: &str, o: &produce::Outcome| {
         for n in &o.notes {
             notes.push(format!("{name} ({phase}): {n}"));
         }
@@ -248,23 +267,42 @@ fn produce_row(
             ));
         }
     };
-    let o = produce::run(plan)?;
-    add_notes("throughput", &o);
-    let seconds = o.seconds.max(f64::MIN_POSITIVE);
-    let records_per_s = o.records as f64 / seconds;
-    eprintln!(
-        "  throughput: {} records acknowledged in {seconds:.2} s",
-        o.records
-    );
-    let mut figures = Figures {
-        records_per_s,
-        mb_per_s: (o.records * plan.record_bytes as u64) as f64 / seconds / 1e6,
-        p50_ms: None,
-        p99_ms: None,
-        max_ms: None,
-    };
+    let mut measured = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let run_plan = match run {
+            1 => plan.clone(),
+            _ => produce::Plan {
+                topic: format!("{}-run{run}", plan.topic),
+                ..plan.clone()
+            },
+        };
+        let o = produce::run(&run_plan)?;
+        add_notes(notes, "throughput", &o);
+        let seconds = o.seconds.max(f64::MIN_POSITIVE);
+        eprintln!(
+            "  throughput{}: {} records acknowledged in {seconds:.2} s",
+            if runs > 1 {
+                format!(" (run {run} of {runs})")
+            } else {
+                String::new()
+            },
+            o.records
+        );
+        if run > 1 {
+            delete_topics(resp, &[run_plan.topic], notes);
+        }
+        measured.push(Figures {
+            records_per_s: o.records as f64 / seconds,
+            mb_per_s: (o.records * plan.record_bytes as u64) as f64 / seconds / 1e6,
+            p50_ms: None,
+            p99_ms: None,
+            max_ms: None,
+        });
+    }
+    let (mut figures, runs_mb_per_s) = median_run(measured)?;
+    let records_per_s = figures.records_per_s;
     if !args.e2e {
-        return Ok(figures);
+        return Ok((figures, runs_mb_per_s));
     }
     let rate = records_per_s * args.e2e_load;
     let paced = produce::Plan {
@@ -275,7 +313,7 @@ fn produce_row(
         ..plan.clone()
     };
     let o = produce::run(&paced)?;
-    add_notes("latency", &o);
+    add_notes(notes, "latency", &o);
     // Records over the sending time (the flush at the end is not paced).
     let achieved = o.records as f64 / args.e2e_seconds;
     eprintln!(
@@ -290,7 +328,53 @@ fn produce_row(
     figures.p50_ms = report::percentile_ms(&o.latencies_us, 0.50);
     figures.p99_ms = report::percentile_ms(&o.latencies_us, 0.99);
     figures.max_ms = report::percentile_ms(&o.latencies_us, 1.0);
-    Ok(figures)
+    Ok((figures, runs_mb_per_s))
+}
+
+/// The consume row: reads `plan.topic` from offset 0 to its end `runs` times (all
+/// from the page cache: the first run finds it there, right after it was written).
+/// Returns the figures of the median run and every run's MB/s, in the order run.
+fn consume_row(
+    plan: &consume::Plan,
+    name: &str,
+    runs: usize,
+    notes: &mut Vec<String>,
+) -> Result<(Figures, Vec<f64>)> {
+    let mut measured = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let o = consume::run(plan)?;
+        for n in &o.notes {
+            notes.push(format!("{name}: {n}"));
+        }
+        eprintln!(
+            "  {} records read in {:.2} s{}",
+            o.records,
+            o.seconds,
+            if runs > 1 {
+                format!(" (run {run} of {runs})")
+            } else {
+                String::new()
+            }
+        );
+        let s = o.seconds.max(f64::MIN_POSITIVE);
+        measured.push(Figures {
+            records_per_s: o.records as f64 / s,
+            mb_per_s: o.value_bytes as f64 / s / 1e6,
+            p50_ms: None,
+            p99_ms: None,
+            max_ms: None,
+        });
+    }
+    median_run(measured)
+}
+
+/// The run with the median MB/s (of an odd number of runs), and every run's MB/s in
+/// the order run.
+fn median_run(mut runs: Vec<Figures>) -> Result<(Figures, Vec<f64>)> {
+    let mb_per_s: Vec<f64> = runs.iter().map(|f| f.mb_per_s).collect();
+    runs.sort_by(|a, b| a.mb_per_s.total_cmp(&b.mb_per_s));
+    let median = runs.get(runs.len() / 2).cloned().context("no run")?;
+    Ok((median, mb_per_s))
 }
 
 /// The topic of a produce row's latency phase.
@@ -466,6 +550,8 @@ fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut consume_topic: Option<String> = args.consume_topic.clone();
+    // "ROW: median of N runs: ..." for the rows run more than once.
+    let mut run_lines: Vec<String> = Vec::new();
     let mut failed = false;
     for (index, scenario) in scenarios.iter().enumerate() {
         if !selected(scenario) {
@@ -505,7 +591,16 @@ fn run() -> Result<()> {
                     producer: args.producer.clone(),
                     consumer: args.consumer.clone(),
                 };
-                let result = produce_row(&args, &plan, &name, &mut notes);
+                let is_target = *record_bytes == 1024 && *acks == 1 && !*everysec;
+                let runs = if is_target { args.target_runs } else { 1 };
+                let result = produce_row(&args, &plan, &name, runs, resp, &mut notes).map(
+                    |(figures, runs_mb_per_s)| {
+                        if runs_mb_per_s.len() > 1 {
+                            run_lines.push(format!("{name}{}", report::runs_text(&runs_mb_per_s)));
+                        }
+                        figures
+                    },
+                );
                 let keep = consume_source == Some(index) && result.is_ok();
                 if keep {
                     consume_topic = Some(topic.clone());
@@ -518,8 +613,7 @@ fn run() -> Result<()> {
                 Row {
                     name,
                     against: Against::Disk,
-                    target: (*record_bytes == 1024 && *acks == 1 && !*everysec)
-                        .then_some(Target::ProduceVsDisk),
+                    target: is_target.then_some(Target::ProduceVsDisk),
                     result: result.map_err(|e| format!("{e:#}")),
                 }
             }
@@ -534,20 +628,17 @@ fn run() -> Result<()> {
                             consumer: args.consumer.clone(),
                             timeout: Duration::from_secs(300),
                         };
-                        let result = consume::run(&plan).map(|o| {
-                            let s = o.seconds.max(f64::MIN_POSITIVE);
-                            for n in &o.notes {
-                                notes.push(format!("{name}: {n}"));
-                            }
-                            eprintln!("  {} records read in {:.2} s", o.records, o.seconds);
-                            Figures {
-                                records_per_s: o.records as f64 / s,
-                                mb_per_s: o.value_bytes as f64 / s / 1e6,
-                                p50_ms: None,
-                                p99_ms: None,
-                                max_ms: None,
-                            }
-                        });
+                        let result = consume_row(&plan, &name, args.target_runs, &mut notes).map(
+                            |(figures, runs_mb_per_s)| {
+                                if runs_mb_per_s.len() > 1 {
+                                    run_lines.push(format!(
+                                        "{name}:{}",
+                                        report::runs_text(&runs_mb_per_s)
+                                    ));
+                                }
+                                figures
+                            },
+                        );
                         // A topic named with --consume-topic is not ours to delete.
                         if args.consume_topic.is_none() {
                             delete_topics(
@@ -628,6 +719,13 @@ fn run() -> Result<()> {
     );
     println!();
     print!("{}", report::render(&rows, &baselines));
+    if !run_lines.is_empty() {
+        println!();
+        println!("target rows, MB/s of each run (the row shows the median run):");
+        for line in &run_lines {
+            println!("  {line}");
+        }
+    }
     if !notes.is_empty() {
         println!();
         println!("reported during the run:");
