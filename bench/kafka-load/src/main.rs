@@ -632,7 +632,7 @@ fn run() -> Result<()> {
                             |(figures, runs_mb_per_s)| {
                                 if runs_mb_per_s.len() > 1 {
                                     run_lines.push(format!(
-                                        "{name}:{}",
+                                        "{name}{}",
                                         report::runs_text(&runs_mb_per_s)
                                     ));
                                 }
