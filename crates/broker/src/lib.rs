@@ -1296,8 +1296,9 @@ fn remove_dir_later(syncer: &Syncer, dir: PathBuf, what: &str, topic: Option<Arc
     }));
 }
 
-/// Truncates every file under `dir` to zero length (a topic directory: partition
-/// directories holding files, two levels).
+/// Truncates every file under `dir` to zero length, in steps (see
+/// [`brook_log::shrink_in_steps`]; a topic directory: partition directories holding
+/// files, two levels).
 fn truncate_files(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -1305,10 +1306,8 @@ fn truncate_files(dir: &Path) -> std::io::Result<()> {
         if kind.is_dir() {
             truncate_files(&entry.path())?;
         } else if kind.is_file() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(entry.path())?
-                .set_len(0)?;
+            let file = std::fs::OpenOptions::new().write(true).open(entry.path())?;
+            brook_log::shrink_in_steps(file.metadata()?.len(), |len| file.set_len(len))?;
         }
     }
     Ok(())

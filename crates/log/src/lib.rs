@@ -27,4 +27,4 @@ pub use partition::{
     Retention, WaitError,
 };
 pub use storage::{FsStorage, Storage, StorageFile};
-pub use sync::{Removal, Syncer};
+pub use sync::{shrink_in_steps, Removal, Syncer};

@@ -2224,6 +2224,22 @@ fn remove_segments_later(
     let what = format!("{} trimmed segments in {}", bases.len(), dir.display());
     syncer.remove_later(Removal::new(what, move || {
         for base in bases {
+            // Cut down in steps first (see `shrink_in_steps`), unless a reader still
+            // holds the segment (then it keeps its open file, and the blocks go when
+            // it closes it).
+            let unread = open
+                .iter()
+                .find(|s| s.base_offset == base)
+                .filter(|s| Arc::strong_count(s) == 1);
+            if let Some(seg) = unread {
+                let cut = seg
+                    .file
+                    .len()
+                    .and_then(|len| crate::sync::shrink_in_steps(len, |l| seg.file.set_len(l)));
+                if let Err(e) = cut {
+                    tracing::debug!(segment = %seg.log_path.display(), error = %e, "cannot shorten before removing");
+                }
+            }
             // The index first: a start finds segments by their log files, so a log
             // file left by an interrupted removal is removed again, an index is not.
             for name in [
