@@ -38,7 +38,7 @@
 # Usage: bench/kafka.sh [--quick] [--cold] [--dir DIR] [--no-everysec] [brook-bench-kafka flags]
 #   --quick        smoke run (~20 s plus the build): 64 MiB dd, 0.5 s per phase. The
 #                  numbers are not meaningful; CI uses it to keep the bench working.
-#   --cold         do not fill the page cache first (step 0 below; --quick never does).
+#   --cold         do not fill the page cache first (step 0 above; --quick never does).
 #   --dir          directory on the disk to measure (default: a fresh directory under
 #                  ./target/ of the repository; /tmp is avoided because it may be tmpfs).
 #   --no-everysec  skip the fsync everysec comparison row.

@@ -65,9 +65,9 @@ fill_page_cache() {
     local dir="$1" total_kib file="$1/page-cache-fill.bin" start secs
     total_kib="$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
     echo "filling the page cache: reading a sparse file of $((total_kib / 1024 / 1024)) GiB (MemTotal) once ..." >&2
-    truncate -s "${total_kib}K" "$file"
+    truncate -s "${total_kib}K" "$file" || return 1
     start="$(date +%s.%N)"
-    dd if="$file" of=/dev/null bs=1M status=none
+    dd if="$file" of=/dev/null bs=1M status=none || return 1
     secs="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }')"
     awk -v s="$secs" '/^MemFree:/ { f = $2 } /^Cached:/ { c = $2 } END {
         printf "page cache filled first (as on a server that has been up a while; --cold skips this): %.1f GiB cached, %.1f GiB free after, in %s s\n", c / 1048576, f / 1048576, s }' /proc/meminfo

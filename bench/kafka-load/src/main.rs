@@ -276,8 +276,18 @@ fn produce_row(
                 ..plan.clone()
             },
         };
-        let o = produce::run(&run_plan)?;
-        add_notes(notes, "throughput", &o);
+        let o = produce::run(&run_plan);
+        if run > 1 {
+            // Measured or failed, the extra runs' topics go (the first is the caller's).
+            delete_topics(resp, std::slice::from_ref(&run_plan.topic), notes);
+        }
+        let o = o?;
+        let phase = if runs > 1 {
+            format!("throughput, run {run}")
+        } else {
+            "throughput".to_owned()
+        };
+        add_notes(notes, &phase, &o);
         let seconds = o.seconds.max(f64::MIN_POSITIVE);
         eprintln!(
             "  throughput{}: {} records acknowledged in {seconds:.2} s",
@@ -288,9 +298,6 @@ fn produce_row(
             },
             o.records
         );
-        if run > 1 {
-            delete_topics(resp, &[run_plan.topic], notes);
-        }
         measured.push(Figures {
             records_per_s: o.records as f64 / seconds,
             mb_per_s: (o.records * plan.record_bytes as u64) as f64 / seconds / 1e6,
@@ -550,7 +557,7 @@ fn run() -> Result<()> {
     let mut rows = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut consume_topic: Option<String> = args.consume_topic.clone();
-    // "ROW: median of N runs: ..." for the rows run more than once.
+    // "ROW, median of N runs: ..." for the rows run more than once.
     let mut run_lines: Vec<String> = Vec::new();
     let mut failed = false;
     for (index, scenario) in scenarios.iter().enumerate() {

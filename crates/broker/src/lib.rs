@@ -1298,7 +1298,10 @@ fn remove_dir_later(syncer: &Syncer, dir: PathBuf, what: &str, topic: Option<Arc
 
 /// Truncates every file under `dir` to zero length, in steps (see
 /// [`brook_log::shrink_in_steps`]; a topic directory: partition directories holding
-/// files, two levels).
+/// files, two levels). Unlike a trimmed segment, a deleted topic's files are cut even
+/// while a connection still holds the topic: a read there then fails (short read),
+/// as reads of a deleted topic may, and its blocks are freed now rather than by
+/// whichever thread lets go of the topic last.
 fn truncate_files(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

@@ -2223,21 +2223,31 @@ fn remove_segments_later(
     let (storage, dir) = (storage.clone(), dir.to_path_buf());
     let what = format!("{} trimmed segments in {}", bases.len(), dir.display());
     syncer.remove_later(Removal::new(what, move || {
+        // The directory entries of the segments after these are durable before any
+        // of these is cut: a crash must not leave a cut segment as the last one,
+        // whose "torn tail" recovery would then truncate.
+        storage.sync_dir(&dir)?;
         for base in bases {
             // Cut down in steps first (see `shrink_in_steps`), unless a reader still
             // holds the segment (then it keeps its open file, and the blocks go when
-            // it closes it).
-            let unread = open
-                .iter()
-                .find(|s| s.base_offset == base)
-                .filter(|s| Arc::strong_count(s) == 1);
-            if let Some(seg) = unread {
-                let cut = seg
-                    .file
-                    .len()
-                    .and_then(|len| crate::sync::shrink_in_steps(len, |l| seg.file.set_len(l)));
-                if let Err(e) = cut {
-                    tracing::debug!(segment = %seg.log_path.display(), error = %e, "cannot shorten before removing");
+            // it closes it). A segment not open here (left by an earlier run) is in
+            // no segment list, so no reader has it.
+            let log_path = dir.join(crate::segment::log_file_name(base));
+            let file = match open.iter().find(|s| s.base_offset == base) {
+                Some(seg) if Arc::strong_count(seg) == 1 => Some(Ok(seg.file.clone())),
+                Some(_) => None,
+                None => Some(storage.open(&log_path, false)),
+            };
+            if let Some(file) = file {
+                let cut = file.and_then(|f| {
+                    f.len()
+                        .and_then(|len| crate::sync::shrink_in_steps(len, |l| f.set_len(l)))
+                });
+                match cut {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        tracing::debug!(segment = %log_path.display(), error = %e, "cannot shorten before removing");
+                    }
+                    _ => {}
                 }
             }
             // The index first: a start finds segments by their log files, so a log

@@ -74,7 +74,8 @@ pub const SHRINK_STEP_PAUSE: Duration = Duration::from_millis(2);
 /// 1 KiB write+fdatasync loop saw up to 76 ms while a 4 GiB file was unlinked at
 /// once, and at most 7 ms while it was cut in 16 MiB steps (1.7 s for the whole
 /// file instead of 1.0 s). Run it on the remover thread only, and only on a file no
-/// reader still has open: a reader would see the file shrink under it.
+/// reader still has open (a reader would see the file shrink under it) unless the
+/// data is gone for readers anyway (a deleted topic).
 pub fn shrink_in_steps(
     len: u64,
     mut set_len: impl FnMut(u64) -> std::io::Result<()>,
