@@ -302,6 +302,9 @@ async fn read(
     };
     read.map_err(|e| match e {
         ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        // Deleted under the read (a deleted topic's partitions are closed, then its
+        // files cut on the remover thread): the topic is gone, the disk is fine.
+        _ if p.marks().closed => ResponseError::UnknownTopicOrPartition,
         error => {
             tracing::warn!(%error, "Kafka fetch read failed");
             ResponseError::KafkaStorageError
@@ -391,6 +394,27 @@ mod tests {
             .flat_map(|set| set.records.iter().map(|r| r.offset))
             .collect();
         (data.error_code, offsets)
+    }
+
+    #[tokio::test]
+    async fn a_read_of_a_topic_deleted_under_it_says_the_topic_is_gone() {
+        let (broker, topic, _dir) = topic(1).await;
+        for _ in 0..3 {
+            append(&broker, &topic, 0, 100).await;
+        }
+        let p = topic.partition(0).unwrap().clone();
+        assert_eq!(read(&p, 0, 1 << 20).await.unwrap().len(), 3);
+        broker
+            .delete_topic(&TopicKey::new(0, &b"t"[..]))
+            .await
+            .unwrap();
+        // The remover has cut the files to zero (and unlinked them); `p` still holds
+        // the open segment.
+        broker.wait_for_removals();
+        assert_eq!(
+            read(&p, 0, 1 << 20).await.unwrap_err(),
+            ResponseError::UnknownTopicOrPartition
+        );
     }
 
     #[tokio::test]
