@@ -282,20 +282,11 @@ fn produce_row(
             delete_topics(resp, std::slice::from_ref(&run_plan.topic), notes);
         }
         let o = o?;
-        let phase = if runs > 1 {
-            format!("throughput, run {run}")
-        } else {
-            "throughput".to_owned()
-        };
-        add_notes(notes, &phase, &o);
+        add_notes(notes, &format!("throughput{}", run_of(run, runs)), &o);
         let seconds = o.seconds.max(f64::MIN_POSITIVE);
         eprintln!(
             "  throughput{}: {} records acknowledged in {seconds:.2} s",
-            if runs > 1 {
-                format!(" (run {run} of {runs})")
-            } else {
-                String::new()
-            },
+            run_of(run, runs),
             o.records
         );
         measured.push(Figures {
@@ -357,11 +348,7 @@ fn consume_row(
             "  {} records read in {:.2} s{}",
             o.records,
             o.seconds,
-            if runs > 1 {
-                format!(" (run {run} of {runs})")
-            } else {
-                String::new()
-            }
+            run_of(run, runs)
         );
         let s = o.seconds.max(f64::MIN_POSITIVE);
         measured.push(Figures {
@@ -373,6 +360,15 @@ fn consume_row(
         });
     }
     median_run(measured)
+}
+
+/// ", run N of M" when a row runs more than once, for progress lines and notes.
+fn run_of(run: usize, runs: usize) -> String {
+    if runs > 1 {
+        format!(", run {run} of {runs}")
+    } else {
+        String::new()
+    }
 }
 
 /// The run with the median MB/s (of an odd number of runs), and every run's MB/s in

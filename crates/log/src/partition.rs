@@ -2234,21 +2234,19 @@ fn remove_segments_later(
             // no segment list, so no reader has it.
             let log_path = dir.join(crate::segment::log_file_name(base));
             let file = match open.iter().find(|s| s.base_offset == base) {
-                Some(seg) if Arc::strong_count(seg) == 1 => Some(Ok(seg.file.clone())),
-                Some(_) => None,
-                None => Some(storage.open(&log_path, false)),
+                Some(seg) if Arc::strong_count(seg) == 1 => Ok(Some(seg.file.clone())),
+                Some(_) => Ok(None),
+                None => storage.open(&log_path, false).map(Some),
             };
-            if let Some(file) = file {
-                let cut = file.and_then(|f| {
-                    f.len()
-                        .and_then(|len| crate::sync::shrink_in_steps(len, |l| f.set_len(l)))
-                });
-                match cut {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                        tracing::debug!(segment = %log_path.display(), error = %e, "cannot shorten before removing");
-                    }
-                    _ => {}
+            let cut = file.and_then(|file| match file {
+                Some(f) => crate::sync::shrink_in_steps(f.len()?, |l| f.set_len(l)),
+                None => Ok(()),
+            });
+            match cut {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::debug!(segment = %log_path.display(), error = %e, "cannot shorten before removing");
                 }
+                _ => {}
             }
             // The index first: a start finds segments by their log files, so a log
             // file left by an interrupted removal is removed again, an index is not.

@@ -303,7 +303,8 @@ async fn read(
     read.map_err(|e| match e {
         ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         // Deleted under the read (a deleted topic's partitions are closed, then its
-        // files cut on the remover thread): the topic is gone, the disk is fine.
+        // files cut on the remover thread), or the server is closing: the partition
+        // is gone from here, the disk is fine.
         _ if p.marks().closed => ResponseError::UnknownTopicOrPartition,
         error => {
             tracing::warn!(%error, "Kafka fetch read failed");
