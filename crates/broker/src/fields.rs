@@ -91,14 +91,10 @@ fn encode_json(pairs: &[Bytes]) -> Option<Bytes> {
     );
     out.push(b'{');
     for (i, (f, v)) in fields(pairs).enumerate() {
-        let f = std::str::from_utf8(f).ok()?;
-        let v = std::str::from_utf8(v).ok()?;
         let duplicate = if count <= SCAN_MAX {
-            fields(pairs)
-                .take(i)
-                .any(|(g, _)| g.as_ref() == f.as_bytes())
+            fields(pairs).take(i).any(|(g, _)| g == f)
         } else {
-            !seen.insert(f)
+            !seen.insert(f.as_ref())
         };
         if duplicate {
             return None;
@@ -106,30 +102,61 @@ fn encode_json(pairs: &[Bytes]) -> Option<Bytes> {
         if i > 0 {
             out.push(b',');
         }
-        json_string(&mut out, f);
+        json_string(&mut out, f)?;
         out.push(b':');
-        json_string(&mut out, v);
+        json_string(&mut out, v)?;
     }
     out.push(b'}');
     Some(Bytes::from(out))
 }
 
-/// Whether any of the 8 bytes in `w` needs escaping in a JSON string (a control
-/// byte below 0x20, `"` or `\\`). Bit tricks on a whole word ("has a byte less than
-/// n" and "has a zero byte"), exact as a yes/no answer.
-fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` that need escaping in a JSON string (a control byte below 0x20,
+/// `"` or `\\`), as their high bits; bytes of 0x80 and above (parts of UTF-8
+/// sequences) do not. Bit tricks on a whole word ("has a byte less than n" and "has
+/// a zero byte"), exact as a yes/no answer.
+fn word_escapes(w: u64) -> u64 {
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     let q = w ^ (ONES * u64::from(b'"'));
     let quote = q.wrapping_sub(ONES) & !q & HIGH;
     let b = w ^ (ONES * u64::from(b'\\'));
     let backslash = b.wrapping_sub(ONES) & !b & HIGH;
-    (below_space | quote | backslash) != 0
+    below_space | quote | backslash
 }
 
-fn json_string(out: &mut Vec<u8>, s: &str) {
+/// Length of the run of whole 32-byte blocks at the start of `bytes` that are plain
+/// ASCII needing no escape: copied as they are, valid UTF-8 without a check. Most
+/// stream values (JSON, numbers, identifiers, text) are plain all along.
+fn plain_ascii_prefix(bytes: &[u8]) -> usize {
+    let mut plain = 0;
+    for block in bytes.chunks_exact(32) {
+        let not_plain = block.chunks_exact(8).fold(0, |acc, w| {
+            let w = <[u8; 8]>::try_from(w).map_or(HIGH, u64::from_le_bytes);
+            acc | word_escapes(w) | (w & HIGH)
+        });
+        if not_plain != 0 {
+            break;
+        }
+        plain += 32;
+    }
+    plain
+}
+
+/// Appends `bytes` as a JSON string; `None` if they are not UTF-8.
+fn json_string(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
+    let (plain, rest) = bytes.split_at(plain_ascii_prefix(bytes));
+    let rest = std::str::from_utf8(rest).ok()?;
     out.push(b'"');
+    out.extend_from_slice(plain);
+    escape_into(out, rest);
+    out.push(b'"');
+    Some(())
+}
+
+/// Appends `s` escaped for a JSON string, without quotes.
+fn escape_into(out: &mut Vec<u8>, s: &str) {
     // Copy runs that need no escaping in one go, skipping clean 8-byte words fast.
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -139,7 +166,7 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
             .get(i..i + 8)
             .and_then(|c| <[u8; 8]>::try_from(c).ok())
         {
-            if !word_needs_escape(u64::from_le_bytes(word)) {
+            if word_escapes(u64::from_le_bytes(word)) == 0 {
                 i += 8;
                 continue;
             }
@@ -167,7 +194,6 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// Pairs of a JSON object, in document order, duplicates kept.
@@ -345,19 +371,29 @@ mod tests {
 
     #[test]
     fn escaping_finds_special_bytes_at_every_position() {
-        for len in 0..20 {
+        // Past 32 bytes the plain-ASCII block scan runs first: each special byte in
+        // each block and in the tail after it.
+        for len in 0..80 {
             for at in 0..len {
-                for special in [b'"', b'\\', b'\n', 0x01u8, 0x1f] {
+                for special in [b'"', b'\\', b'\n', 0x01u8, 0x1f, 0x7f] {
                     let mut v = vec![b'a'; len];
                     v[at] = special;
                     let fields = vec![(Bytes::from_static(b"f"), Bytes::from(v))];
                     assert_eq!(round_trip(fields), FORMAT_REDIS_JSON, "len {len} at {at}");
                 }
+                // UTF-8 beyond ASCII is kept as JSON; a byte that is not UTF-8
+                // makes the entry binary, wherever it is.
+                let mut v = vec![b'a'; len + 1];
+                v[at] = 0xc3;
+                v[at + 1] = 0xa9;
+                let fields = vec![(Bytes::from_static(b"f"), Bytes::from(v.clone()))];
+                assert_eq!(round_trip(fields), FORMAT_REDIS_JSON, "len {len} at {at}");
+                v[at] = 0xff;
+                let fields = vec![(Bytes::from_static(b"f"), Bytes::from(v))];
+                assert_eq!(round_trip(fields), FORMAT_REDIS_BINARY, "len {len} at {at}");
             }
         }
-        assert!(!word_needs_escape(u64::from_le_bytes(
-            *b"abc ~\x7f\x80\xff"
-        )));
+        assert_eq!(word_escapes(u64::from_le_bytes(*b"abc ~\x7f\x80\xff")), 0);
     }
 
     #[test]
