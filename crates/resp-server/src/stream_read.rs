@@ -34,6 +34,34 @@ fn too_large() -> Frame {
     err("reply would exceed 256 MiB; use COUNT to read the range in parts")
 }
 
+/// Why a range read stopped short.
+enum RangeError {
+    Read(ReadError),
+    TooLarge,
+}
+
+impl From<ReadError> for RangeError {
+    fn from(e: ReadError) -> Self {
+        RangeError::Read(e)
+    }
+}
+
+/// The reply for a range read. One that failed because the stream was deleted under
+/// it (DEL, UNLINK or FLUSHDB on another connection: the partition is closed, then
+/// its files are cut) reads as the deleted stream, empty, as if the command had run
+/// just after the delete; Redis, running one command at a time, shows nothing else.
+fn range_reply(
+    p: &Partition,
+    read: Result<Vec<StoredRecord>, RangeError>,
+) -> Result<Vec<StoredRecord>, Frame> {
+    match read {
+        Ok(out) => Ok(out),
+        Err(RangeError::Read(_)) if p.marks().closed => Ok(Vec::new()),
+        Err(RangeError::Read(e)) => Err(read_error(e)),
+        Err(RangeError::TooLarge) => Err(too_large()),
+    }
+}
+
 fn size(r: &StoredRecord) -> usize {
     64 + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
 }
@@ -45,17 +73,24 @@ pub fn range(
     end: StreamId,
     count: usize,
 ) -> Result<Vec<StoredRecord>, Frame> {
+    range_reply(p, read_range(p, start, end, count))
+}
+
+fn read_range(
+    p: &Partition,
+    start: StreamId,
+    end: StreamId,
+    count: usize,
+) -> Result<Vec<StoredRecord>, RangeError> {
     let mut out = Vec::new();
     if start > end || count == 0 {
         return Ok(out);
     }
-    let mut from = p.offset_for_stream_id(start).map_err(read_error)?;
+    let mut from = p.offset_for_stream_id(start)?;
     let mut bytes = 0usize;
     loop {
         let want = (count - out.len()).min(CHUNK_RECORDS);
-        let recs = p
-            .read_records(from, want, CHUNK_BYTES)
-            .map_err(read_error)?;
+        let recs = p.read_records(from, want, CHUNK_BYTES)?;
         let Some(last) = recs.last() else { break };
         from = last.offset + 1;
         for r in recs {
@@ -65,7 +100,7 @@ pub fn range(
             if r.stream_id >= start {
                 bytes += size(&r);
                 if bytes > REPLY_BYTES_MAX {
-                    return Err(too_large());
+                    return Err(RangeError::TooLarge);
                 }
                 out.push(r);
                 if out.len() >= count {
@@ -84,6 +119,15 @@ pub fn range_rev(
     start: StreamId,
     count: usize,
 ) -> Result<Vec<StoredRecord>, Frame> {
+    range_reply(p, read_range_rev(p, end, start, count))
+}
+
+fn read_range_rev(
+    p: &Partition,
+    end: StreamId,
+    start: StreamId,
+    count: usize,
+) -> Result<Vec<StoredRecord>, RangeError> {
     let mut out = Vec::new();
     if start > end || count == 0 {
         return Ok(out);
@@ -92,26 +136,24 @@ pub fn range_rev(
     let lo = if start == StreamId::ZERO {
         p.marks().log_start
     } else {
-        p.offset_for_stream_id(start).map_err(read_error)?
+        p.offset_for_stream_id(start)?
     };
     let mut upper = match end.successor() {
-        Some(next) => p.offset_for_stream_id(next).map_err(read_error)?,
+        Some(next) => p.offset_for_stream_id(next)?,
         None => p.marks().high_watermark,
     };
     let mut step: u64 = 64;
     let mut bytes = 0usize;
     while upper > lo && out.len() < count {
         let from = upper.saturating_sub(step).max(lo);
-        let recs = p
-            .read_records(from, (upper - from) as usize, usize::MAX)
-            .map_err(read_error)?;
+        let recs = p.read_records(from, (upper - from) as usize, usize::MAX)?;
         for r in recs.into_iter().rev() {
             if r.offset >= upper || r.stream_id > end || r.stream_id < start {
                 continue;
             }
             bytes += size(&r);
             if bytes > REPLY_BYTES_MAX {
-                return Err(too_large());
+                return Err(RangeError::TooLarge);
             }
             out.push(r);
             if out.len() >= count {
@@ -269,4 +311,49 @@ pub fn id_frame(id: StreamId) -> Frame {
     buf[at] = b'-';
     put(id.ms, &mut buf, &mut at);
     bulk(Bytes::copy_from_slice(&buf[at..]))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use brook_broker::{Broker, BrokerConfig, TopicKey, TopicSettings};
+    use brook_model::{IdSpec, Record};
+
+    #[tokio::test]
+    async fn a_range_read_of_a_stream_deleted_under_it_reads_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let key = TopicKey::new(0, &b"s"[..]);
+        let topic = broker
+            .create_topic(key.clone(), TopicSettings::default())
+            .await
+            .unwrap();
+        let record = Record {
+            timestamp_ms: 1,
+            key: None,
+            value: Some(Bytes::from_static(b"v")),
+            headers: Vec::new(),
+        };
+        let (p, appended, _) = broker
+            .append_deferred(&topic, 0, vec![(IdSpec::Auto, record)], 0)
+            .unwrap();
+        p.wait_durable(appended.next_offset).await.unwrap();
+        let all = |p: &Partition| range(p, StreamId::ZERO, StreamId::MAX, 10);
+        assert_eq!(all(&p).unwrap().len(), 1);
+        assert_eq!(
+            range_rev(&p, StreamId::MAX, StreamId::ZERO, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        broker.delete_topic(&key).await.unwrap();
+        // The remover has cut the files; `p` is still held, as by a command that
+        // looked the key up just before another connection's DEL.
+        broker.wait_for_removals();
+        assert!(all(&p).unwrap().is_empty());
+        assert!(range_rev(&p, StreamId::MAX, StreamId::ZERO, 10)
+            .unwrap()
+            .is_empty());
+    }
 }

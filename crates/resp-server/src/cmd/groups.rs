@@ -226,11 +226,17 @@ impl StreamShape {
     }
 }
 
-/// The record with exactly this ID, if it is still in the stream.
+/// The record with exactly this ID, if it is still in the stream (not if the
+/// stream was deleted under the read: see `stream_read::range`).
 fn record_by_id(p: &Partition, id: StreamId) -> Result<Option<StoredRecord>, Frame> {
-    let off = p.offset_for_stream_id(id).map_err(read_error)?;
-    let recs = p.read_records(off, 1, 1 << 20).map_err(read_error)?;
-    Ok(recs.into_iter().next().filter(|r| r.stream_id == id))
+    let read = p
+        .offset_for_stream_id(id)
+        .and_then(|off| p.read_records(off, 1, 1 << 20));
+    match read {
+        Ok(recs) => Ok(recs.into_iter().next().filter(|r| r.stream_id == id)),
+        Err(_) if p.marks().closed => Ok(None),
+        Err(e) => Err(read_error(e)),
+    }
 }
 
 fn exists_fn(p: &Arc<Partition>) -> impl Fn(StreamId) -> bool + '_ {
