@@ -119,7 +119,7 @@ mod durability_opt {
 /// Why topic settings or a name are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTopic {
-    #[error("topic name must be 1 to {max} bytes, got {len}")]
+    #[error("stream key or topic name too long: {len} bytes, at most {max}")]
     NameLength { len: usize, max: usize },
     #[error("database {0} does not exist (0 to 15)")]
     Database(u8),
@@ -182,7 +182,7 @@ pub(crate) fn validate_key(key: &TopicKey) -> Result<(), InvalidTopic> {
     if key.db >= DATABASES {
         return Err(InvalidTopic::Database(key.db));
     }
-    if key.name.is_empty() || key.name.len() > TOPIC_NAME_BYTES_MAX {
+    if key.name.len() > TOPIC_NAME_BYTES_MAX {
         return Err(InvalidTopic::NameLength {
             len: key.name.len(),
             max: TOPIC_NAME_BYTES_MAX,

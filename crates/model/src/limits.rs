@@ -27,5 +27,7 @@ pub const INDEX_INTERVAL_BYTES: u64 = 4096;
 /// Largest partition count a topic may have.
 pub const PARTITIONS_MAX: u32 = 10_000;
 
-/// Longest topic name, in bytes (a Redis key may be longer; such keys are refused).
-pub const TOPIC_NAME_BYTES_MAX: usize = 1024;
+/// Longest topic name (stream key), in bytes. Redis allows keys up to 512 MB; longer
+/// stream keys than this are refused. Kafka sees only names of at most 249 bytes (see
+/// `broker::names`); the empty Redis key is a stream like any other, not seen by Kafka.
+pub const TOPIC_NAME_BYTES_MAX: usize = 64 * 1024;

@@ -181,7 +181,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("listeners did not stop in time; aborting them");
         tasks.shutdown().await;
     }
+    // The front ends (and the admin API's metrics, which hold them) hold the broker:
+    // let go of them so the broker's last handle is dropped here.
     drop(admin);
+    drop(resp_server);
+    drop(kafka_front);
 
     let closing = Arc::clone(&broker);
     tokio::task::spawn_blocking(move || closing.shutdown())

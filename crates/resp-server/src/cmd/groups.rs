@@ -253,7 +253,7 @@ async fn xgroup(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         "setid" => (args.len() >= 5, args.len() > 7),
         "destroy" => (args.len() == 4, false),
         "createconsumer" | "delconsumer" => (args.len() == 5, false),
-        "help" => (true, false),
+        "help" => (args.len() == 2, false),
         _ => {
             return Ok(err(format!(
                 "unknown subcommand '{}'. Try XGROUP HELP.",
@@ -953,13 +953,15 @@ async fn xclaim(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                     s(a).to_uppercase()
                 )));
             };
-            let v = v.max(0) as u64;
+            // As Redis: a negative IDLE is 0 and a negative or future TIME is now; a
+            // negative RETRYCOUNT counts as not given (the delivery count goes on).
+            let u = u64::try_from(v).ok();
             if eq(a, "IDLE") {
-                opts.idle_ms = Some(v);
+                opts.idle_ms = Some(u.unwrap_or(0));
             } else if eq(a, "TIME") {
-                opts.time_ms = Some(v.min(now));
+                opts.time_ms = Some(u.map_or(now, |t| t.min(now)));
             } else {
-                opts.retry_count = Some(v);
+                opts.retry_count = u;
             }
             i += 2;
         } else if i + 1 < args.len() && eq(a, "LASTID") {

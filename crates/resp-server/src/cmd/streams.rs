@@ -509,15 +509,23 @@ pub fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> bool {
     true
 }
 
+/// `[COUNT n]...` from `args[at]` on, as Redis parses it: the last COUNT counts, and a
+/// negative one is 0.
 fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
-    match args.get(at) {
-        None => Ok(usize::MAX),
-        Some(a) if eq(a, "COUNT") && args.len() == at + 2 => {
-            let n = parse_i64(&args[at + 1]).ok_or_else(not_integer)?;
-            Ok(n.max(0) as usize)
+    let mut count = usize::MAX;
+    let mut rest = args.get(at..).unwrap_or_default();
+    while let [option, rest_after_option @ ..] = rest {
+        let [n, after @ ..] = rest_after_option else {
+            return Err(syntax_error());
+        };
+        if !eq(option, "COUNT") {
+            return Err(syntax_error());
         }
-        Some(_) => Err(syntax_error()),
+        let n = parse_i64(n).ok_or_else(not_integer)?;
+        count = usize::try_from(n).unwrap_or(0);
+        rest = after;
     }
+    Ok(count)
 }
 
 async fn xrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
@@ -1030,7 +1038,7 @@ async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         "stream" if args.len() >= 3 => xinfo_stream(c, &args),
         "groups" if args.len() == 3 => Ok(super::groups::xinfo_groups(c, &args[2])),
         "consumers" if args.len() == 4 => Ok(super::groups::xinfo_consumers(c, &args[2], &args[3])),
-        "help" => Ok(Frame::Array(
+        "help" if args.len() == 2 => Ok(Frame::Array(
             [
                 "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "CONSUMERS <key> <groupname>",
@@ -1041,7 +1049,7 @@ async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
             .collect(),
         )),
-        "stream" | "groups" | "consumers" => Ok(err(format!(
+        "stream" | "groups" | "consumers" | "help" => Ok(err(format!(
             "wrong number of arguments for 'xinfo|{sub}' command"
         ))),
         _ => Ok(err(format!(

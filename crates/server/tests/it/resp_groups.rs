@@ -1222,6 +1222,49 @@ fn xclaim_min_idle_justid_force_retrycount_and_deleted_entries() {
     let ids: Vec<String> = pel(&mut raw, "s", "g").into_iter().map(|r| r.0).collect();
     assert_eq!(ids, ["1-1", "3-1", "4-1", "5-1"]);
 
+    // As in Redis, a negative RETRYCOUNT counts as not given (the count goes on, or
+    // stays with JUSTID), and a negative TIME means now.
+    let deliveries = |raw: &mut Raw, id: &str| {
+        pel(raw, "s", "g")
+            .into_iter()
+            .find(|r| r.0 == id)
+            .map(|r| (r.1, r.2))
+    };
+    assert_eq!(deliveries(&mut raw, "1-1"), Some(("dave".into(), 3)));
+    raw.expect(
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "erin",
+            "0",
+            "1-1",
+            "RETRYCOUNT",
+            "-1",
+            "JUSTID",
+        ],
+        b"*1\r\n$3\r\n1-1\r\n",
+    );
+    assert_eq!(deliveries(&mut raw, "1-1"), Some(("erin".into(), 3)));
+    raw.expect(
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "erin",
+            "0",
+            "1-1",
+            "RETRYCOUNT",
+            "-5",
+            "TIME",
+            "-1",
+        ],
+        b"*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+    );
+    assert_eq!(deliveries(&mut raw, "1-1"), Some(("erin".into(), 4)));
+    let rows = xpending(&mut raw, &["XPENDING", "s", "g", "-", "+", "1"]);
+    assert!(rows[0].idle_ms < 10_000, "{:?}", rows[0]);
+
     // Errors.
     raw.expect(
         &["XCLAIM", "s", "nog", "dave", "0", "1-1"],

@@ -809,6 +809,31 @@ fn xadd_reports_an_invalid_id_before_an_odd_field_count() {
 }
 
 #[test]
+fn stream_keys_may_be_empty_or_long() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(&["XADD", "", "1-1", "a", "b"], b"$3\r\n1-1\r\n");
+    raw.expect(
+        &["XRANGE", "", "-", "+"],
+        b"*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
+    raw.expect(&["TYPE", ""], b"+stream\r\n");
+    let long = "k".repeat(5000);
+    raw.expect(&["XADD", &long, "1-1", "a", "b"], b"$3\r\n1-1\r\n");
+    raw.expect(&["XGROUP", "CREATE", &long, "g", "0"], b"+OK\r\n");
+    raw.expect(&["XLEN", &long], b":1\r\n");
+    raw.expect(&["DEL", "", &long], b":2\r\n");
+    if std::env::var("BROOK_IT_REDIS_SERVER").is_err() {
+        // Brook's bound on stream keys (Redis's is 512 MB).
+        let too_long = "k".repeat(64 * 1024 + 1);
+        raw.expect(
+            &["XADD", &too_long, "1-1", "a", "b"],
+            b"-ERR stream key or topic name too long: 65537 bytes, at most 65536\r\n",
+        );
+    }
+}
+
+#[test]
 fn stream_command_errors_match_redis() {
     let target = RespTarget::start(); // Brook, or Redis in cross-check mode
     let addr = target.addr;
@@ -828,6 +853,33 @@ fn stream_command_errors_match_redis() {
         b"-ERR value is not an integer or out of range\r\n",
     );
     raw.expect(&["XRANGE", "s", "-", "+", "FOO"], b"-ERR syntax error\r\n");
+    raw.expect(
+        &["XRANGE", "s", "-", "+", "COUNT", "1", "COUNT"],
+        b"-ERR syntax error\r\n",
+    );
+    // COUNT may repeat: the last one counts (each must be an integer).
+    raw.expect(&["XADD", "c2", "1-1", "a", "b"], b"$3\r\n1-1\r\n");
+    raw.expect(&["XADD", "c2", "2-1", "c", "d"], b"$3\r\n2-1\r\n");
+    raw.expect(
+        &["XRANGE", "c2", "-", "+", "COUNT", "1", "COUNT", "2"],
+        b"*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nc\r\n$1\r\nd\r\n",
+    );
+    raw.expect(
+        &["XREVRANGE", "c2", "+", "-", "COUNT", "2", "COUNT", "1"],
+        b"*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nc\r\n$1\r\nd\r\n",
+    );
+    raw.expect(
+        &["XRANGE", "s", "-", "+", "COUNT", "5", "COUNT", "x"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(
+        &["XGROUP", "HELP", "x"],
+        b"-ERR wrong number of arguments for 'xgroup|help' command\r\n",
+    );
+    raw.expect(
+        &["XINFO", "HELP", "x"],
+        b"-ERR wrong number of arguments for 'xinfo|help' command\r\n",
+    );
     raw.expect(
         &["XRANGE", "s", "x", "+"],
         b"-ERR Invalid stream ID specified as stream command argument\r\n",
