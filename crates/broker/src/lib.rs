@@ -1078,6 +1078,31 @@ impl Broker {
     }
 
     /// Names of the live strings of a database.
+    /// Per database with keys: how many live keys (streams and strings) it holds, how
+    /// many of them have an expiry, and the sum of their remaining times to live (ms),
+    /// for `INFO keyspace`.
+    pub fn keyspace_summary(&self) -> std::collections::BTreeMap<u8, KeyspaceCounts> {
+        let now = now_ms();
+        let mut dbs = std::collections::BTreeMap::<u8, KeyspaceCounts>::new();
+        let mut count = |db: u8, expire_at: Option<u64>| {
+            let c = dbs.entry(db).or_default();
+            c.keys += 1;
+            if let Some(t) = expire_at {
+                c.expires += 1;
+                c.ttl_ms_sum += t.saturating_sub(now);
+            }
+        };
+        for t in self.topics() {
+            if !t.expired(now) {
+                count(t.key.db, t.expire_at());
+            }
+        }
+        for (db, expire_at) in self.strings.expiries(&self.meta, now) {
+            count(db, expire_at);
+        }
+        dbs
+    }
+
     pub fn string_names(&self, db: u8) -> Vec<Bytes> {
         self.strings.names(&self.meta, db, now_ms())
     }
@@ -1421,6 +1446,14 @@ fn retention_loop(broker: std::sync::Weak<Broker>, background: Arc<Background>, 
             }
         }
     }
+}
+
+/// One database's line of `INFO keyspace` (see [`Broker::keyspace_summary`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyspaceCounts {
+    pub keys: u64,
+    pub expires: u64,
+    pub ttl_ms_sum: u64,
 }
 
 #[cfg(test)]

@@ -72,6 +72,20 @@ impl Strings {
             .collect()
     }
 
+    /// The expiry (if any) of every live string, with its database.
+    pub fn expiries(&self, meta: &MetaLog, now_ms: u64) -> Vec<(u8, Option<u64>)> {
+        meta.scan_prefix(PREFIX)
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let db = *k.get(PREFIX.len())?;
+                let expire_at = decode(&v)?.expire_at_ms;
+                expire_at
+                    .is_none_or(|t| t > now_ms)
+                    .then_some((db, expire_at))
+            })
+            .collect()
+    }
+
     /// Runs a read-modify-write: `f` gets the current live value and returns the new
     /// one (`None`: delete; unchanged: no write) and the result. Returns the result
     /// and the metadata-log offset to wait for, if something was written.

@@ -45,6 +45,10 @@ pub struct Conn {
     /// Held (for reading) while a command that reads or writes keys runs: see
     /// `RespServer::exec_gate`. A blocking command lets go of it while it blocks.
     pub gate: Option<tokio::sync::OwnedRwLockReadGuard<()>>,
+    /// `CLIENT REPLY OFF`: replies are dropped until `CLIENT REPLY ON` (or `RESET`).
+    pub replies_off: bool,
+    /// Replies still to drop for `CLIENT REPLY SKIP` (its own and the next command's).
+    pub replies_to_skip: u8,
     out: BytesMut,
     writer: OwnedWriteHalf,
 }
@@ -89,6 +93,8 @@ where
         quit: false,
         in_exec: false,
         gate: None,
+        replies_off: false,
+        replies_to_skip: 0,
         out: BytesMut::with_capacity(4096),
         writer,
     };
@@ -170,13 +176,21 @@ where
 }
 
 impl Conn {
-    /// Encodes a reply into the output buffer.
+    /// Encodes a command's reply into the output buffer (unless `CLIENT REPLY` said
+    /// not to send it).
     pub fn push(&mut self, frame: &Frame) {
         if matches!(frame, Frame::Error(_)) {
             self.server
                 .stats
                 .error_replies
                 .fetch_add(1, Ordering::Relaxed);
+        }
+        if self.replies_to_skip > 0 {
+            self.replies_to_skip -= 1;
+            return;
+        }
+        if self.replies_off {
+            return;
         }
         frame.encode(self.proto, &mut self.out);
     }
@@ -300,12 +314,6 @@ impl Conn {
     /// Runs one request and buffers its reply.
     pub async fn execute(&mut self, args: Vec<Bytes>) -> Result<(), Closed> {
         let frame = cmd::dispatch(self, args).await?;
-        if matches!(frame, Frame::Error(_)) {
-            self.server
-                .stats
-                .error_replies
-                .fetch_add(1, Ordering::Relaxed);
-        }
         self.push(&frame);
         if self.out.len() >= OUT_FLUSH_BYTES {
             self.flush().await?;

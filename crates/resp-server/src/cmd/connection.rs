@@ -249,6 +249,8 @@ async fn reset(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     c.unwatch_all();
     *c.client.name.lock() = Bytes::new();
     c.client.no_evict.store(false, Ordering::Relaxed);
+    c.replies_off = false;
+    c.replies_to_skip = 0;
     Ok(Frame::Simple(Bytes::from_static(b"RESET")))
 }
 
@@ -361,7 +363,22 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 super::syntax_error()
             }
         }
-        ("reply", 3) => ok(),
+        // OFF: no replies from this one on; SKIP: none for this one and the next
+        // command; ON: replies again (its own `+OK` included).
+        ("reply", 3) if eq(&args[2], "on") => {
+            c.replies_off = false;
+            c.replies_to_skip = 0;
+            ok()
+        }
+        ("reply", 3) if eq(&args[2], "off") => {
+            c.replies_off = true;
+            ok()
+        }
+        ("reply", 3) if eq(&args[2], "skip") => {
+            c.replies_to_skip = 2;
+            ok()
+        }
+        ("reply", 3) => super::syntax_error(),
         ("help", 2) => Frame::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -374,6 +391,7 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 "SETINFO <LIB-NAME|LIB-VER> <value>",
                 "NO-EVICT <ON|OFF>",
                 "NO-TOUCH <ON|OFF>",
+                "REPLY <ON|OFF|SKIP>",
             ]
             .iter()
             .map(|s| Frame::Simple(Bytes::copy_from_slice(s.as_bytes())))
@@ -420,8 +438,20 @@ fn client_kill(c: &mut Conn, args: &[Bytes]) -> Frame {
                 }
                 filters.push((k, v));
             }
-            "addr" | "laddr" | "user" | "type" | "maxage" => filters.push((k, v)),
-            "skipme" => skipme = v.eq_ignore_ascii_case("yes"),
+            "addr" | "laddr" => filters.push((k, v)),
+            // Every connection is a normal client of the one user, `default`.
+            "type" => match v.to_ascii_lowercase().as_str() {
+                "normal" | "master" | "replica" | "slave" | "pubsub" => filters.push((k, v)),
+                _ => return err(format!("Unknown client type '{v}'")),
+            },
+            "user" if v == "default" => {}
+            "user" => return err(format!("No such user '{v}'")),
+            "maxage" => match v.parse::<i64>() {
+                Ok(_) => filters.push((k, v)),
+                Err(_) => return err("maxage is not an integer or out of range"),
+            },
+            "skipme" if v.eq_ignore_ascii_case("yes") => skipme = true,
+            "skipme" if v.eq_ignore_ascii_case("no") => skipme = false,
             _ => return super::syntax_error(),
         }
         i += 2;
@@ -438,11 +468,10 @@ fn client_kill(c: &mut Conn, args: &[Bytes]) -> Frame {
             "id" => v.parse::<u64>().is_ok_and(|id| id == cl.id),
             "addr" => cl.addr.to_string() == *v,
             "laddr" => cl.laddr.is_some_and(|a| a.to_string() == *v),
-            "user" => v == "default",
             "type" => v.eq_ignore_ascii_case("normal"),
             "maxage" => v
-                .parse::<u64>()
-                .is_ok_and(|s| cl.created.elapsed().as_secs() >= s),
+                .parse::<i64>()
+                .is_ok_and(|s| cl.created.elapsed().as_secs() >= s.max(0).unsigned_abs()),
             _ => false,
         });
         if all {

@@ -23,6 +23,10 @@ pub fn specs() -> Vec<Spec> {
         spec("config", -2, &[], (0, 0, 0), "server", "2.0.0", "A container for server configuration commands.", handler!(config))
             .with_subcommands(&["get", "set", "resetstat", "rewrite", "help"]),
         spec("info", -1, &["loading", "stale"], (0, 0, 0), "server", "1.0.0", "Returns information and statistics about the server.", handler!(info)),
+        spec("role", 1, &["noscript", "loading", "stale", "fast"], (0, 0, 0), "server", "2.8.12", "Returns the replication role.", handler!(role)),
+        spec("cluster", -2, &[], (0, 0, 0), "cluster", "3.0.0", "A container for Redis Cluster commands.", handler!(cluster)),
+        spec("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk.", handler!(save)),
+        spec("bgsave", -1, &["admin", "noscript", "no_async_loading"], (0, 0, 0), "server", "1.0.0", "Asynchronously saves the database(s) to disk.", handler!(save)),
         spec("time", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", handler!(time)).deferrable(),
         spec("wait", 3, &["blocking"], (0, 0, 0), "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", handler!(wait)),
         spec("waitaof", 4, &["blocking"], (0, 0, 0), "generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", handler!(waitaof)),
@@ -65,6 +69,104 @@ pub fn default_config() -> HashMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// What `CONFIG SET` makes of a value for a parameter.
+enum ConfigValue {
+    /// Accepted, as `CONFIG GET` will show it.
+    Valid(String),
+    /// Refused, with Redis's reason.
+    Invalid(String),
+    /// A parameter with no rule here: stored as given if `CONFIG GET` knows it.
+    Unknown,
+}
+
+/// Checks a `CONFIG SET` value as Redis does for the parameters `default_config`
+/// lists (and the immutable ones Redis has that clients may try).
+fn config_value(name: &str, value: &str) -> ConfigValue {
+    use ConfigValue::{Invalid, Unknown, Valid};
+    const INT_MAX: i64 = i32::MAX as i64;
+    let int = |min: i64, max: i64| match value.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Valid(n.to_string()),
+        Ok(_) => Invalid(format!(
+            "argument must be between {min} and {max} inclusive"
+        )),
+        Err(_) => Invalid("argument couldn't be parsed into an integer".into()),
+    };
+    let memory = |min: i64| match memory_value(value) {
+        Some(n) if n >= min => Valid(n.to_string()),
+        Some(_) => Invalid(format!(
+            "argument must be between {min} and {} inclusive",
+            i64::MAX
+        )),
+        None => Invalid("argument must be a memory value".into()),
+    };
+    let one_of = |allowed: &[&str]| {
+        let v = value.to_ascii_lowercase();
+        if allowed.contains(&v.as_str()) {
+            Valid(v)
+        } else {
+            Invalid(format!(
+                "argument(s) must be one of the following: {}",
+                allowed.join(", ")
+            ))
+        }
+    };
+    match name {
+        "databases" | "port" | "bind" | "daemonize" | "appendfilename" | "cluster-enabled" => {
+            Invalid("can't set immutable config".into())
+        }
+        "dir" | "dbfilename" => Invalid("can't set protected config".into()),
+        "appendonly" | "lazyfree-lazy-user-del" | "protected-mode" | "replica-read-only" => {
+            match value.to_ascii_lowercase().as_str() {
+                v @ ("yes" | "no") => Valid(v.to_string()),
+                _ => Invalid("argument must be 'yes' or 'no'".into()),
+            }
+        }
+        "appendfsync" => one_of(&["everysec", "always", "no"]),
+        "maxmemory-policy" => one_of(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "loglevel" => one_of(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "timeout" | "tcp-keepalive" => int(0, INT_MAX),
+        "maxclients" => int(1, INT_MAX),
+        "stream-node-max-entries"
+        | "lua-time-limit"
+        | "busy-reply-threshold"
+        | "slowlog-max-len" => int(0, i64::MAX),
+        "slowlog-log-slower-than" => int(-1, i64::MAX),
+        "stream-node-max-bytes" | "maxmemory" => memory(0),
+        "proto-max-bulk-len" | "client-query-buffer-limit" => memory(1024 * 1024),
+        _ => Unknown,
+    }
+}
+
+/// A memory amount as Redis writes one: digits with an optional unit `b`, `k`
+/// (1000), `kb` (1024), `m`, `mb`, `g`, `gb`, in any case.
+fn memory_value(value: &str) -> Option<i64> {
+    let lower = value.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|ch: char| !ch.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(digits_end);
+    let unit: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<i64>().ok()?.checked_mul(unit)
 }
 
 fn command_info(s: &Spec) -> Frame {
@@ -246,29 +348,29 @@ async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             let mut cfg = c.server.config.lock();
-            let mut updates = Vec::new();
+            let mut updates: Vec<(String, String)> = Vec::new();
             for kv in args[2..].chunks_exact(2) {
                 let k = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
-                if !cfg.contains_key(&k) {
-                    return Ok(err(format!(
-                        "Unknown option or number of arguments for CONFIG SET - '{}'",
-                        String::from_utf8_lossy(&kv[0])
-                    )));
+                let failed = |why: &str| {
+                    err(format!(
+                        "CONFIG SET failed (possibly related to argument '{k}') - {why}"
+                    ))
+                };
+                if updates.iter().any(|(u, _)| *u == k) {
+                    return Ok(failed("duplicate parameter"));
                 }
                 let v = String::from_utf8_lossy(&kv[1]).into_owned();
-                if matches!(
-                    k.as_str(),
-                    "stream-node-max-entries"
-                        | "stream-node-max-bytes"
-                        | "maxmemory"
-                        | "timeout"
-                        | "maxclients"
-                ) && v.parse::<i64>().is_err()
-                {
-                    return Ok(err(format!(
-                        "CONFIG SET failed (possibly related to argument '{k}') - argument couldn't be parsed into an integer"
-                    )));
-                }
+                let v = match config_value(&k, &v) {
+                    ConfigValue::Valid(v) => v,
+                    ConfigValue::Unknown if !cfg.contains_key(&k) => {
+                        return Ok(err(format!(
+                            "Unknown option or number of arguments for CONFIG SET - '{}'",
+                            String::from_utf8_lossy(&kv[0])
+                        )))
+                    }
+                    ConfigValue::Unknown => v,
+                    ConfigValue::Invalid(why) => return Ok(failed(&why)),
+                };
                 updates.push((k, v));
             }
             for (k, v) in updates {
@@ -276,6 +378,7 @@ async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             }
             ok()
         }
+        "set" if args.len() >= 5 => syntax_error(),
         "resetstat" if args.len() == 2 => {
             let s = &c.server.stats;
             s.commands.store(0, Ordering::Relaxed);
@@ -495,18 +598,20 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
         );
     }
     if want("keyspace") {
-        let mut per_db: std::collections::BTreeMap<u8, u64> = std::collections::BTreeMap::new();
-        for t in server.broker.topics() {
-            *per_db.entry(t.key.db).or_default() += 1;
-        }
         section(
             "Keyspace",
-            per_db
+            server
+                .broker
+                .keyspace_summary()
                 .into_iter()
                 .map(|(db, n)| {
+                    let avg_ttl = n.ttl_ms_sum.checked_div(n.expires).unwrap_or(0);
                     (
                         format!("db{db}"),
-                        format!("keys={n},expires=0,avg_ttl=0,subexpiry=0"),
+                        format!(
+                            "keys={},expires={},avg_ttl={avg_ttl},subexpiry=0",
+                            n.keys, n.expires
+                        ),
                     )
                 })
                 .collect(),
@@ -525,6 +630,28 @@ async fn info(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         format: *b"txt",
         text: Bytes::from(text),
     })
+}
+
+/// One server, always the master, with no replicas.
+async fn role(_c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    Ok(Frame::Array(vec![
+        bulk_str("master"),
+        Frame::Integer(0),
+        Frame::Array(vec![]),
+    ]))
+}
+
+async fn cluster(_c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    Ok(err("This instance has cluster support disabled"))
+}
+
+/// SAVE and BGSAVE: there is no snapshot to write, and saying `OK` would let a
+/// backup script go on to copy a dump file that does not exist.
+async fn save(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(err(format!(
+        "{} is not supported: every write is in Brook's durable log already (see the fsync policy and WAITAOF); back up the data directory instead",
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )))
 }
 
 async fn time(_c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {

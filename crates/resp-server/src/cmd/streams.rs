@@ -514,10 +514,7 @@ pub fn xadd_run(c: &mut Conn, run: &[Vec<Bytes>]) -> bool {
 fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
     let mut count = usize::MAX;
     let mut rest = args.get(at..).unwrap_or_default();
-    while let [option, rest_after_option @ ..] = rest {
-        let [n, after @ ..] = rest_after_option else {
-            return Err(syntax_error());
-        };
+    while let [option, n, after @ ..] = rest {
         if !eq(option, "COUNT") {
             return Err(syntax_error());
         }
@@ -525,7 +522,11 @@ fn parse_count(args: &[Bytes], at: usize) -> Result<usize, Frame> {
         count = usize::try_from(n).unwrap_or(0);
         rest = after;
     }
-    Ok(count)
+    if rest.is_empty() {
+        Ok(count)
+    } else {
+        Err(syntax_error())
+    }
 }
 
 async fn xrange(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {

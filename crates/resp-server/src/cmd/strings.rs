@@ -1,5 +1,5 @@
-//! Plain strings: SET, SETNX, SETEX, PSETEX, GET, GETDEL, MGET, INCR, INCRBY, DECR,
-//! DECRBY. Durable like everything else (stored in the metadata log).
+//! Plain strings: SET, SETNX, SETEX, PSETEX, GET, GETSET, GETEX, GETDEL, MGET, INCR,
+//! INCRBY, DECR, DECRBY. Durable like everything else (stored in the metadata log).
 
 use bytes::Bytes;
 
@@ -21,6 +21,8 @@ pub fn specs() -> Vec<Spec> {
         spec("setex", 4, &["write", "denyoom"], (1, 1, 1), "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", handler!(setex)).deferrable(),
         spec("psetex", 4, &["write", "denyoom"], (1, 1, 1), "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", handler!(psetex)).deferrable(),
         spec("get", 2, &["readonly", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", handler!(get)),
+        spec("getset", 3, &["write", "denyoom", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", handler!(getset)).deferrable(),
+        spec("getex", -2, &["write", "fast"], (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", handler!(getex)).deferrable(),
         spec("getdel", 2, &["write", "fast"], (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", handler!(getdel)),
         spec("mget", -2, &["readonly", "fast"], (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", handler!(mget)),
         spec("incr", 2, &["write", "denyoom", "fast"], (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", handler!(incr)),
@@ -113,43 +115,29 @@ async fn set_generic(
 async fn set(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let mut cond = Cond::Always;
     let mut ttl = Ttl::None;
+    // Which expiry option gave `ttl`: it may repeat (the last counts), others may not.
+    let mut ttl_option: Option<&Bytes> = None;
     let mut get = false;
     let mut i = 3;
-    let now = now_ms() as i64;
     while i < args.len() {
         let a = &args[i];
         let next = args.get(i + 1);
-        if eq(a, "NX") && cond == Cond::Always {
+        let other_ttl_option = ttl_option.is_some_and(|o| !o.eq_ignore_ascii_case(a));
+        if eq(a, "NX") && cond != Cond::Xx {
             cond = Cond::Nx;
-        } else if eq(a, "XX") && cond == Cond::Always {
+        } else if eq(a, "XX") && cond != Cond::Nx {
             cond = Cond::Xx;
         } else if eq(a, "GET") {
             get = true;
-        } else if eq(a, "KEEPTTL") && ttl == Ttl::None {
+        } else if eq(a, "KEEPTTL") && !other_ttl_option {
             ttl = Ttl::Keep;
-        } else if (eq(a, "EX") || eq(a, "PX") || eq(a, "EXAT") || eq(a, "PXAT"))
-            && ttl == Ttl::None
-            && next.is_some()
-        {
-            let Some(n) = next.and_then(|v| parse_i64(v)) else {
-                return Ok(not_integer());
+            ttl_option = Some(a);
+        } else if let (Some(unit), Some(n), false) = (expiry_option(a), next, other_ttl_option) {
+            ttl = match expire_at(n, unit, "set") {
+                Ok(at) => Ttl::At(at),
+                Err(e) => return Ok(e),
             };
-            if n <= 0 {
-                return Ok(err("invalid expire time in 'set' command"));
-            }
-            let at = if eq(a, "EX") {
-                n.checked_mul(1000).and_then(|ms| ms.checked_add(now))
-            } else if eq(a, "PX") {
-                n.checked_add(now)
-            } else if eq(a, "EXAT") {
-                n.checked_mul(1000)
-            } else {
-                Some(n)
-            };
-            let Some(at) = at else {
-                return Ok(err("invalid expire time in 'set' command"));
-            };
-            ttl = Ttl::At(at as u64);
+            ttl_option = Some(a);
             i += 1;
         } else {
             return Ok(syntax_error());
@@ -157,6 +145,112 @@ async fn set(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         i += 1;
     }
     Ok(set_generic(c, args[1].clone(), args[2].clone(), cond, ttl, get).await)
+}
+
+/// How an expiry option's number is read: a relative time or an absolute Unix time,
+/// in seconds or milliseconds.
+#[derive(Debug, Clone, Copy)]
+enum ExpiryUnit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+fn expiry_option(a: &[u8]) -> Option<ExpiryUnit> {
+    if eq(a, "EX") {
+        Some(ExpiryUnit::Ex)
+    } else if eq(a, "PX") {
+        Some(ExpiryUnit::Px)
+    } else if eq(a, "EXAT") {
+        Some(ExpiryUnit::ExAt)
+    } else if eq(a, "PXAT") {
+        Some(ExpiryUnit::PxAt)
+    } else {
+        None
+    }
+}
+
+/// The Unix time in ms an expiry option's argument `n` names, or Redis's error for
+/// `command`.
+fn expire_at(n: &[u8], unit: ExpiryUnit, command: &str) -> Result<u64, Frame> {
+    let n = parse_i64(n).ok_or_else(not_integer)?;
+    let invalid = || err(format!("invalid expire time in '{command}' command"));
+    if n <= 0 {
+        return Err(invalid());
+    }
+    let now = now_ms() as i64;
+    let at = match unit {
+        ExpiryUnit::Ex => n.checked_mul(1000).and_then(|ms| ms.checked_add(now)),
+        ExpiryUnit::Px => n.checked_add(now),
+        ExpiryUnit::ExAt => n.checked_mul(1000),
+        ExpiryUnit::PxAt => Some(n),
+    };
+    at.map(|at| at.unsigned_abs()).ok_or_else(invalid)
+}
+
+async fn getset(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    Ok(set_generic(
+        c,
+        args[1].clone(),
+        args[2].clone(),
+        Cond::Always,
+        Ttl::None,
+        true,
+    )
+    .await)
+}
+
+/// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+async fn getex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    // None: leave the expiry; Some(None): remove it; Some(Some(t)): set it.
+    let mut change: Option<Option<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if let (Some(unit), Some(n), None) = (expiry_option(a), args.get(i + 1), change) {
+            match expire_at(n, unit, "getex") {
+                Ok(at) => change = Some(Some(at)),
+                Err(e) => return Ok(e),
+            }
+            i += 2;
+        } else if eq(a, "PERSIST") && change.is_none() {
+            change = Some(None);
+            i += 1;
+        } else {
+            return Ok(syntax_error());
+        }
+    }
+    let key = args[1].clone();
+    Ok(match c.lookup(&key) {
+        Key::Stream(_) | Key::Partition(..) => wrongtype(),
+        Key::Missing => Frame::Null,
+        Key::String(v) => {
+            let Some(expire_at_ms) = change else {
+                return Ok(bulk(v.data));
+            };
+            let updated = c.update_string(&key, |old| match old {
+                Some(old) => {
+                    let data = old.data.clone();
+                    (
+                        Some(StringValue {
+                            data: data.clone(),
+                            expire_at_ms,
+                        }),
+                        Some(data),
+                    )
+                }
+                None => (None, None),
+            });
+            match updated {
+                Ok(value) => {
+                    c.server.touch(c.db, &key);
+                    value.map_or(Frame::Null, bulk)
+                }
+                Err(e) => e,
+            }
+        }
+    })
 }
 
 async fn setnx(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {

@@ -955,6 +955,54 @@ fn stream_command_errors_match_redis() {
         &["CONFIG", "FOO"],
         b"-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n",
     );
+    // CONFIG SET checks values as Redis does, and takes memory units.
+    for (args, why) in [
+        (["databases", "32"], "can't set immutable config"),
+        (["appendonly", "maybe"], "argument must be 'yes' or 'no'"),
+        (
+            ["timeout", "-1"],
+            "argument must be between 0 and 2147483647 inclusive",
+        ),
+        (
+            ["stream-node-max-entries", "x"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (["maxmemory", "x"], "argument must be a memory value"),
+        (
+            ["appendfsync", "sometimes"],
+            "argument(s) must be one of the following: everysec, always, no",
+        ),
+    ] {
+        let expected = format!(
+            "-ERR CONFIG SET failed (possibly related to argument '{}') - {why}\r\n",
+            args[0]
+        );
+        raw.expect(&["CONFIG", "SET", args[0], args[1]], expected.as_bytes());
+    }
+    raw.expect(
+        &["CONFIG", "SET", "maxmemory", "0", "maxmemory", "1"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter\r\n",
+    );
+    raw.expect(
+        &["CONFIG", "SET", "maxmemory", "1", "timeout"],
+        b"-ERR syntax error\r\n",
+    );
+    raw.expect(
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "100mb",
+            "stream-node-max-bytes",
+            "4kb",
+        ],
+        b"+OK\r\n",
+    );
+    raw.expect(
+        &["CONFIG", "GET", "maxmemory"],
+        b"*2\r\n$9\r\nmaxmemory\r\n$9\r\n104857600\r\n",
+    );
+    raw.expect(&["CONFIG", "SET", "maxmemory", "0"], b"+OK\r\n");
     raw.expect(
         &["AUTH", "x"],
         b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",
@@ -1115,6 +1163,120 @@ fn client_kill_filters_reply_like_redis() {
         b"-ERR wrong number of arguments for 'client|kill' command\r\n",
     );
     raw.expect(&["CLIENT", "KILL", "1.2.3.4:5"], b"-ERR No such client\r\n");
+    // A filter with a bad value is an error, not a match: `SKIPME` takes yes or no.
+    raw.expect(
+        &["CLIENT", "KILL", "SKIPME", "maybe"],
+        b"-ERR syntax error\r\n",
+    );
+    raw.expect(
+        &["CLIENT", "KILL", "TYPE", "foo"],
+        b"-ERR Unknown client type 'foo'\r\n",
+    );
+    raw.expect(
+        &["CLIENT", "KILL", "USER", "nobody"],
+        b"-ERR No such user 'nobody'\r\n",
+    );
+    raw.expect(&["CLIENT", "KILL", "TYPE", "pubsub"], b":0\r\n");
+    raw.expect(&["PING"], b"+PONG\r\n");
+    if std::env::var("BROOK_IT_REDIS_SERVER").is_err() {
+        // Redis 7.4's MAXAGE (7.0.15 has none).
+        raw.expect(
+            &["CLIENT", "KILL", "MAXAGE", "x"],
+            b"-ERR maxage is not an integer or out of range\r\n",
+        );
+    }
+}
+
+#[test]
+fn info_keyspace_counts_strings_and_expiries() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(&["XADD", "s", "1-1", "a", "b"], b"$3\r\n1-1\r\n");
+    raw.expect(&["SET", "k", "v"], b"+OK\r\n");
+    raw.expect(&["SET", "t", "v", "EX", "1000"], b"+OK\r\n");
+    raw.expect(&["SELECT", "3"], b"+OK\r\n");
+    raw.expect(&["SET", "only", "v"], b"+OK\r\n");
+    let info = String::from_utf8_lossy(&raw.cmd(&["INFO", "keyspace"])).into_owned();
+    let lines: Vec<&str> = info.lines().collect();
+    assert!(
+        lines[2].starts_with("db0:keys=3,expires=1,avg_ttl="),
+        "{info}"
+    );
+    let avg_ttl: u64 = lines[2]
+        .split(',')
+        .find_map(|f| f.strip_prefix("avg_ttl="))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    // Redis estimates it in its expiry cycle (0 until that ran); Brook computes it.
+    if std::env::var("BROOK_IT_REDIS_SERVER").is_err() {
+        assert!((990_000..=1_000_000).contains(&avg_ttl), "{info}");
+    }
+    assert!(
+        lines[3].starts_with("db3:keys=1,expires=0,avg_ttl=0"),
+        "{info}"
+    );
+}
+
+#[test]
+fn role_cluster_and_save() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(&["ROLE"], b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    raw.expect(
+        &["CLUSTER", "INFO"],
+        b"-ERR This instance has cluster support disabled\r\n",
+    );
+    if std::env::var("BROOK_IT_REDIS_SERVER").is_err() {
+        // Brook has no snapshot to save: an error, not an OK a backup script trusts.
+        for command in ["SAVE", "BGSAVE"] {
+            let reply = raw.cmd(&[command]);
+            assert!(
+                reply.starts_with(format!("-ERR {command} is not supported").as_bytes()),
+                "{}",
+                esc(&reply)
+            );
+        }
+    }
+}
+
+#[test]
+fn client_reply_off_and_skip_drop_replies() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(&["CLIENT", "REPLY", "FOO"], b"-ERR syntax error\r\n");
+    // OFF: nothing comes back (errors neither) until ON, whose +OK is the next reply.
+    raw.send(&enc_str(&["CLIENT", "REPLY", "OFF"]));
+    raw.send(&enc_str(&["XADD", "s", "1-1", "a", "b"]));
+    raw.send(&enc_str(&["NOSUCHCMD"]));
+    raw.expect(&["CLIENT", "REPLY", "ON"], b"+OK\r\n");
+    raw.expect(&["XLEN", "s"], b":1\r\n");
+    // SKIP: no reply to it or to the next command.
+    raw.send(&enc_str(&["CLIENT", "REPLY", "SKIP"]));
+    raw.send(&enc_str(&["XADD", "s", "2-1", "a", "b"]));
+    raw.expect(&["XLEN", "s"], b":2\r\n");
+    // RESET turns replies back on.
+    raw.send(&enc_str(&["CLIENT", "REPLY", "OFF"]));
+    raw.expect(&["RESET"], b"+RESET\r\n");
+    raw.expect(&["PING"], b"+PONG\r\n");
+}
+
+#[test]
+fn each_error_reply_is_counted_once() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut info = Raw::connect(target.addr);
+    let mut error_replies = || {
+        let text = String::from_utf8_lossy(&info.cmd(&["INFO", "stats"])).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("total_error_replies:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = error_replies();
+    let mut raw = Raw::connect(target.addr);
+    raw.cmd(&["NOSUCHCMD"]);
+    raw.cmd(&["XADD", "s", "bad", "f", "v"]);
+    raw.cmd(&["XADD", "s", "1-1", "f", "v"]);
+    assert_eq!(error_replies(), before + 2);
 }
 
 #[test]

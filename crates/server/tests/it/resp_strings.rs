@@ -146,6 +146,61 @@ fn get_getdel_and_mget() {
 }
 
 #[test]
+fn getset_getex_and_repeated_set_options() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    // GETSET: the old value (nil if none), the new one without the old TTL.
+    raw.expect(&["GETSET", "k", "1"], b"$-1\r\n");
+    raw.expect(&["EXPIRE", "k", "100"], b":1\r\n");
+    raw.expect(&["GETSET", "k", "2"], b"$1\r\n1\r\n");
+    raw.expect(&["TTL", "k"], b":-1\r\n");
+    raw.expect(&["XADD", "s", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    raw.expect(&["GETSET", "s", "x"], WRONGTYPE);
+    // GETEX: the value, and the expiry set, removed or left.
+    raw.expect(&["GETEX", "k"], b"$1\r\n2\r\n");
+    raw.expect(&["TTL", "k"], b":-1\r\n");
+    raw.expect(&["GETEX", "k", "EX", "100"], b"$1\r\n2\r\n");
+    let ttl = int_reply(&mut raw, &["TTL", "k"]);
+    assert!((99..=100).contains(&ttl), "TTL {ttl}");
+    raw.expect(&["GETEX", "k", "PXAT", "99999999999999"], b"$1\r\n2\r\n");
+    raw.expect(&["PEXPIRETIME", "k"], b":99999999999999\r\n");
+    raw.expect(&["GETEX", "k", "PERSIST"], b"$1\r\n2\r\n");
+    raw.expect(&["TTL", "k"], b":-1\r\n");
+    raw.expect(&["GETEX", "nokey", "EX", "10"], b"$-1\r\n");
+    raw.expect(&["GETEX", "s"], WRONGTYPE);
+    raw.expect(
+        &["GETEX", "k", "EX", "0"],
+        b"-ERR invalid expire time in 'getex' command\r\n",
+    );
+    raw.expect(
+        &["GETEX", "k", "EX", "x"],
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.expect(
+        &["GETEX", "k", "EX", "1", "PX", "1"],
+        b"-ERR syntax error\r\n",
+    );
+    raw.expect(
+        &["GETEX", "k", "PERSIST", "EX", "1"],
+        b"-ERR syntax error\r\n",
+    );
+    raw.expect(&["GETEX", "k", "FOO"], b"-ERR syntax error\r\n");
+    raw.expect(&["TTL", "k"], b":-1\r\n");
+    // SET takes an option twice (the last expiry counts), not two that conflict.
+    raw.expect(&["SET", "k", "3", "NX", "NX"], b"$-1\r\n");
+    raw.expect(&["SET", "n", "3", "NX", "NX"], b"+OK\r\n");
+    raw.expect(&["SET", "n", "4", "EX", "10", "EX", "200"], b"+OK\r\n");
+    let ttl = int_reply(&mut raw, &["TTL", "n"]);
+    assert!((199..=200).contains(&ttl), "TTL {ttl}");
+    raw.expect(
+        &["SET", "n", "5", "XX", "XX", "KEEPTTL", "KEEPTTL"],
+        b"+OK\r\n",
+    );
+    let ttl = int_reply(&mut raw, &["TTL", "n"]);
+    assert!((199..=200).contains(&ttl), "TTL {ttl}");
+}
+
+#[test]
 fn incr_decr_family_with_their_errors() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
