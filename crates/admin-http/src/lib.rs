@@ -440,6 +440,12 @@ pub fn render_metrics(stats: &BrokerStats, uptime: Duration, version: &str) -> S
         "fsync calls made by the log since the broker opened.",
         &format!(" {}", stats.fsyncs_total),
     );
+    metric(
+        "brook_expired_keys_total",
+        "counter",
+        "Streams and strings deleted because their expiry passed, since the broker opened.",
+        &format!(" {}", stats.expired_keys_total),
+    );
     out
 }
 
@@ -577,6 +583,7 @@ mod tests {
             records_appended_total: 11,
             bytes_appended_total: 2048,
             fsyncs_total: 5,
+            expired_keys_total: 2,
         };
         let text = render_metrics(&stats, Duration::from_millis(1500), "0.1.0\"x");
         for (name, kind, value) in [
@@ -586,6 +593,7 @@ mod tests {
             ("brook_records_appended_total", "counter", "11"),
             ("brook_bytes_appended_total", "counter", "2048"),
             ("brook_fsyncs_total", "counter", "5"),
+            ("brook_expired_keys_total", "counter", "2"),
             ("brook_uptime_seconds", "gauge", "1.500"),
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}: {text}");
@@ -596,7 +604,7 @@ mod tests {
         assert!(text.ends_with('\n'));
         // Every sample line is preceded by its own HELP and TYPE.
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 8 * 3);
+        assert_eq!(lines.len(), 9 * 3);
         for chunk in lines.chunks(3) {
             assert!(chunk[0].starts_with("# HELP "));
             assert!(chunk[1].starts_with("# TYPE "));

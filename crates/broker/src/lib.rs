@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -186,6 +186,8 @@ pub struct BrokerStats {
     pub records_appended_total: u64,
     pub bytes_appended_total: u64,
     pub fsyncs_total: u64,
+    /// Streams and strings deleted because their expiry passed.
+    pub expired_keys_total: u64,
 }
 
 #[derive(Debug, Default)]
@@ -200,6 +202,8 @@ pub struct Broker {
     syncer: Syncer,
     meta: MetaLog,
     strings: strings::Strings,
+    /// Streams and strings deleted because their expiry passed.
+    expired_keys: AtomicU64,
     topics: RwLock<HashMap<TopicKey, Arc<Topic>>>,
     /// Serialises topic creation, deletion and alteration.
     admin: tokio::sync::Mutex<()>,
@@ -414,6 +418,7 @@ impl Broker {
             syncer,
             meta,
             strings: strings::Strings::default(),
+            expired_keys: AtomicU64::new(0),
             topics: RwLock::new(topics),
             admin: tokio::sync::Mutex::new(()),
             background: Arc::default(),
@@ -663,8 +668,8 @@ impl Broker {
     /// Deletes `expired` if its key still holds it and it is still expired, for
     /// threads outside the async runtime (key expiry). Checked under the admin lock:
     /// since `expired` was listed, the key may have been created again, renamed
-    /// onto, or made persistent, and that topic must stay.
-    fn delete_expired_topic_blocking(&self, expired: &Topic) -> Result<(), TopicError> {
+    /// onto, or made persistent, and that topic must stay. Returns whether it deleted.
+    fn delete_expired_topic_blocking(&self, expired: &Topic) -> Result<bool, TopicError> {
         let _admin = self.admin.blocking_lock();
         let still = self
             .topics
@@ -672,7 +677,7 @@ impl Broker {
             .get(&expired.key)
             .is_some_and(|t| t.id == expired.id && t.expired(now_ms()));
         if !still {
-            return Ok(());
+            return Ok(false);
         }
         let (topic, next) = self.delete_topic_locked(&expired.key)?;
         self.meta
@@ -680,7 +685,7 @@ impl Broker {
             .wait_durable_blocking(next)
             .map_err(MetaError::Wait)?;
         self.remove_topic_dir(topic);
-        Ok(())
+        Ok(true)
     }
 
     /// The commit point of a delete: the tombstone (first) and the group deletions
@@ -867,13 +872,22 @@ impl Broker {
         let now = now_ms();
         for t in self.topics() {
             if t.expired(now) {
-                if let Err(e) = self.delete_expired_topic_blocking(&t) {
-                    tracing::warn!(topic = %t.key, error = %e, "cannot delete an expired stream");
+                match self.delete_expired_topic_blocking(&t) {
+                    Ok(deleted) => {
+                        self.expired_keys
+                            .fetch_add(u64::from(deleted), Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %t.key, error = %e, "cannot delete an expired stream")
+                    }
                 }
             }
         }
-        if let Err(e) = self.strings.expire(&self.meta, now) {
-            tracing::warn!(error = %e, "cannot delete expired strings");
+        match self.strings.expire(&self.meta, now) {
+            Ok(n) => {
+                self.expired_keys.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot delete expired strings"),
         }
     }
 
@@ -1238,6 +1252,7 @@ impl Broker {
         let topics = self.topics.read();
         let mut s = BrokerStats {
             topics: topics.len() as u64,
+            expired_keys_total: self.expired_keys.load(Ordering::Relaxed),
             ..BrokerStats::default()
         };
         for t in topics.values() {
@@ -1401,7 +1416,7 @@ fn open_topic(
         settings: RwLock::new(record.settings.clone()),
         groups: partitions.iter().map(|_| Arc::default()).collect(),
         partitions,
-        expire_at_ms: std::sync::atomic::AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
+        expire_at_ms: AtomicU64::new(record.expire_at_ms.unwrap_or(0)),
         stream_meta: parking_lot::Mutex::new(record.stream),
         groups_gone: Arc::new(tokio::sync::watch::channel(0).0),
         overwritten: std::sync::atomic::AtomicBool::new(false),

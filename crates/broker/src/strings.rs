@@ -109,8 +109,8 @@ impl Strings {
         Ok((result, Some(next)))
     }
 
-    /// Deletes strings whose expiry passed.
-    pub fn expire(&self, meta: &MetaLog, now_ms: u64) -> Result<(), MetaError> {
+    /// Deletes strings whose expiry passed; returns how many.
+    pub fn expire(&self, meta: &MetaLog, now_ms: u64) -> Result<u64, MetaError> {
         let _guard = self.lock.lock();
         let dead: Vec<(Bytes, Option<Bytes>)> = meta
             .scan_prefix(PREFIX)
@@ -122,9 +122,10 @@ impl Strings {
             })
             .map(|(k, _)| (k, None))
             .collect();
+        let count = dead.len() as u64;
         if !dead.is_empty() {
             meta.apply_chunked_nowait(dead, now_ms)?;
         }
-        Ok(())
+        Ok(count)
     }
 }

@@ -49,6 +49,9 @@ pub struct Conn {
     pub replies_off: bool,
     /// Replies still to drop for `CLIENT REPLY SKIP` (its own and the next command's).
     pub replies_to_skip: u8,
+    /// The command running is read-only: its key lookups count as keyspace hits or
+    /// misses (`INFO stats`), as Redis counts its read lookups.
+    pub counting_reads: bool,
     out: BytesMut,
     writer: OwnedWriteHalf,
 }
@@ -95,6 +98,7 @@ where
         gate: None,
         replies_off: false,
         replies_to_skip: 0,
+        counting_reads: false,
         out: BytesMut::with_capacity(4096),
         writer,
     };
@@ -166,7 +170,9 @@ where
         tokio::select! {
             read = reader.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(n) => {
+                    server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
             },
             () = &mut shutdown => break,
             () = client.kill.notified() => break,
@@ -179,11 +185,15 @@ impl Conn {
     /// Encodes a command's reply into the output buffer (unless `CLIENT REPLY` said
     /// not to send it).
     pub fn push(&mut self, frame: &Frame) {
-        if matches!(frame, Frame::Error(_)) {
-            self.server
-                .stats
-                .error_replies
-                .fetch_add(1, Ordering::Relaxed);
+        if let Frame::Error(message) = frame {
+            let stats = &self.server.stats;
+            stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            let kind = message.split(|&b| b == b' ').next().unwrap_or_default();
+            *stats
+                .error_kinds
+                .lock()
+                .entry(String::from_utf8_lossy(kind).into_owned())
+                .or_default() += 1;
         }
         if self.replies_to_skip > 0 {
             self.replies_to_skip -= 1;
@@ -211,6 +221,10 @@ impl Conn {
         }
         let out = self.out.split().freeze();
         self.writer.write_all(&out).await.map_err(|_| Closed)?;
+        self.server
+            .stats
+            .net_output_bytes
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! default partitioner), and other stream commands ask for a partition. A
 //! single-partition topic is just `name`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -56,6 +57,18 @@ impl Conn {
     }
 
     pub fn lookup(&self, key: &Bytes) -> Key {
+        let found = self.find(key);
+        if self.counting_reads {
+            let stats = &self.server.stats;
+            match found {
+                Key::Missing => stats.keyspace_misses.fetch_add(1, Ordering::Relaxed),
+                _ => stats.keyspace_hits.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+        found
+    }
+
+    fn find(&self, key: &Bytes) -> Key {
         let broker = &self.server.broker;
         if let Some(t) = live_topic(broker, self.db, key) {
             return Key::Stream(t);

@@ -43,8 +43,19 @@ pub struct Stats {
     pub commands: AtomicU64,
     pub connections_received: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...), for `INFO
+    /// errorstats`; taken only when an error is sent.
+    pub error_kinds: Mutex<std::collections::BTreeMap<String, u64>>,
     pub blocked_clients: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Lookups of keys by read-only commands that found one, and that did not.
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    /// Bytes read from and written to clients' connections.
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// The broker's count of expired keys at the last `CONFIG RESETSTAT`.
+    pub expired_keys_base: AtomicU64,
 }
 
 /// What every connection shares.
@@ -63,6 +74,10 @@ pub struct RespServer {
     pub(crate) started: Instant,
     pub(crate) limits: Limits,
     pub(crate) version: String,
+    /// 40 random hex digits, new at every start (`INFO server` `run_id`), and the
+    /// replication ID a master without replicas reports.
+    pub(crate) run_id: String,
+    pub(crate) replid: String,
     /// Set when the server shuts down: blocked commands return at once.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// Latency of each command, by command name (blocking commands include the
@@ -99,6 +114,8 @@ impl RespServer {
             started: Instant::now(),
             limits: Limits::default(),
             version: version.to_string(),
+            run_id: random_hex40(),
+            replid: random_hex40(),
             stopping: tokio::sync::watch::channel(false).0,
             command_seconds: cmd::commands()
                 .iter()
@@ -210,4 +227,16 @@ impl brook_model::metrics::MetricsSource for RespServer {
             self.stats.error_replies.load(Ordering::Relaxed)
         );
     }
+}
+
+/// 40 random hex digits (from the standard library's randomly keyed hasher: unique
+/// per process and call, which is all a run ID needs).
+fn random_hex40() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let word = |i: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.finish()
+    };
+    format!("{:016x}{:016x}{:08x}", word(1), word(2), word(3) >> 32)
 }

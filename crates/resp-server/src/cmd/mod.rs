@@ -363,7 +363,9 @@ pub async fn run(conn: &mut Conn, spec: &'static Spec, args: Vec<Bytes>) -> CmdR
     }
     let gated = spec.uses_keys() && conn.take_gate().await;
     let started = std::time::Instant::now();
+    conn.counting_reads = spec.flags.contains(&"readonly");
     let reply = (spec.handler)(conn, args).await;
+    conn.counting_reads = false;
     conn.server.observe_command(spec.name, started.elapsed());
     if gated {
         conn.release_gate();

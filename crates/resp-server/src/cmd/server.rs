@@ -384,7 +384,16 @@ async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             s.commands.store(0, Ordering::Relaxed);
             s.connections_received.store(0, Ordering::Relaxed);
             s.error_replies.store(0, Ordering::Relaxed);
+            s.error_kinds.lock().clear();
             s.rejected_connections.store(0, Ordering::Relaxed);
+            s.keyspace_hits.store(0, Ordering::Relaxed);
+            s.keyspace_misses.store(0, Ordering::Relaxed);
+            s.net_input_bytes.store(0, Ordering::Relaxed);
+            s.net_output_bytes.store(0, Ordering::Relaxed);
+            s.expired_keys_base.store(
+                c.server.broker.stats().expired_keys_total,
+                Ordering::Relaxed,
+            );
             ok()
         }
         "rewrite" if args.len() == 2 => err("The server is running without a config file"),
@@ -443,6 +452,10 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
     let server = &c.server;
     let stats = &server.stats;
     let uptime = server.started.elapsed().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let started_unix = now.as_secs().saturating_sub(uptime);
     let rss = rss_bytes();
     let broker_stats = server.broker.stats();
     let mut out = String::new();
@@ -465,13 +478,19 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                 kv("redis_mode", "standalone".into()),
                 kv("os", std::env::consts::OS.to_string()),
                 kv("arch_bits", "64".into()),
+                kv("multiplexing_api", "epoll".into()),
                 kv("process_id", std::process::id().to_string()),
+                kv("process_supervised", "no".into()),
+                kv("run_id", server.run_id.clone()),
                 kv(
                     "tcp_port",
                     c.client.laddr.map_or(0, |a| a.port()).to_string(),
                 ),
+                kv("server_time_usec", now.as_micros().to_string()),
                 kv("uptime_in_seconds", uptime.to_string()),
                 kv("uptime_in_days", (uptime / 86400).to_string()),
+                kv("hz", "10".into()),
+                kv("configured_hz", "10".into()),
                 kv(
                     "executable",
                     std::env::current_exe()
@@ -530,7 +549,10 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                 kv("async_loading", "0".into()),
                 kv("rdb_changes_since_last_save", "0".into()),
                 kv("rdb_bgsave_in_progress", "0".into()),
+                // No snapshot was ever saved: as Redis reports that, the start time.
+                kv("rdb_last_save_time", started_unix.to_string()),
                 kv("rdb_last_bgsave_status", "ok".into()),
+                kv("rdb_saves", "0".into()),
                 kv("aof_enabled", "1".into()),
                 kv("aof_rewrite_in_progress", "0".into()),
                 kv("aof_last_write_status", "ok".into()),
@@ -564,10 +586,30 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                         .load(Ordering::Relaxed)
                         .to_string(),
                 ),
-                kv("expired_keys", "0".into()),
+                kv(
+                    "total_net_input_bytes",
+                    stats.net_input_bytes.load(Ordering::Relaxed).to_string(),
+                ),
+                kv(
+                    "total_net_output_bytes",
+                    stats.net_output_bytes.load(Ordering::Relaxed).to_string(),
+                ),
+                kv(
+                    "expired_keys",
+                    broker_stats
+                        .expired_keys_total
+                        .saturating_sub(stats.expired_keys_base.load(Ordering::Relaxed))
+                        .to_string(),
+                ),
                 kv("evicted_keys", "0".into()),
-                kv("keyspace_hits", "0".into()),
-                kv("keyspace_misses", "0".into()),
+                kv(
+                    "keyspace_hits",
+                    stats.keyspace_hits.load(Ordering::Relaxed).to_string(),
+                ),
+                kv(
+                    "keyspace_misses",
+                    stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
+                ),
                 kv(
                     "total_error_replies",
                     stats.error_replies.load(Ordering::Relaxed).to_string(),
@@ -585,6 +627,15 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
             vec![
                 kv("role", "master".into()),
                 kv("connected_slaves", "0".into()),
+                kv("master_failover_state", "no-failover".into()),
+                kv("master_replid", server.replid.clone()),
+                kv("master_replid2", "0".repeat(40)),
+                kv("master_repl_offset", "0".into()),
+                kv("second_repl_offset", "-1".into()),
+                kv("repl_backlog_active", "0".into()),
+                kv("repl_backlog_size", "1048576".into()),
+                kv("repl_backlog_first_byte_offset", "0".into()),
+                kv("repl_backlog_histlen", "0".into()),
             ],
         );
     }
@@ -596,6 +647,22 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                 kv("used_cpu_user", "0.0".into()),
             ],
         );
+    }
+    if want("modules") {
+        section("Modules", vec![]);
+    }
+    if want("errorstats") {
+        let kinds = stats.error_kinds.lock().clone();
+        section(
+            "Errorstats",
+            kinds
+                .into_iter()
+                .map(|(kind, n)| (format!("errorstat_{kind}"), format!("count={n}")))
+                .collect(),
+        );
+    }
+    if want("cluster") {
+        section("Cluster", vec![kv("cluster_enabled", "0".into())]);
     }
     if want("keyspace") {
         section(

@@ -339,11 +339,7 @@ fn xadd_target(
 
 /// The stream at `key`: `Ok(None)` if missing, `Err(WRONGTYPE)` if not a stream.
 fn stream_of(c: &Conn, key: &Bytes) -> Result<Option<Arc<Partition>>, Frame> {
-    match c.lookup(key) {
-        Key::Missing => Ok(None),
-        Key::String(_) => Err(wrongtype()),
-        Key::Stream(_) | Key::Partition(..) => Ok(c.stream(key)?.map(|(_, p)| p)),
-    }
+    Ok(c.stream(key)?.map(|(_, p)| p))
 }
 
 // ---- commands ------------------------------------------------------------------------

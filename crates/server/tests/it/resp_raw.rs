@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::util::{RespTarget, TIMEOUT};
+use crate::util::{poll, RespTarget, TIMEOUT};
 
 // ---- a RESP2/RESP3 reply reader, independent of Brook's codec ------------------------
 
@@ -1215,6 +1215,47 @@ fn info_keyspace_counts_strings_and_expiries() {
         lines[3].starts_with("db3:keys=1,expires=0,avg_ttl=0"),
         "{info}"
     );
+}
+
+#[test]
+fn info_counts_hits_misses_errors_and_expiries() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    let mut info = Raw::connect(target.addr);
+    let mut field = move |name: &str| {
+        let text = String::from_utf8_lossy(&info.cmd(&["INFO", "everything"])).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(str::to_string))
+            .unwrap_or_default()
+    };
+    raw.expect(&["CONFIG", "RESETSTAT"], b"+OK\r\n");
+    raw.expect(&["SET", "a", "1"], b"+OK\r\n");
+    raw.expect(&["XADD", "s", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    raw.expect(&["GET", "a"], b"$1\r\n1\r\n");
+    raw.expect(&["GET", "nope"], b"$-1\r\n");
+    raw.expect(&["XLEN", "s"], b":1\r\n");
+    raw.expect(&["XLEN", "nope"], b":0\r\n");
+    assert_eq!(field("keyspace_hits"), "2");
+    assert_eq!(field("keyspace_misses"), "2");
+    raw.cmd(&["NOSUCHCMD"]);
+    raw.cmd(&["XADD", "s", "1-1", "f", "v"]);
+    raw.cmd(&["GET", "s"]);
+    assert_eq!(field("errorstat_ERR"), "count=2");
+    assert_eq!(field("errorstat_WRONGTYPE"), "count=1");
+    assert_eq!(field("cluster_enabled"), "0");
+    assert_eq!(field("run_id").len(), 40);
+    assert_ne!(field("total_net_input_bytes"), "0");
+    assert_ne!(field("total_net_output_bytes"), "0");
+    raw.expect(&["SET", "t", "v", "PX", "50"], b"+OK\r\n");
+    raw.expect(&["XADD", "u", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    raw.expect(&["PEXPIRE", "u", "50"], b":1\r\n");
+    poll("both keys to expire", || {
+        (field("expired_keys") == "2").then_some(())
+    });
+    raw.expect(&["CONFIG", "RESETSTAT"], b"+OK\r\n");
+    assert_eq!(field("expired_keys"), "0");
+    assert_eq!(field("keyspace_hits"), "0");
+    assert_eq!(field("errorstat_ERR"), "");
 }
 
 #[test]
