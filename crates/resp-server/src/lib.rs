@@ -83,6 +83,9 @@ pub struct RespServer {
     /// Latency of each command, by command name (blocking commands include the
     /// time they blocked).
     pub(crate) command_seconds: HashMap<&'static str, brook_model::metrics::Histogram>,
+    /// Calls and seconds of each command at the last `CONFIG RESETSTAT` (the
+    /// histograms above only grow, as Prometheus counters must).
+    command_stats_base: Mutex<HashMap<&'static str, (u64, f64)>>,
     /// Permits for reads of entries not in the page cache, which run on blocking
     /// threads ([`stream_read::COLD_READS_MAX`] at once: each may build a reply of
     /// up to [`stream_read::REPLY_BYTES_MAX`]).
@@ -117,6 +120,7 @@ impl RespServer {
             run_id: random_hex40(),
             replid: random_hex40(),
             stopping: tokio::sync::watch::channel(false).0,
+            command_stats_base: Mutex::default(),
             command_seconds: cmd::commands()
                 .iter()
                 .map(|spec| (spec.name, brook_model::metrics::Histogram::latency()))
@@ -129,6 +133,42 @@ impl RespServer {
     pub(crate) fn observe_command(&self, name: &str, took: std::time::Duration) {
         if let Some(h) = self.command_seconds.get(name) {
             h.observe_duration(took);
+        }
+    }
+
+    /// `INFO commandstats` lines: calls and time of each command run since the
+    /// last `CONFIG RESETSTAT`, by name (Redis also counts rejected and failed calls;
+    /// Brook does not).
+    pub(crate) fn command_stats(&self) -> Vec<(String, String)> {
+        let base = self.command_stats_base.lock();
+        let mut names: Vec<&&str> = self.command_seconds.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let now = self.command_seconds.get(*name)?.snapshot();
+                let (calls0, seconds0) = base.get(*name).copied().unwrap_or_default();
+                let calls = now.count().saturating_sub(calls0);
+                if calls == 0 {
+                    return None;
+                }
+                let usec = ((now.sum - seconds0) * 1e6).max(0.0).round() as u64;
+                Some((
+                    format!("cmdstat_{name}"),
+                    format!(
+                        "calls={calls},usec={usec},usec_per_call={:.2}",
+                        usec as f64 / calls as f64
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) fn reset_command_stats(&self) {
+        let mut base = self.command_stats_base.lock();
+        for (name, h) in &self.command_seconds {
+            let now = h.snapshot();
+            base.insert(name, (now.count(), now.sum));
         }
     }
 

@@ -73,11 +73,7 @@ use crate::keyspace::StreamHandle;
 
 /// The stream's topic and partition, or `Ok(None)` when the key does not exist.
 fn stream(c: &Conn, key: &Bytes) -> Result<Option<StreamHandle>, Frame> {
-    match c.lookup(key) {
-        Key::Missing => Ok(None),
-        Key::String(_) => Err(super::wrongtype()),
-        Key::Stream(_) | Key::Partition(..) => c.stream(key),
-    }
+    c.stream(key)
 }
 
 impl Conn {

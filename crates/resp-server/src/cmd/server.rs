@@ -1,7 +1,7 @@
 //! Server commands: COMMAND, CONFIG, INFO, TIME, WAIT, WAITAOF.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -77,14 +77,27 @@ enum ConfigValue {
     Valid(String),
     /// Refused, with Redis's reason.
     Invalid(String),
-    /// A parameter with no rule here: stored as given if `CONFIG GET` knows it.
-    Unknown,
+    /// A parameter with no rule here: stored as given.
+    Unchecked,
 }
 
-/// Checks a `CONFIG SET` value as Redis does for the parameters `default_config`
-/// lists (and the immutable ones Redis has that clients may try).
+/// Why `CONFIG SET` may not change `name` at all, if it may not: Redis's immutable
+/// and protected parameters, and `port`/`bind`, which Redis can change at run time
+/// but Brook cannot.
+fn fixed_config(name: &str) -> Option<&'static str> {
+    match name {
+        "databases" | "port" | "bind" | "daemonize" | "appendfilename" | "cluster-enabled" => {
+            Some("can't set immutable config")
+        }
+        "dir" | "dbfilename" => Some("can't set protected config"),
+        _ => None,
+    }
+}
+
+/// Checks a `CONFIG SET` value as Redis does, for the parameters `default_config`
+/// lists.
 fn config_value(name: &str, value: &str) -> ConfigValue {
-    use ConfigValue::{Invalid, Unknown, Valid};
+    use ConfigValue::{Invalid, Unchecked, Valid};
     const INT_MAX: i64 = i32::MAX as i64;
     let int = |min: i64, max: i64| match value.parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Valid(n.to_string()),
@@ -113,10 +126,6 @@ fn config_value(name: &str, value: &str) -> ConfigValue {
         }
     };
     match name {
-        "databases" | "port" | "bind" | "daemonize" | "appendfilename" | "cluster-enabled" => {
-            Invalid("can't set immutable config".into())
-        }
-        "dir" | "dbfilename" => Invalid("can't set protected config".into()),
         "appendonly" | "lazyfree-lazy-user-del" | "protected-mode" | "replica-read-only" => {
             match value.to_ascii_lowercase().as_str() {
                 v @ ("yes" | "no") => Valid(v.to_string()),
@@ -136,7 +145,7 @@ fn config_value(name: &str, value: &str) -> ConfigValue {
         ]),
         "loglevel" => one_of(&["debug", "verbose", "notice", "warning", "nothing"]),
         "timeout" | "tcp-keepalive" => int(0, INT_MAX),
-        "maxclients" => int(1, INT_MAX),
+        "maxclients" => int(1, i64::from(u32::MAX)),
         "stream-node-max-entries"
         | "lua-time-limit"
         | "busy-reply-threshold"
@@ -144,7 +153,7 @@ fn config_value(name: &str, value: &str) -> ConfigValue {
         "slowlog-log-slower-than" => int(-1, i64::MAX),
         "stream-node-max-bytes" | "maxmemory" => memory(0),
         "proto-max-bulk-len" | "client-query-buffer-limit" => memory(1024 * 1024),
-        _ => Unknown,
+        _ => Unchecked,
     }
 }
 
@@ -348,30 +357,37 @@ async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         }
         "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             let mut cfg = c.server.config.lock();
-            let mut updates: Vec<(String, String)> = Vec::new();
+            let failed = |k: &str, why: &str| {
+                err(format!(
+                    "CONFIG SET failed (possibly related to argument '{k}') - {why}"
+                ))
+            };
+            // Names first (unknown, fixed, repeated), then values, as Redis checks.
+            let mut names: Vec<String> = Vec::new();
             for kv in args[2..].chunks_exact(2) {
                 let k = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
-                let failed = |why: &str| {
-                    err(format!(
-                        "CONFIG SET failed (possibly related to argument '{k}') - {why}"
-                    ))
-                };
-                if updates.iter().any(|(u, _)| *u == k) {
-                    return Ok(failed("duplicate parameter"));
+                if let Some(why) = fixed_config(&k) {
+                    return Ok(failed(&k, why));
                 }
+                if !cfg.contains_key(&k) {
+                    return Ok(err(format!(
+                        "Unknown option or number of arguments for CONFIG SET - '{}'",
+                        String::from_utf8_lossy(&kv[0])
+                    )));
+                }
+                if names.contains(&k) {
+                    return Ok(failed(&k, "duplicate parameter"));
+                }
+                names.push(k);
+            }
+            let mut updates = Vec::with_capacity(names.len());
+            for (k, kv) in names.into_iter().zip(args[2..].chunks_exact(2)) {
                 let v = String::from_utf8_lossy(&kv[1]).into_owned();
-                let v = match config_value(&k, &v) {
-                    ConfigValue::Valid(v) => v,
-                    ConfigValue::Unknown if !cfg.contains_key(&k) => {
-                        return Ok(err(format!(
-                            "Unknown option or number of arguments for CONFIG SET - '{}'",
-                            String::from_utf8_lossy(&kv[0])
-                        )))
-                    }
-                    ConfigValue::Unknown => v,
-                    ConfigValue::Invalid(why) => return Ok(failed(&why)),
-                };
-                updates.push((k, v));
+                match config_value(&k, &v) {
+                    ConfigValue::Valid(v) => updates.push((k, v)),
+                    ConfigValue::Unchecked => updates.push((k, v)),
+                    ConfigValue::Invalid(why) => return Ok(failed(&k, &why)),
+                }
             }
             for (k, v) in updates {
                 cfg.insert(k, v);
@@ -386,6 +402,7 @@ async fn config(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             s.error_replies.store(0, Ordering::Relaxed);
             s.error_kinds.lock().clear();
             s.rejected_connections.store(0, Ordering::Relaxed);
+            c.server.reset_command_stats();
             s.keyspace_hits.store(0, Ordering::Relaxed);
             s.keyspace_misses.store(0, Ordering::Relaxed);
             s.net_input_bytes.store(0, Ordering::Relaxed);
@@ -444,11 +461,11 @@ fn human(bytes: u64) -> String {
 }
 
 pub fn info_text(c: &Conn, sections: &[String]) -> String {
-    let all = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default");
-    let want = |name: &str| all || sections.iter().any(|s| s == name);
+    let everything = sections.iter().any(|s| s == "all" || s == "everything");
+    let default = sections.is_empty() || everything || sections.iter().any(|s| s == "default");
+    // Sections in the default set, and those only `all`/`everything` add.
+    let want = |name: &str| default || sections.iter().any(|s| s == name);
+    let want_extra = |name: &str| everything || sections.iter().any(|s| s == name);
     let server = &c.server;
     let stats = &server.stats;
     let uptime = server.started.elapsed().as_secs();
@@ -469,6 +486,7 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
         }
     };
     let kv = |k: &str, v: String| (k.to_string(), v);
+    let counter = |k: &str, v: &AtomicU64| kv(k, v.load(Ordering::Relaxed).to_string());
     if want("server") {
         section(
             "Server",
@@ -567,33 +585,15 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
         section(
             "Stats",
             vec![
-                kv(
-                    "total_connections_received",
-                    stats
-                        .connections_received
-                        .load(Ordering::Relaxed)
-                        .to_string(),
-                ),
+                counter("total_connections_received", &stats.connections_received),
                 kv("total_commands_processed", commands.to_string()),
                 kv(
                     "instantaneous_ops_per_sec",
                     format!("{}", (commands as f64 / uptime_f) as u64),
                 ),
-                kv(
-                    "rejected_connections",
-                    stats
-                        .rejected_connections
-                        .load(Ordering::Relaxed)
-                        .to_string(),
-                ),
-                kv(
-                    "total_net_input_bytes",
-                    stats.net_input_bytes.load(Ordering::Relaxed).to_string(),
-                ),
-                kv(
-                    "total_net_output_bytes",
-                    stats.net_output_bytes.load(Ordering::Relaxed).to_string(),
-                ),
+                counter("rejected_connections", &stats.rejected_connections),
+                counter("total_net_input_bytes", &stats.net_input_bytes),
+                counter("total_net_output_bytes", &stats.net_output_bytes),
                 kv(
                     "expired_keys",
                     broker_stats
@@ -602,18 +602,9 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
                         .to_string(),
                 ),
                 kv("evicted_keys", "0".into()),
-                kv(
-                    "keyspace_hits",
-                    stats.keyspace_hits.load(Ordering::Relaxed).to_string(),
-                ),
-                kv(
-                    "keyspace_misses",
-                    stats.keyspace_misses.load(Ordering::Relaxed).to_string(),
-                ),
-                kv(
-                    "total_error_replies",
-                    stats.error_replies.load(Ordering::Relaxed).to_string(),
-                ),
+                counter("keyspace_hits", &stats.keyspace_hits),
+                counter("keyspace_misses", &stats.keyspace_misses),
+                counter("total_error_replies", &stats.error_replies),
                 kv(
                     "brook_records_appended",
                     broker_stats.records_appended_total.to_string(),
@@ -663,6 +654,9 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
     }
     if want("cluster") {
         section("Cluster", vec![kv("cluster_enabled", "0".into())]);
+    }
+    if want_extra("commandstats") {
+        section("Commandstats", server.command_stats());
     }
     if want("keyspace") {
         section(

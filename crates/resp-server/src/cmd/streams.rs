@@ -703,6 +703,9 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         };
         starts.push(from);
     }
+    // The keys were looked up once for the keyspace hit/miss counts; the reads below
+    // (and after every wake) look them up again.
+    c.counting_reads = false;
     let deadline = block
         .filter(|&ms| ms > 0)
         .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -746,6 +749,9 @@ async fn xread(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
                 if let ReadFrom::After(id) = from {
                     let off = match id.successor().map(|next| p.offset_for_stream_id(next)) {
                         Some(Ok(o)) => o,
+                        // Deleted under the read: nothing to wait for in it (a stream
+                        // created under the key wakes the topics watch below).
+                        Some(Err(_)) if p.marks().closed => continue,
                         Some(Err(e)) => return Ok(read_error(e)),
                         None => u64::MAX,
                     };
@@ -1031,6 +1037,8 @@ pub async fn note_deleted(c: &Conn, topic: &brook_broker::Topic, id: StreamId) {
 
 async fn xinfo(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    // Its subcommands are read-only (the XINFO container has no flags of its own).
+    c.counting_reads = true;
     match sub.as_str() {
         "stream" if args.len() >= 3 => xinfo_stream(c, &args),
         "groups" if args.len() == 3 => Ok(super::groups::xinfo_groups(c, &args[2])),

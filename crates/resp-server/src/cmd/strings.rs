@@ -203,23 +203,29 @@ async fn getset(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
 
 /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
 async fn getex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    // None: leave the expiry; Some(None): remove it; Some(Some(t)): set it.
+    // None: leave the expiry; Some(None): remove it; Some(Some(t)): set it. As in
+    // SET, an option may repeat (the last counts) but not meet another.
     let mut change: Option<Option<u64>> = None;
+    let mut option: Option<&Bytes> = None;
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
-        if let (Some(unit), Some(n), None) = (expiry_option(a), args.get(i + 1), change) {
+        if option.is_some_and(|o| !o.eq_ignore_ascii_case(a)) {
+            return Ok(syntax_error());
+        }
+        if let (Some(unit), Some(n)) = (expiry_option(a), args.get(i + 1)) {
             match expire_at(n, unit, "getex") {
                 Ok(at) => change = Some(Some(at)),
                 Err(e) => return Ok(e),
             }
             i += 2;
-        } else if eq(a, "PERSIST") && change.is_none() {
+        } else if eq(a, "PERSIST") {
             change = Some(None);
             i += 1;
         } else {
             return Ok(syntax_error());
         }
+        option = Some(a);
     }
     let key = args[1].clone();
     Ok(match c.lookup(&key) {

@@ -980,7 +980,7 @@ fn stream_command_errors_match_redis() {
         raw.expect(&["CONFIG", "SET", args[0], args[1]], expected.as_bytes());
     }
     raw.expect(
-        &["CONFIG", "SET", "maxmemory", "0", "maxmemory", "1"],
+        &["CONFIG", "SET", "maxmemory", "x", "maxmemory", "1"],
         b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter\r\n",
     );
     raw.expect(
@@ -1237,6 +1237,11 @@ fn info_counts_hits_misses_errors_and_expiries() {
     raw.expect(&["XLEN", "nope"], b":0\r\n");
     assert_eq!(field("keyspace_hits"), "2");
     assert_eq!(field("keyspace_misses"), "2");
+    // Commandstats: only in INFO all/everything or asked for by name.
+    assert!(field("cmdstat_get").starts_with("calls=2,usec="));
+    assert!(field("cmdstat_xlen").starts_with("calls=2,usec="));
+    let default = String::from_utf8_lossy(&raw.cmd(&["INFO"])).into_owned();
+    assert!(!default.contains("cmdstat_"), "{default}");
     raw.cmd(&["NOSUCHCMD"]);
     raw.cmd(&["XADD", "s", "1-1", "f", "v"]);
     raw.cmd(&["GET", "s"]);
@@ -1256,6 +1261,7 @@ fn info_counts_hits_misses_errors_and_expiries() {
     assert_eq!(field("expired_keys"), "0");
     assert_eq!(field("keyspace_hits"), "0");
     assert_eq!(field("errorstat_ERR"), "");
+    assert_eq!(field("cmdstat_get"), "");
 }
 
 #[test]
