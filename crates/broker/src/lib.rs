@@ -1122,6 +1122,17 @@ impl Broker {
         self.strings.names(&self.meta, db, now_ms())
     }
 
+    /// Sets several strings at once, all or none (see `Strings::set_many`).
+    pub fn string_set_many(
+        &self,
+        db: u8,
+        values: &[(Bytes, StringValue)],
+        only_if_none_exist: bool,
+    ) -> Result<(bool, Option<u64>), MetaError> {
+        self.strings
+            .set_many(&self.meta, db, values, only_if_none_exist, now_ms())
+    }
+
     /// Atomic read-modify-write of a string (see `Strings::update`). Returns the
     /// closure's result and the metadata-log offset to wait for before replying.
     pub fn string_update<R>(

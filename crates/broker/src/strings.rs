@@ -109,6 +109,34 @@ impl Strings {
         Ok((result, Some(next)))
     }
 
+    /// Sets several strings in one metadata-log batch, so all or none are written
+    /// (MSET, MSETNX). With `only_if_none_exist`, nothing is written if any of the
+    /// names holds a live string. Returns whether it wrote, and the metadata-log
+    /// offset to wait for.
+    pub fn set_many(
+        &self,
+        meta: &MetaLog,
+        db: u8,
+        values: &[(Bytes, StringValue)],
+        only_if_none_exist: bool,
+        now_ms: u64,
+    ) -> Result<(bool, Option<u64>), MetaError> {
+        let _guard = self.lock.lock();
+        if only_if_none_exist
+            && values
+                .iter()
+                .any(|(name, _)| self.get(meta, db, name, now_ms).is_some())
+        {
+            return Ok((false, None));
+        }
+        let changes = values
+            .iter()
+            .map(|(name, v)| (key(db, name), Some(encode(v))))
+            .collect();
+        let next = meta.apply_nowait(changes, now_ms)?;
+        Ok((true, Some(next)))
+    }
+
     /// Deletes strings whose expiry passed; returns how many.
     pub fn expire(&self, meta: &MetaLog, now_ms: u64) -> Result<u64, MetaError> {
         let _guard = self.lock.lock();

@@ -144,17 +144,43 @@ impl Conn {
         f: impl FnOnce(Option<StringValue>) -> (Option<StringValue>, R),
     ) -> Result<R, brook_resp_proto::Frame> {
         match self.server.broker.string_update(self.db, key, f) {
-            Ok((r, None)) => Ok(r),
-            Ok((r, Some(next))) => {
-                let meta = self.server.broker.meta().partition().clone();
-                if self.server.broker.config().default_fsync == brook_model::Durability::Always {
-                    self.owe_durability(&meta, next);
-                } else {
-                    self.note_unsynced(&meta, next);
-                }
+            Ok((r, next)) => {
+                self.owe_string_write(next);
                 Ok(r)
             }
             Err(e) => Err(crate::cmd::err(format!("cannot write the string: {e}"))),
+        }
+    }
+
+    /// Sets several strings, all or none (MSET, MSETNX: see
+    /// `Broker::string_set_many`); returns whether they were written.
+    pub fn set_strings(
+        &mut self,
+        values: &[(Bytes, StringValue)],
+        only_if_none_exist: bool,
+    ) -> Result<bool, brook_resp_proto::Frame> {
+        match self
+            .server
+            .broker
+            .string_set_many(self.db, values, only_if_none_exist)
+        {
+            Ok((wrote, next)) => {
+                self.owe_string_write(next);
+                Ok(wrote)
+            }
+            Err(e) => Err(crate::cmd::err(format!("cannot write the strings: {e}"))),
+        }
+    }
+
+    /// A string write at metadata-log offset `next` (if one was made): the reply
+    /// waits for it as the server's default fsync policy says.
+    fn owe_string_write(&mut self, next: Option<u64>) {
+        let Some(next) = next else { return };
+        let meta = self.server.broker.meta().partition().clone();
+        if self.server.broker.config().default_fsync == brook_model::Durability::Always {
+            self.owe_durability(&meta, next);
+        } else {
+            self.note_unsynced(&meta, next);
         }
     }
 }

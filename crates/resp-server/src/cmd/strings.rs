@@ -1,5 +1,5 @@
-//! Plain strings: SET, SETNX, SETEX, PSETEX, GET, GETSET, GETEX, GETDEL, MGET, INCR,
-//! INCRBY, DECR, DECRBY. Durable like everything else (stored in the metadata log).
+//! Plain strings: SET, SETNX, SETEX, PSETEX, GET, GETSET, GETEX, GETDEL, MGET, MSET,
+//! MSETNX, INCR, INCRBY, DECR, DECRBY. Durable like everything else (stored in the metadata log).
 
 use bytes::Bytes;
 
@@ -23,6 +23,8 @@ pub fn specs() -> Vec<Spec> {
         spec("get", 2, &["readonly", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", handler!(get)),
         spec("getset", 3, &["write", "denyoom", "fast"], (1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", handler!(getset)).deferrable(),
         spec("getex", -2, &["write", "fast"], (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", handler!(getex)).deferrable(),
+        spec("mset", -3, &["write", "denyoom"], (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", handler!(mset)).deferrable(),
+        spec("msetnx", -3, &["write", "denyoom"], (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", handler!(msetnx)).deferrable(),
         spec("getdel", 2, &["write", "fast"], (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", handler!(getdel)),
         spec("mget", -2, &["readonly", "fast"], (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", handler!(mget)),
         spec("incr", 2, &["write", "denyoom", "fast"], (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", handler!(incr)),
@@ -187,6 +189,74 @@ fn expire_at(n: &[u8], unit: ExpiryUnit, command: &str) -> Result<u64, Frame> {
         ExpiryUnit::PxAt => Some(n),
     };
     at.map(|at| at.unsigned_abs()).ok_or_else(invalid)
+}
+
+async fn mset(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    mset_generic(c, args, false).await
+}
+
+async fn msetnx(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    mset_generic(c, args, true).await
+}
+
+/// MSET and MSETNX: all the strings in one metadata-log batch. MSET replaces keys of
+/// any type, as SET does (streams under the keys are deleted first, each on its
+/// own); MSETNX writes nothing if any key exists.
+async fn mset_generic(c: &mut Conn, args: Vec<Bytes>, nx: bool) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        return Ok(err(format!(
+            "wrong number of arguments for '{name}' command"
+        )));
+    }
+    let pairs: Vec<(Bytes, Bytes)> = args[1..]
+        .chunks_exact(2)
+        .map(|kv| (kv[0].clone(), kv[1].clone()))
+        .collect();
+    if pairs.iter().any(|(_, v)| v.len() > STRING_BYTES_MAX) {
+        return Ok(too_big());
+    }
+    if nx {
+        if pairs
+            .iter()
+            .any(|(k, _)| !matches!(c.lookup(k), Key::Missing))
+        {
+            return Ok(Frame::Integer(0));
+        }
+    } else {
+        for (k, _) in &pairs {
+            if let Key::Stream(_) = c.lookup(k) {
+                if let Err(e) = delete_key(c, k).await {
+                    return Ok(e);
+                }
+            }
+        }
+    }
+    let values: Vec<(Bytes, StringValue)> = pairs
+        .into_iter()
+        .map(|(k, data)| {
+            (
+                k,
+                StringValue {
+                    data,
+                    expire_at_ms: None,
+                },
+            )
+        })
+        .collect();
+    let wrote = match c.set_strings(&values, nx) {
+        Ok(wrote) => wrote,
+        Err(e) => return Ok(e),
+    };
+    if wrote {
+        for (k, _) in &values {
+            c.server.touch(c.db, k);
+        }
+    }
+    Ok(match (nx, wrote) {
+        (false, _) => ok(),
+        (true, wrote) => Frame::Integer(i64::from(wrote)),
+    })
 }
 
 async fn getset(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {

@@ -202,6 +202,40 @@ fn getset_getex_and_repeated_set_options() {
 }
 
 #[test]
+fn mset_and_msetnx() {
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.expect(&["SET", "a", "0", "EX", "100"], b"+OK\r\n");
+    // The last value of a repeated key counts; MSET drops the old TTL.
+    raw.expect(&["MSET", "a", "1", "b", "2", "a", "3"], b"+OK\r\n");
+    raw.expect(&["MGET", "a", "b"], b"*2\r\n$1\r\n3\r\n$1\r\n2\r\n");
+    raw.expect(&["TTL", "a"], b":-1\r\n");
+    // Like SET, MSET replaces a stream.
+    raw.expect(&["XADD", "s", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    raw.expect(&["MSET", "s", "x"], b"+OK\r\n");
+    raw.expect(&["TYPE", "s"], b"+string\r\n");
+    // MSETNX: all or nothing, and any existing key (of any type) stops it.
+    raw.expect(&["MSETNX", "c", "1", "a", "9"], b":0\r\n");
+    raw.expect(&["EXISTS", "c"], b":0\r\n");
+    raw.expect(&["GET", "a"], b"$1\r\n3\r\n");
+    raw.expect(&["XADD", "t", "1-1", "f", "v"], b"$3\r\n1-1\r\n");
+    raw.expect(&["MSETNX", "e", "1", "t", "2"], b":0\r\n");
+    raw.expect(&["MSETNX", "c", "1", "d", "2"], b":1\r\n");
+    raw.expect(
+        &["MGET", "c", "d", "e"],
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n",
+    );
+    raw.expect(
+        &["MSET", "a", "1", "b"],
+        b"-ERR wrong number of arguments for 'mset' command\r\n",
+    );
+    raw.expect(
+        &["MSETNX", "a"],
+        b"-ERR wrong number of arguments for 'msetnx' command\r\n",
+    );
+}
+
+#[test]
 fn incr_decr_family_with_their_errors() {
     let target = RespTarget::start();
     let mut raw = Raw::connect(target.addr);
