@@ -26,6 +26,7 @@ pub fn specs() -> Vec<Spec> {
         spec("role", 1, &["noscript", "loading", "stale", "fast"], (0, 0, 0), "server", "2.8.12", "Returns the replication role.", handler!(role)),
         spec("cluster", -2, &[], (0, 0, 0), "cluster", "3.0.0", "A container for Redis Cluster commands.", handler!(cluster)),
         spec("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk.", handler!(save)),
+        spec("lastsave", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", handler!(lastsave)),
         spec("bgsave", -1, &["admin", "noscript", "no_async_loading"], (0, 0, 0), "server", "1.0.0", "Asynchronously saves the database(s) to disk.", handler!(save)),
         spec("time", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "2.6.0", "Returns the server time.", handler!(time)).deferrable(),
         spec("wait", 3, &["blocking"], (0, 0, 0), "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", handler!(wait)),
@@ -472,7 +473,7 @@ pub fn info_text(c: &Conn, sections: &[String]) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let started_unix = now.as_secs().saturating_sub(uptime);
+    let started_unix = started_unix(c);
     let rss = rss_bytes();
     let broker_stats = server.broker.stats();
     let mut out = String::new();
@@ -713,6 +714,20 @@ async fn save(_c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         "{} is not supported: every write is in Brook's durable log already (see the fsync policy and WAITAOF); back up the data directory instead",
         String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
     )))
+}
+
+/// No snapshot is ever saved: as Redis reports that, the time the server started
+/// (also INFO's `rdb_last_save_time`).
+async fn lastsave(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
+    Ok(Frame::Integer(started_unix(c) as i64))
+}
+
+fn started_unix(c: &Conn) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_secs()
+        .saturating_sub(c.server.started.elapsed().as_secs())
 }
 
 async fn time(_c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {

@@ -1269,6 +1269,14 @@ fn role_cluster_and_save() {
     let target = RespTarget::start(); // Brook, or Redis in cross-check mode
     let mut raw = Raw::connect(target.addr);
     raw.expect(&["ROLE"], b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    // LASTSAVE: never saved, so the start time (as INFO's rdb_last_save_time says).
+    let lastsave = String::from_utf8_lossy(&raw.cmd(&["LASTSAVE"])).into_owned();
+    let info = String::from_utf8_lossy(&raw.cmd(&["INFO", "persistence"])).into_owned();
+    let saved = info
+        .lines()
+        .find_map(|l| l.strip_prefix("rdb_last_save_time:"))
+        .unwrap();
+    assert_eq!(lastsave.trim(), format!(":{saved}"));
     raw.expect(
         &["CLUSTER", "INFO"],
         b"-ERR This instance has cluster support disabled\r\n",
