@@ -49,6 +49,9 @@ pub struct Conn {
     pub replies_off: bool,
     /// Replies still to drop for `CLIENT REPLY SKIP` (its own and the next command's).
     pub replies_to_skip: u8,
+    /// `CLIENT REPLY SKIP` ran inside `EXEC`: the reply after the next one sent (EXEC's
+    /// own) is dropped, as Redis skips the command after the transaction.
+    pub skip_after_next_reply: bool,
     /// The command running is read-only: its key lookups count as keyspace hits or
     /// misses (`INFO stats`), as Redis counts its read lookups.
     pub counting_reads: bool,
@@ -98,6 +101,7 @@ where
         gate: None,
         replies_off: false,
         replies_to_skip: 0,
+        skip_after_next_reply: false,
         counting_reads: false,
         out: BytesMut::with_capacity(4096),
         writer,
@@ -203,6 +207,10 @@ impl Conn {
             return;
         }
         frame.encode(self.proto, &mut self.out);
+        if self.skip_after_next_reply {
+            self.skip_after_next_reply = false;
+            self.replies_to_skip = 1;
+        }
     }
 
     /// Writes buffered replies if they are large (mid-pipeline).

@@ -251,6 +251,7 @@ async fn reset(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
     c.client.no_evict.store(false, Ordering::Relaxed);
     c.replies_off = false;
     c.replies_to_skip = 0;
+    c.skip_after_next_reply = false;
     Ok(Frame::Simple(Bytes::from_static(b"RESET")))
 }
 
@@ -368,6 +369,7 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         ("reply", 3) if eq(&args[2], "on") => {
             c.replies_off = false;
             c.replies_to_skip = 0;
+            c.skip_after_next_reply = false;
             ok()
         }
         ("reply", 3) if eq(&args[2], "off") => {
@@ -375,7 +377,12 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             ok()
         }
         ("reply", 3) if eq(&args[2], "skip") => {
-            c.replies_to_skip = 2;
+            if c.in_exec {
+                // Its reply goes into EXEC's array, which is sent; the next is not.
+                c.skip_after_next_reply = true;
+            } else {
+                c.replies_to_skip = 2;
+            }
             ok()
         }
         ("reply", 3) => super::syntax_error(),

@@ -1,5 +1,5 @@
-//! Keyspace commands over streams: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME,
-//! RENAMENX, DBSIZE, FLUSHDB, FLUSHALL.
+//! Keyspace commands over streams: DEL, UNLINK, EXISTS, TYPE, OBJECT, KEYS, SCAN,
+//! RENAME, RENAMENX, DBSIZE, FLUSHDB, FLUSHALL.
 
 use bytes::Bytes;
 
@@ -45,6 +45,17 @@ pub fn specs() -> Vec<Spec> {
             "Determines whether one or more keys exist.",
             handler!(exists),
         ),
+        spec(
+            "object",
+            -2,
+            &[],
+            (0, 0, 0),
+            "generic",
+            "2.2.3",
+            "A container for object introspection commands.",
+            handler!(object),
+        )
+        .with_subcommands(&["encoding", "freq", "idletime", "refcount", "help"]),
         spec(
             "type",
             2,
@@ -283,6 +294,75 @@ fn type_name(k: &Key) -> &'static str {
 async fn type_(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     let name = type_name(&c.lookup(&args[1]));
     Ok(Frame::Simple(Bytes::from_static(name.as_bytes())))
+}
+
+/// OBJECT ENCODING / REFCOUNT / FREQ / IDLETIME. Brook keeps no per-key access
+/// clock or frequency: FREQ answers Redis's error for a server without an LFU policy,
+/// IDLETIME says it is not tracked rather than invent a number.
+async fn object(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    if sub == "help" && args.len() == 2 {
+        return Ok(Frame::Array(
+            [
+                "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ENCODING <key>",
+                "FREQ <key>",
+                "IDLETIME <key>",
+                "REFCOUNT <key>",
+            ]
+            .iter()
+            .map(|t| Frame::Simple(Bytes::copy_from_slice(t.as_bytes())))
+            .collect(),
+        ));
+    }
+    if !matches!(
+        sub.as_str(),
+        "encoding" | "freq" | "idletime" | "refcount" | "help"
+    ) {
+        return Ok(err(format!(
+            "unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    if args.len() != 3 || sub == "help" {
+        return Ok(err(format!(
+            "wrong number of arguments for 'object|{sub}' command"
+        )));
+    }
+    c.counting_reads = true;
+    let key = c.lookup(&args[2]);
+    if matches!(key, Key::Missing) {
+        return Ok(Frame::Null);
+    }
+    Ok(match sub.as_str() {
+        "encoding" => {
+            let encoding = match &key {
+                Key::String(v) => string_encoding(&v.data),
+                _ => "stream",
+            };
+            bulk(Bytes::from_static(encoding.as_bytes()))
+        }
+        "refcount" => Frame::Integer(1),
+        "freq" => err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        _ => err("Brook does not track when keys were last accessed"),
+    })
+}
+
+/// The encoding Redis would report for a string value: `int` for a canonical 64-bit
+/// integer, `embstr` up to 44 bytes, `raw` beyond.
+fn string_encoding(data: &[u8]) -> &'static str {
+    let canonical_int = data.len() <= 20
+        && std::str::from_utf8(data)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|n| n.to_string().as_bytes() == data);
+    if canonical_int {
+        "int"
+    } else if data.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
 }
 
 async fn keys(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
