@@ -193,11 +193,13 @@ impl Conn {
             let stats = &self.server.stats;
             stats.error_replies.fetch_add(1, Ordering::Relaxed);
             let kind = message.split(|&b| b == b' ').next().unwrap_or_default();
-            *stats
-                .error_kinds
-                .lock()
-                .entry(String::from_utf8_lossy(kind).into_owned())
-                .or_default() += 1;
+            let kind = String::from_utf8_lossy(kind);
+            let mut kinds = stats.error_kinds.lock();
+            if let Some(n) = kinds.get_mut(kind.as_ref()) {
+                *n += 1;
+            } else if kinds.len() < crate::ERROR_KINDS_MAX {
+                kinds.insert(kind.into_owned(), 1);
+            }
         }
         if self.replies_to_skip > 0 {
             self.replies_to_skip -= 1;

@@ -44,7 +44,8 @@ pub struct Stats {
     pub connections_received: AtomicU64,
     pub error_replies: AtomicU64,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...), for `INFO
-    /// errorstats`; taken only when an error is sent.
+    /// errorstats`; taken only when an error is sent. At most [`ERROR_KINDS_MAX`]
+    /// kinds (as Redis); errors of further kinds count only in `error_replies`.
     pub error_kinds: Mutex<std::collections::BTreeMap<String, u64>>,
     pub blocked_clients: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -57,6 +58,9 @@ pub struct Stats {
     /// The broker's count of expired keys at the last `CONFIG RESETSTAT`.
     pub expired_keys_base: AtomicU64,
 }
+
+/// Most error kinds `INFO errorstats` lists (Redis's limit too).
+pub const ERROR_KINDS_MAX: usize = 128;
 
 /// What every connection shares.
 pub struct RespServer {

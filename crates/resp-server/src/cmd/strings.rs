@@ -1,5 +1,6 @@
 //! Plain strings: SET, SETNX, SETEX, PSETEX, GET, GETSET, GETEX, GETDEL, MGET, MSET,
-//! MSETNX, INCR, INCRBY, DECR, DECRBY. Durable like everything else (stored in the metadata log).
+//! MSETNX, INCR, INCRBY, DECR, DECRBY. Durable like everything else (stored in the
+//! metadata log).
 
 use bytes::Bytes;
 
@@ -346,33 +347,28 @@ async fn setnx(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     })
 }
 
-async fn setex_generic(c: &mut Conn, args: Vec<Bytes>, unit_ms: i64, name: &str) -> CmdResult {
-    let Some(n) = parse_i64(&args[2]) else {
-        return Ok(not_integer());
+async fn setex_generic(c: &mut Conn, args: Vec<Bytes>, unit: ExpiryUnit, name: &str) -> CmdResult {
+    let at = match expire_at(&args[2], unit, name) {
+        Ok(at) => at,
+        Err(e) => return Ok(e),
     };
-    let at = n
-        .checked_mul(unit_ms)
-        .and_then(|ms| ms.checked_add(now_ms() as i64));
-    match at {
-        Some(at) if n > 0 => Ok(set_generic(
-            c,
-            args[1].clone(),
-            args[3].clone(),
-            Cond::Always,
-            Ttl::At(at as u64),
-            false,
-        )
-        .await),
-        _ => Ok(err(format!("invalid expire time in '{name}' command"))),
-    }
+    Ok(set_generic(
+        c,
+        args[1].clone(),
+        args[3].clone(),
+        Cond::Always,
+        Ttl::At(at),
+        false,
+    )
+    .await)
 }
 
 async fn setex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    setex_generic(c, args, 1000, "setex").await
+    setex_generic(c, args, ExpiryUnit::Ex, "setex").await
 }
 
 async fn psetex(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
-    setex_generic(c, args, 1, "psetex").await
+    setex_generic(c, args, ExpiryUnit::Px, "psetex").await
 }
 
 async fn get(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
