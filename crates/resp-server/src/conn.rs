@@ -190,16 +190,7 @@ impl Conn {
     /// not to send it).
     pub fn push(&mut self, frame: &Frame) {
         if let Frame::Error(message) = frame {
-            let stats = &self.server.stats;
-            stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            let kind = message.split(|&b| b == b' ').next().unwrap_or_default();
-            let kind = String::from_utf8_lossy(kind);
-            let mut kinds = stats.error_kinds.lock();
-            if let Some(n) = kinds.get_mut(kind.as_ref()) {
-                *n += 1;
-            } else if kinds.len() < crate::ERROR_KINDS_MAX {
-                kinds.insert(kind.into_owned(), 1);
-            }
+            self.count_error(message);
         }
         if self.replies_to_skip > 0 {
             self.replies_to_skip -= 1;
@@ -212,6 +203,21 @@ impl Conn {
         if self.skip_after_next_reply {
             self.skip_after_next_reply = false;
             self.replies_to_skip = 1;
+        }
+    }
+
+    /// Counts an error reply for `INFO` (`total_error_replies`, errorstats): every
+    /// error `push` sends, and each error inside an `EXEC` array, as Redis counts.
+    pub fn count_error(&self, message: &[u8]) {
+        let stats = &self.server.stats;
+        stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        let kind = message.split(|&b| b == b' ').next().unwrap_or_default();
+        let kind = String::from_utf8_lossy(kind);
+        let mut kinds = stats.error_kinds.lock();
+        if let Some(n) = kinds.get_mut(kind.as_ref()) {
+            *n += 1;
+        } else if kinds.len() < crate::ERROR_KINDS_MAX {
+            kinds.insert(kind.into_owned(), 1);
         }
     }
 

@@ -100,12 +100,13 @@ fn fixed_config(name: &str) -> Option<&'static str> {
 fn config_value(name: &str, value: &str) -> ConfigValue {
     use ConfigValue::{Invalid, Unchecked, Valid};
     const INT_MAX: i64 = i32::MAX as i64;
-    let int = |min: i64, max: i64| match value.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Valid(n.to_string()),
-        Ok(_) => Invalid(format!(
+    // Redis's `string2ll`: no `+`, no leading zeros, no `-0`.
+    let int = |min: i64, max: i64| match super::parse_i64(value.as_bytes()) {
+        Some(n) if (min..=max).contains(&n) => Valid(n.to_string()),
+        Some(_) => Invalid(format!(
             "argument must be between {min} and {max} inclusive"
         )),
-        Err(_) => Invalid("argument couldn't be parsed into an integer".into()),
+        None => Invalid("argument couldn't be parsed into an integer".into()),
     };
     let memory = |min: i64| match memory_value(value) {
         Some(n) if n >= min => Valid(n.to_string()),

@@ -111,7 +111,12 @@ async fn exec(c: &mut Conn, _args: Vec<Bytes>) -> CmdResult {
             Err(reply) => Ok(reply),
         };
         match reply {
-            Ok(frame) => replies.push(frame),
+            Ok(frame) => {
+                if let Frame::Error(message) = &frame {
+                    c.count_error(message);
+                }
+                replies.push(frame);
+            }
             Err(closed) => {
                 c.in_exec = false;
                 return Err(closed);

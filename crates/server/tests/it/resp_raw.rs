@@ -967,6 +967,20 @@ fn stream_command_errors_match_redis() {
             ["stream-node-max-entries", "x"],
             "argument couldn't be parsed into an integer",
         ),
+        // Integers as Redis's string2ll reads them: no '+', leading zeros or "-0".
+        (
+            ["timeout", "+5"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            ["timeout", "007"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            ["timeout", "-0"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (["maxmemory", "+5"], "argument must be a memory value"),
         (["maxmemory", "x"], "argument must be a memory value"),
         (
             ["appendfsync", "sometimes"],
@@ -1377,6 +1391,19 @@ fn each_error_reply_is_counted_once() {
     raw.cmd(&["XADD", "s", "bad", "f", "v"]);
     raw.cmd(&["XADD", "s", "1-1", "f", "v"]);
     assert_eq!(error_replies(), before + 2);
+    // Errors inside an EXEC array count one each; the EXEC itself does not fail.
+    raw.expect(&["SET", "a", "b"], b"+OK\r\n");
+    raw.expect(&["MULTI"], b"+OK\r\n");
+    raw.expect(&["INCR", "a"], b"+QUEUED\r\n");
+    raw.expect(&["XADD", "a", "*", "f", "v"], b"+QUEUED\r\n");
+    raw.expect(&["GET", "a"], b"+QUEUED\r\n");
+    raw.expect(
+        &["EXEC"],
+        b"*3\r\n-ERR value is not an integer or out of range\r\n\
+          -WRONGTYPE Operation against a key holding the wrong kind of value\r\n\
+          $1\r\nb\r\n",
+    );
+    assert_eq!(error_replies(), before + 4);
 }
 
 #[test]
