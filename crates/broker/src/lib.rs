@@ -501,6 +501,7 @@ impl Broker {
     ) -> Result<Arc<Topic>, TopicError> {
         validate_key(&key)?;
         settings.validate()?;
+        let key = key.detached();
         let _admin = self.admin.lock().await;
         let existing = self.topics.read().get(&key).cloned();
         if let Some(existing) = existing {
@@ -559,6 +560,7 @@ impl Broker {
         to: TopicKey,
     ) -> Result<Arc<Topic>, TopicError> {
         validate_key(&to)?;
+        let to = to.detached();
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(from)

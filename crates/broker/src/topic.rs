@@ -31,6 +31,17 @@ impl TopicKey {
         }
     }
 
+    /// The same key with its name copied out of the buffer it was read from. The
+    /// registry keeps its keys this way: a name from a request is a view of that
+    /// request's read buffer (up to a whole RESP read or Kafka frame), which the
+    /// view would keep alive as long as the topic.
+    pub fn detached(&self) -> TopicKey {
+        TopicKey {
+            db: self.db,
+            name: Bytes::copy_from_slice(&self.name),
+        }
+    }
+
     /// The key under which the topic's definition is stored in the metadata log:
     /// `topic/` + db byte + name.
     pub(crate) fn meta_key(&self) -> Bytes {

@@ -106,17 +106,28 @@ fn group_put(name: &Bytes, g: &Group) -> Change {
     }
 }
 
+/// A name kept in a group table, copied out of the buffer it arrived in: a `Bytes`
+/// argument is a view of its request's read buffer (or of a recovery read), and
+/// keeping the view would keep that whole buffer alive as long as the name.
+fn own(name: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(name)
+}
+
 impl Group {
     /// The consumer, created if needed (XREADGROUP, XCLAIM and XAUTOCLAIM create
     /// consumers implicitly).
     fn consumer_mut(&mut self, name: &Bytes, now_ms: u64) -> &mut Consumer {
-        self.consumers
-            .entry(name.clone())
-            .or_insert_with(|| Consumer {
-                seen_ms: now_ms,
-                active_ms: None,
-                pending: BTreeSet::new(),
-            })
+        // (An existing entry keeps its own key; `entry` drops the one passed.)
+        let key = if self.consumers.contains_key(name) {
+            name.clone()
+        } else {
+            own(name)
+        };
+        self.consumers.entry(key).or_insert_with(|| Consumer {
+            seen_ms: now_ms,
+            active_ms: None,
+            pending: BTreeSet::new(),
+        })
     }
 
     /// Removes a PEL entry from the group and from its owner.
@@ -137,6 +148,12 @@ impl Group {
         delivery_count: u64,
     ) -> Pending {
         self.unpend(id);
+        // The PEL shares the consumer table's copy of the name.
+        let consumer = match self.consumers.get_key_value(consumer) {
+            Some((stored, _)) => stored.clone(),
+            None => own(consumer),
+        };
+        let consumer = &consumer;
         let p = Pending {
             consumer: consumer.clone(),
             delivery_ms,
@@ -171,7 +188,7 @@ impl StreamGroups {
             ..Group::default()
         };
         let change = group_put(&name, &g);
-        self.groups.insert(name, g);
+        self.groups.insert(own(&name), g);
         Ok(vec![change])
     }
 
@@ -689,7 +706,7 @@ impl StreamGroups {
                 last_delivered,
                 entries_read,
             } => {
-                let g = self.groups.entry(group).or_default();
+                let g = self.groups.entry(own(&group)).or_default();
                 g.last_delivered = last_delivered;
                 g.entries_read = entries_read;
             }
@@ -703,7 +720,7 @@ impl StreamGroups {
                 active_ms,
             } => {
                 if let Some(g) = self.groups.get_mut(&group) {
-                    let c = g.consumers.entry(consumer).or_default();
+                    let c = g.consumers.entry(own(&consumer)).or_default();
                     c.seen_ms = seen_ms;
                     c.active_ms = active_ms;
                 }
@@ -721,7 +738,9 @@ impl StreamGroups {
                 delivery_count,
             } => {
                 if let Some(g) = self.groups.get_mut(&group) {
-                    g.consumers.entry(consumer.clone()).or_default();
+                    if !g.consumers.contains_key(&consumer) {
+                        g.consumers.insert(own(&consumer), Consumer::default());
+                    }
                     g.pend(id, &consumer, delivery_ms, delivery_count);
                 }
             }

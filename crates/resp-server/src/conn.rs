@@ -23,6 +23,10 @@ const OUT_FLUSH_BYTES: usize = 1024 * 1024;
 const PIPELINE_REQUESTS_MAX: usize = 1024;
 /// Initial read buffer size.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// A read or reply buffer that grew past this (a large request or reply) is
+/// replaced by a small one once empty, so an idle connection holds little memory
+/// whatever it sent or read last (Redis shrinks idle clients' query buffers too).
+const KEEP_BUFFER_BYTES: usize = 64 * 1024;
 
 /// The state of one connection, handed to every command.
 pub struct Conn {
@@ -114,6 +118,7 @@ where
         // XADDs to one stream become one append (one write, one durability wait).
         let mut requests = Vec::new();
         let mut protocol_error = None;
+        let grown = input.capacity() > KEEP_BUFFER_BYTES;
         while requests.len() < PIPELINE_REQUESTS_MAX {
             match decoder.decode(&mut input, &server.limits) {
                 Ok(Some(args)) => requests.push(args),
@@ -168,8 +173,15 @@ where
             tracing::debug!(%peer, error = %e, "closing connection after a protocol error");
             break 'conn;
         }
+        // The requests view the read buffer: gone before waiting for the next read,
+        // so an idle connection keeps nothing of what it sent.
+        drop(requests);
         if conn.flush().await.is_err() {
             break;
+        }
+        if grown && input.is_empty() {
+            // The parsed requests viewed the large buffer; an empty view would keep it.
+            input = BytesMut::with_capacity(READ_BUFFER_BYTES);
         }
         tokio::select! {
             read = reader.read_buf(&mut input) => match read {
@@ -236,6 +248,10 @@ impl Conn {
             return Ok(());
         }
         let out = self.out.split().freeze();
+        if out.len() > KEEP_BUFFER_BYTES {
+            // `split` leaves an empty view of the same allocation: let it go with `out`.
+            self.out = BytesMut::with_capacity(4096);
+        }
         self.writer.write_all(&out).await.map_err(|_| Closed)?;
         self.server
             .stats

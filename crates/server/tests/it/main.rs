@@ -13,6 +13,7 @@ mod kafka_kcat;
 mod kafka_raw;
 mod kafka_rdkafka;
 mod lifecycle;
+mod memory;
 mod resp_client;
 mod resp_durability;
 mod resp_groups;

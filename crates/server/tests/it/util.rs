@@ -83,6 +83,11 @@ impl Server {
         }
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts a server and waits until it logs that it is ready.
     pub fn start(command: Command) -> Server {
         let mut server = Server::spawn(command);

@@ -1,0 +1,174 @@
+//! What the server keeps of a request once it is answered: nothing. Arguments are
+//! views of the connection's read buffer, so anything that outlives the request
+//! (the connection waiting for its next read, a stream's name in the registry, a
+//! group or consumer name) must not hold one: it would keep the whole buffer, up to
+//! the largest request read with it. Before these tests, each of the RESP cases
+//! below kept about 2 MB per 1 MiB request.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::util::{free_ports, start_brook, Server, TIMEOUT};
+
+/// Resident anonymous memory of process `pid` (Linux `/proc/<pid>/status`), bytes.
+fn rss_anon(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no RssAnon line in:\n{status}"));
+    kib * 1024
+}
+
+/// Asserts that `connections` idle connections, each of which sent one request of
+/// `request_bytes`, grew the server by less than half of what they sent together
+/// (before the fix: all of it and more). The counts are chosen so that what does not
+/// depend on them (worker threads' buffers, the allocator's caches: about 40 MB for
+/// the RESP test) stays well under that half.
+fn assert_little_kept(pid: u32, before: u64, connections: usize, request_bytes: usize) {
+    let sent = (connections * request_bytes) as u64;
+    let grown = rss_anon(pid).saturating_sub(before);
+    assert!(
+        grown < sent / 2,
+        "{connections} connections that sent {request_bytes} bytes each: the server \
+         grew by {grown} bytes, more than half of the {sent} sent"
+    );
+}
+
+#[test]
+fn idle_resp_connections_keep_nothing_of_their_last_request() {
+    const CONNECTIONS: usize = 256;
+    const VALUE_BYTES: usize = 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = start_brook(dir.path(), &dir.path().join("data"));
+    let before = rss_anon(server.pid());
+    let value = vec![b'x'; VALUE_BYTES];
+    let mut idle = Vec::with_capacity(CONNECTIONS);
+    for i in 0..CONNECTIONS {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let key = format!("k{i}");
+        let mut request = format!(
+            "*5\r\n$4\r\nXADD\r\n${}\r\n{key}\r\n$1\r\n*\r\n$1\r\nf\r\n${VALUE_BYTES}\r\n",
+            key.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&value);
+        request.extend_from_slice(b"\r\n");
+        s.write_all(&request).unwrap();
+        // The reply is a bulk string: the new entry's ID.
+        let mut reply = [0u8; 64];
+        let n = s.read(&mut reply).unwrap();
+        assert!(reply[..n].starts_with(b"$"), "{:?}", &reply[..n]);
+        idle.push(s);
+    }
+    assert_little_kept(server.pid(), before, CONNECTIONS, VALUE_BYTES);
+}
+
+/// Sends `requests` (RESP arrays of bulk strings) in one write and reads until
+/// `replies` replies ending in `\r\n` have come (enough for simple replies).
+fn pipeline(s: &mut TcpStream, requests: &[Vec<&[u8]>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for args in requests {
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    s.write_all(&out).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !got.ends_with(b"+OK\r\n") {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed; got {} bytes", got.len());
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got
+}
+
+#[test]
+fn stream_group_and_consumer_names_keep_nothing_of_their_request() {
+    // The names come from the same read buffer as a large request before them, so a
+    // name kept as a view would keep that buffer for as long as the group lives.
+    const CONNECTIONS: usize = 256;
+    const VALUE_BYTES: usize = 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr) = start_brook(dir.path(), &dir.path().join("data"));
+    let before = rss_anon(server.pid());
+    let value = vec![b'x'; VALUE_BYTES];
+    for i in 0..CONNECTIONS {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let (key, group, consumer) = (format!("k{i}"), format!("g{i}"), format!("c{i}"));
+        let got = pipeline(
+            &mut s,
+            &[
+                vec![b"ECHO", &value],
+                vec![b"XADD", key.as_bytes(), b"*", b"f", b"v"],
+                vec![b"XGROUP", b"CREATE", key.as_bytes(), group.as_bytes(), b"0"],
+                vec![
+                    b"XREADGROUP",
+                    b"GROUP",
+                    group.as_bytes(),
+                    consumer.as_bytes(),
+                    b"STREAMS",
+                    key.as_bytes(),
+                    b">",
+                ],
+                vec![b"SET", b"done", b"1"],
+            ],
+        );
+        assert!(got.len() > VALUE_BYTES, "{} bytes of replies", got.len());
+        // Closed: only what the server keeps for the stream, group and consumer counts.
+        drop(s);
+    }
+    assert_little_kept(server.pid(), before, CONNECTIONS, VALUE_BYTES);
+}
+
+/// The Kafka front end did not have the problem (measured: 1.2 MB grown for 24 x 900
+/// KB); this keeps it so.
+#[test]
+fn idle_kafka_connections_keep_nothing_of_their_last_request() {
+    const PRODUCERS: usize = 24;
+    const VALUE_BYTES: usize = 900 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let args = free_ports(&dir.path().join("data"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(crate::util::command(dir.path(), &args, &[]));
+    let kafka = server.addr("kafka").expect("kafka listening line");
+    let value = vec![b'x'; VALUE_BYTES];
+    // One record first, so the topic and the server's first-use allocations are not
+    // counted.
+    let first: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.to_string())
+        .set("broker.address.family", "v4")
+        .create()
+        .unwrap();
+    first
+        .send(BaseRecord::<(), [u8]>::to("big").payload(&b"x"[..]))
+        .unwrap();
+    first.flush(TIMEOUT).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_anon(server.pid());
+    let mut idle = Vec::with_capacity(PRODUCERS);
+    for _ in 0..PRODUCERS {
+        let p: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.to_string())
+            .set("broker.address.family", "v4")
+            .create()
+            .unwrap();
+        p.send(BaseRecord::<(), [u8]>::to("big").payload(&value[..]))
+            .unwrap();
+        p.flush(TIMEOUT).unwrap();
+        idle.push(p);
+    }
+    assert_little_kept(server.pid(), before, PRODUCERS, VALUE_BYTES);
+}
