@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
@@ -21,12 +21,10 @@ use crate::RespServer;
 const OUT_FLUSH_BYTES: usize = 1024 * 1024;
 /// Most requests parsed ahead before they are run.
 const PIPELINE_REQUESTS_MAX: usize = 1024;
-/// Initial read buffer size.
+/// Read buffer size at each read into an empty buffer.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
-/// A read or reply buffer that grew past this (a large request or reply) is
-/// replaced by a small one once empty, so an idle connection holds little memory
-/// whatever it sent or read last (Redis shrinks idle clients' query buffers too).
-const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+/// Reply buffer size at the first reply after a write.
+const OUT_BUFFER_BYTES: usize = 4096;
 
 /// The state of one connection, handed to every command.
 pub struct Conn {
@@ -83,7 +81,7 @@ where
     F: std::future::Future<Output = ()> + Send,
 {
     let laddr = stream.local_addr().ok();
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
     let client = Arc::new(ClientHandle::new(server.next_client_id(), peer, laddr));
     server.clients.lock().insert(client.id, client.clone());
     server
@@ -107,10 +105,15 @@ where
         replies_to_skip: 0,
         skip_after_next_reply: false,
         counting_reads: false,
-        out: BytesMut::with_capacity(4096),
+        out: BytesMut::new(),
         writer,
     };
-    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    // Both buffers are given back whenever they are empty (the read buffer once its
+    // requests are parsed, the reply buffer once written) and taken again when
+    // needed, so an idle or blocked connection holds neither: thousands of them
+    // cost what their tasks and sockets cost. (Arguments are views of the read
+    // buffer; a kept empty view would also keep the largest request's allocation.)
+    let mut input = BytesMut::new();
     let mut decoder = RequestDecoder::new();
     tokio::pin!(shutdown);
     'conn: loop {
@@ -118,7 +121,6 @@ where
         // XADDs to one stream become one append (one write, one durability wait).
         let mut requests = Vec::new();
         let mut protocol_error = None;
-        let grown = input.capacity() > KEEP_BUFFER_BYTES;
         while requests.len() < PIPELINE_REQUESTS_MAX {
             match decoder.decode(&mut input, &server.limits) {
                 Ok(Some(args)) => requests.push(args),
@@ -129,8 +131,11 @@ where
                 }
             }
         }
+        if input.is_empty() {
+            input = BytesMut::new();
+        }
         let mut rest = requests.as_slice();
-        while !rest.is_empty() {
+        while !rest.is_empty() && !client.killed.load(Ordering::SeqCst) {
             let run = if conn.multi.is_none() {
                 cmd::streams::xadd_run_len(rest)
             } else {
@@ -179,19 +184,32 @@ where
         if conn.flush().await.is_err() {
             break;
         }
-        if grown && input.is_empty() {
-            // The parsed requests viewed the large buffer; an empty view would keep it.
-            input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        // A killed client is served nothing more, even if its next request is
+        // already here (`CLIENT KILL` has answered that it is gone).
+        if client.killed.load(Ordering::SeqCst) {
+            break;
         }
         tokio::select! {
-            read = reader.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                }
-            },
+            biased;
             () = &mut shutdown => break,
             () = client.kill.notified() => break,
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                if input.capacity() == 0 {
+                    input.reserve(READ_BUFFER_BYTES);
+                }
+                match reader.try_read_buf(&mut input) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    // Readiness can be stale: wait again.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            },
         }
     }
     server.clients.lock().remove(&client.id);
@@ -210,6 +228,9 @@ impl Conn {
         }
         if self.replies_off {
             return;
+        }
+        if self.out.capacity() == 0 {
+            self.out.reserve(OUT_BUFFER_BYTES);
         }
         frame.encode(self.proto, &mut self.out);
         if self.skip_after_next_reply {
@@ -247,11 +268,8 @@ impl Conn {
         if self.out.is_empty() {
             return Ok(());
         }
-        let out = self.out.split().freeze();
-        if out.len() > KEEP_BUFFER_BYTES {
-            // `split` leaves an empty view of the same allocation: let it go with `out`.
-            self.out = BytesMut::with_capacity(4096);
-        }
+        // (`split` would leave an empty view of the same allocation behind.)
+        let out = std::mem::take(&mut self.out).freeze();
         self.writer.write_all(&out).await.map_err(|_| Closed)?;
         self.server
             .stats
