@@ -134,8 +134,9 @@ where
         if input.is_empty() {
             input = BytesMut::new();
         }
-        let mut rest = requests.as_slice();
-        while !rest.is_empty() && !client.killed.load(Ordering::SeqCst) {
+        let mut pos = 0;
+        while pos < requests.len() && !client.killed.load(Ordering::SeqCst) {
+            let rest = requests.get(pos..).unwrap_or_default();
             let run = if conn.multi.is_none() {
                 cmd::streams::xadd_run_len(rest)
             } else {
@@ -158,15 +159,21 @@ where
                 0
             };
             let executed = if executed == 0 {
-                let Some(args) = rest.first() else { break };
-                if conn.execute(args.clone()).await.is_err() {
+                let Some(args) = requests.get_mut(pos).map(std::mem::take) else {
+                    break;
+                };
+                if conn.execute(detach_if_kept(args)).await.is_err() {
                     break 'conn;
                 }
                 1
             } else {
+                // Done with: their views of the read buffer go now.
+                for done in requests.iter_mut().skip(pos).take(executed) {
+                    *done = Vec::new();
+                }
                 executed
             };
-            rest = rest.get(executed..).unwrap_or_default();
+            pos += executed;
             if conn.quit || client.killed.load(Ordering::SeqCst) {
                 let _ = conn.flush().await;
                 break 'conn;
@@ -213,6 +220,28 @@ where
         }
     }
     server.clients.lock().remove(&client.id);
+}
+
+/// The arguments of a command that may block (XREAD, XREADGROUP, WAIT, WAITAOF)
+/// copied out of the read buffer, so a blocked client does not keep that buffer
+/// (16 KiB or more) while it waits; other commands' arguments are returned as they
+/// are (a view costs no copy). Queued `MULTI` commands are copied when queued.
+fn detach_if_kept(args: Vec<Bytes>) -> Vec<Bytes> {
+    let blocking = args.first().is_some_and(|name| {
+        [&b"xread"[..], b"xreadgroup", b"wait", b"waitaof"]
+            .iter()
+            .any(|b| name.eq_ignore_ascii_case(b))
+    });
+    if blocking {
+        detach(&args)
+    } else {
+        args
+    }
+}
+
+/// Copies of `args` that share nothing with the buffer they were read from.
+pub(crate) fn detach(args: &[Bytes]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
 impl Conn {

@@ -349,7 +349,8 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>) -> CmdResult {
         )
     {
         if let Some(queue) = conn.multi.as_mut() {
-            queue.push(args);
+            // Kept until EXEC: not as views of the read buffer.
+            queue.push(crate::conn::detach(&args));
         }
         return Ok(Frame::Simple(Bytes::from_static(b"QUEUED")));
     }
