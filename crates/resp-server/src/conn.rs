@@ -131,6 +131,9 @@ where
                 }
             }
         }
+        // Parsing stopped at the bound with requests still buffered: run them without
+        // waiting for the socket (the client may have sent everything already).
+        let more_buffered = requests.len() == PIPELINE_REQUESTS_MAX && !input.is_empty();
         if input.is_empty() {
             input = BytesMut::new();
         }
@@ -195,6 +198,9 @@ where
         // already here (`CLIENT KILL` has answered that it is gone).
         if client.killed.load(Ordering::SeqCst) {
             break;
+        }
+        if more_buffered {
+            continue;
         }
         tokio::select! {
             biased;
@@ -347,7 +353,7 @@ impl Conn {
         };
         self.watched.push(WatchedKey {
             db: self.db,
-            key: key.clone(),
+            key: Bytes::copy_from_slice(key),
             version,
             expires,
         });

@@ -35,7 +35,8 @@ impl Watches {
     /// must be matched by one [`Watches::unwatch`].
     pub(crate) fn watch(&self, db: u8, key: &Bytes) -> u64 {
         let mut keys = self.keys.lock();
-        let w = keys.entry((db, key.clone())).or_default();
+        // A copy, not a view of the read buffer: the watch may outlive the request.
+        let w = keys.entry((db, Bytes::copy_from_slice(key))).or_default();
         w.watches += 1;
         let version = w.version;
         // SeqCst with the load in `touch`: a write that reads 0 here happened

@@ -45,7 +45,8 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             protocols: request
                 .protocols
                 .into_iter()
-                .map(|p| (p.name.to_string(), p.metadata))
+                // Kept with the member: copies, not views of the request frame.
+                .map(|p| (p.name.to_string(), Bytes::copy_from_slice(&p.metadata)))
                 .collect(),
             require_known_member_id: version >= 4,
         };

@@ -31,7 +31,13 @@ fn handler<'a>(ctx: &'a Ctx, header: &'a RequestHeader, body: Bytes) -> HandlerF
             assignments: request
                 .assignments
                 .into_iter()
-                .map(|a| (a.member_id.to_string(), a.assignment))
+                // Kept with the member: copies, not views of the request frame.
+                .map(|a| {
+                    (
+                        a.member_id.to_string(),
+                        Bytes::copy_from_slice(&a.assignment),
+                    )
+                })
                 .collect(),
         };
         let reply = ctx.broker.kafka_groups().sync(sync).await;

@@ -184,7 +184,8 @@ async fn hello(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             }
             i += 3;
         } else if eq(&args[i], "SETNAME") && i + 1 < args.len() {
-            let n = args[i + 1].clone();
+            // Kept with the client: a copy, not a view of the read buffer.
+            let n = Bytes::copy_from_slice(&args[i + 1]);
             if n.iter()
                 .any(|&b| b == b' ' || b == b'\n' || !(b'!'..=b'~').contains(&b))
             {
@@ -276,12 +277,12 @@ async fn client(c: &mut Conn, args: Vec<Bytes>) -> CmdResult {
             if !valid_name(&args[2]) {
                 err("Client names cannot contain spaces, newlines or special characters.")
             } else {
-                *c.client.name.lock() = args[2].clone();
+                *c.client.name.lock() = Bytes::copy_from_slice(&args[2]);
                 ok()
             }
         }
         ("setinfo", 4) => {
-            let value = args[3].clone();
+            let value = Bytes::copy_from_slice(&args[3]);
             if eq(&args[2], "lib-name") {
                 if !valid_name(&value) {
                     err("lib-name cannot contain spaces, newlines or special characters.")

@@ -33,11 +33,16 @@ fn rss_anon(pid: u32) -> u64 {
 /// the RESP test) stays well under that half.
 fn assert_little_kept(pid: u32, before: u64, connections: usize, request_bytes: usize) {
     let sent = (connections * request_bytes) as u64;
+    // Each runtime worker (one per CPU) may keep an encode buffer of its largest
+    // append (the log's per-thread buffer) and allocator caches: not per connection.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let allowance = workers * 2 * request_bytes as u64;
     let grown = rss_anon(pid).saturating_sub(before);
     assert!(
-        grown < sent / 2,
+        grown < sent / 2 + allowance,
         "{connections} connections that sent {request_bytes} bytes each: the server \
-         grew by {grown} bytes, more than half of the {sent} sent"
+         grew by {grown} bytes, more than half of the {sent} sent (+ {allowance} for \
+         {workers} workers)"
     );
 }
 
@@ -71,8 +76,8 @@ fn idle_resp_connections_keep_nothing_of_their_last_request() {
     assert_little_kept(server.pid(), before, CONNECTIONS, VALUE_BYTES);
 }
 
-/// Sends `requests` (RESP arrays of bulk strings) in one write and reads until
-/// `replies` replies ending in `\r\n` have come (enough for simple replies).
+/// Sends `requests` (RESP arrays of bulk strings, the last one `ECHO end`) in one
+/// write and reads until the reply to the last has come.
 fn pipeline(s: &mut TcpStream, requests: &[Vec<&[u8]>]) -> Vec<u8> {
     let mut out = Vec::new();
     for args in requests {
@@ -86,7 +91,7 @@ fn pipeline(s: &mut TcpStream, requests: &[Vec<&[u8]>]) -> Vec<u8> {
     s.write_all(&out).unwrap();
     let mut got = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
-    while !got.ends_with(b"+OK\r\n") {
+    while !got.ends_with(b"$3\r\nend\r\n") {
         let n = s.read(&mut chunk).unwrap();
         assert!(n > 0, "connection closed; got {} bytes", got.len());
         got.extend_from_slice(&chunk[..n]);
@@ -123,7 +128,7 @@ fn stream_group_and_consumer_names_keep_nothing_of_their_request() {
                     key.as_bytes(),
                     b">",
                 ],
-                vec![b"SET", b"done", b"1"],
+                vec![b"ECHO", b"end"],
             ],
         );
         assert!(got.len() > VALUE_BYTES, "{} bytes of replies", got.len());
@@ -144,33 +149,26 @@ fn idle_kafka_connections_keep_nothing_of_their_last_request() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = Server::start(crate::util::command(dir.path(), &args, &[]));
     let kafka = server.addr("kafka").expect("kafka listening line");
-    let value = vec![b'x'; VALUE_BYTES];
-    // One record first, so the topic and the server's first-use allocations are not
-    // counted.
-    let first: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka.to_string())
-        .set("broker.address.family", "v4")
-        .create()
-        .unwrap();
-    first
-        .send(BaseRecord::<(), [u8]>::to("big").payload(&b"x"[..]))
-        .unwrap();
-    first.flush(TIMEOUT).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let before = rss_anon(server.pid());
-    let mut idle = Vec::with_capacity(PRODUCERS);
-    for _ in 0..PRODUCERS {
+    // A producer (its own connection) that has sent one record and stays open.
+    let produced = |value: &[u8]| {
         let p: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", kafka.to_string())
             .set("broker.address.family", "v4")
             .create()
             .unwrap();
-        p.send(BaseRecord::<(), [u8]>::to("big").payload(&value[..]))
+        p.send(BaseRecord::<(), [u8]>::to("big").payload(value))
             .unwrap();
         p.flush(TIMEOUT).unwrap();
-        idle.push(p);
-    }
-    assert_little_kept(server.pid(), before, PRODUCERS, VALUE_BYTES);
+        p
+    };
+    // One record first, so the topic and the server's first-use allocations are not
+    // counted.
+    let _first = produced(b"x");
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_anon(server.pid());
+    let value = vec![b'x'; VALUE_BYTES];
+    let idle: Vec<BaseProducer> = (0..PRODUCERS).map(|_| produced(&value)).collect();
+    assert_little_kept(server.pid(), before, idle.len(), VALUE_BYTES);
 }
 
 /// Blocked readers cost memory, not CPU: each blocked XREAD holds no read buffer
@@ -178,7 +176,9 @@ fn idle_kafka_connections_keep_nothing_of_their_last_request() {
 /// the read buffer, 10.3 KB after, for 5000 of them; redis-server 7.0.15: 5.4 KB).
 #[test]
 fn a_blocked_xread_costs_less_than_20_kb() {
-    const CLIENTS: usize = 800;
+    // (Few enough that this and the other tests, threads of one process, stay under
+    // a soft limit of 1024 open files.)
+    const CLIENTS: usize = 500;
     const PER_CLIENT_MAX: u64 = 20 * 1024;
     let dir = tempfile::tempdir().unwrap();
     let (server, addr) = start_brook(dir.path(), &dir.path().join("data"));

@@ -281,6 +281,19 @@ fn a_pipeline_of_2000_commands_in_one_write_is_answered_in_order() {
 }
 
 #[test]
+fn thousands_of_small_requests_in_one_read_are_all_answered() {
+    // 5000 inline PINGs (30 KB) arrive in one or two reads: more than the server
+    // parses at a time (1024), so it must go on with what is buffered instead of
+    // waiting for bytes the client will not send (it used to stop after 2048).
+    let target = RespTarget::start(); // Brook, or Redis in cross-check mode
+    let mut raw = Raw::connect(target.addr);
+    raw.send(&b"PING\r\n".repeat(5000));
+    let got = raw.bytes(5000 * b"+PONG\r\n".len());
+    assert!(got == b"+PONG\r\n".repeat(5000), "replies differ");
+    raw.expect(&["PING"], b"+PONG\r\n");
+}
+
+#[test]
 fn requests_split_at_every_byte_are_answered_as_if_sent_whole() {
     let target = RespTarget::start(); // Brook, or Redis in cross-check mode
     let addr = target.addr;
