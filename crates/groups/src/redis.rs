@@ -149,13 +149,12 @@ impl Group {
     ) -> Pending {
         self.unpend(id);
         // The PEL shares the consumer table's copy of the name.
-        let consumer = match self.consumers.get_key_value(consumer) {
+        let stored = match self.consumers.get_key_value(consumer) {
             Some((stored, _)) => stored.clone(),
             None => own(consumer),
         };
-        let consumer = &consumer;
         let p = Pending {
-            consumer: consumer.clone(),
+            consumer: stored,
             delivery_ms,
             delivery_count,
         };

@@ -165,7 +165,7 @@ where
                 let Some(args) = requests.get_mut(pos).map(std::mem::take) else {
                     break;
                 };
-                if conn.execute(detach_if_kept(args)).await.is_err() {
+                if conn.execute(args).await.is_err() {
                     break 'conn;
                 }
                 1
@@ -226,28 +226,6 @@ where
         }
     }
     server.clients.lock().remove(&client.id);
-}
-
-/// The arguments of a command that may block (XREAD, XREADGROUP, WAIT, WAITAOF)
-/// copied out of the read buffer, so a blocked client does not keep that buffer
-/// (16 KiB or more) while it waits; other commands' arguments are returned as they
-/// are (a view costs no copy). Queued `MULTI` commands are copied when queued.
-fn detach_if_kept(args: Vec<Bytes>) -> Vec<Bytes> {
-    let blocking = args.first().is_some_and(|name| {
-        [&b"xread"[..], b"xreadgroup", b"wait", b"waitaof"]
-            .iter()
-            .any(|b| name.eq_ignore_ascii_case(b))
-    });
-    if blocking {
-        detach(&args)
-    } else {
-        args
-    }
-}
-
-/// Copies of `args` that share nothing with the buffer they were read from.
-pub(crate) fn detach(args: &[Bytes]) -> Vec<Bytes> {
-    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
 impl Conn {

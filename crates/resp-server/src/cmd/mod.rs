@@ -350,11 +350,26 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>) -> CmdResult {
     {
         if let Some(queue) = conn.multi.as_mut() {
             // Kept until EXEC: not as views of the read buffer.
-            queue.push(crate::conn::detach(&args));
+            queue.push(detach(args));
         }
         return Ok(Frame::Simple(Bytes::from_static(b"QUEUED")));
     }
+    // A command that may block (flag `blocking`: XREAD, XREADGROUP, WAIT, WAITAOF)
+    // must not keep its request's read buffer (16 KiB or more) while it waits; other
+    // commands use their arguments as views (no copy).
+    let args = if spec.flags.contains(&"blocking") {
+        detach(args)
+    } else {
+        args
+    };
     run(conn, spec, args).await
+}
+
+/// Copies of `args` that share nothing with the buffer they were read from. Takes
+/// `args` by value so that the views are gone when it returns (a binding kept in
+/// the caller's async state would keep them for as long as the command runs).
+fn detach(args: Vec<Bytes>) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
 /// Runs a checked command (also used by `EXEC`).
